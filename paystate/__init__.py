@@ -1,0 +1,1 @@
+"""Paystate: a payment gateway whose payments, refunds and webhook deliveries are persisted state machines."""

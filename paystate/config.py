@@ -1,0 +1,124 @@
+"""Settings, read once from the environment into one frozen object.
+
+Nothing else in the package reads ``os.environ``: bootstrap passes this object (or the parts of it
+a component needs) explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+TEST_MERCHANT_ID = "550e8400-e29b-41d4-a716-446655440000"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value that cannot be used."""
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _rate(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number between 0 and 1, got {raw!r}") from exc
+    if not 0.0 <= value <= 1.0:
+        raise SettingsError(f"{name} must be between 0 and 1, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "postgresql://paystate:paystate@127.0.0.1:54329/paystate"
+    redis_url: str = "redis://127.0.0.1:63799/0"
+    port: int = 8000
+    host: str = "127.0.0.1"
+    test_mode: bool = False
+    test_processing_delay_ms: int = 1000
+    test_payment_success: bool = True
+    webhook_retry_intervals_test: bool = False
+    upi_success_rate: float = 0.90
+    card_success_rate: float = 0.95
+    processing_delay_min_ms: int = 5000
+    processing_delay_max_ms: int = 10000
+    refund_delay_min_ms: int = 3000
+    refund_delay_max_ms: int = 5000
+    test_merchant_password: str = "password123"
+    webhook_allow_private: bool = False
+    shards: int = 8
+    # Work whose due time passed this long ago without being settled is re-enqueued from
+    # PostgreSQL: the stream entry may have been lost with Redis.
+    sweep_grace_ms: int = 3000
+    sweep_interval_ms: int = 1000
+    stream_claim_idle_ms: int = 30000
+    max_body_bytes: int = 1024 * 1024
+    stream_prefix: str = "paystate"
+
+    @property
+    def settle_delay_range_ms(self) -> tuple[int, int]:
+        if self.test_mode:
+            return (self.test_processing_delay_ms, self.test_processing_delay_ms)
+        return (self.processing_delay_min_ms, self.processing_delay_max_ms)
+
+    @property
+    def refund_delay_range_ms(self) -> tuple[int, int]:
+        if self.test_mode:
+            return (self.test_processing_delay_ms, self.test_processing_delay_ms)
+        return (self.refund_delay_min_ms, self.refund_delay_max_ms)
+
+    @property
+    def webhook_retry_schedule_s(self) -> tuple[int, ...]:
+        """Delay before attempt n (0-based) counted from the previous failure."""
+        if self.webhook_retry_intervals_test:
+            return (0, 5, 10, 15, 20)
+        return (0, 60, 300, 1800, 7200)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        pmin = _int(env, "PROCESSING_DELAY_MIN", 5000)
+        pmax = _int(env, "PROCESSING_DELAY_MAX", 10000)
+        if pmax < pmin:
+            raise SettingsError("PROCESSING_DELAY_MAX must be >= PROCESSING_DELAY_MIN")
+        return cls(
+            database_url=env.get("DATABASE_URL") or cls.database_url,
+            redis_url=env.get("REDIS_URL") or cls.redis_url,
+            port=_int(env, "PORT", 8000, minimum=0),
+            host=env.get("HOST") or "127.0.0.1",
+            test_mode=_bool(env, "TEST_MODE", False),
+            test_processing_delay_ms=_int(env, "TEST_PROCESSING_DELAY", 1000),
+            test_payment_success=(env.get("TEST_PAYMENT_SUCCESS", "true").strip().lower()
+                                  != "false"),
+            webhook_retry_intervals_test=_bool(env, "WEBHOOK_RETRY_INTERVALS_TEST", False),
+            upi_success_rate=_rate(env, "UPI_SUCCESS_RATE", 0.90),
+            card_success_rate=_rate(env, "CARD_SUCCESS_RATE", 0.95),
+            processing_delay_min_ms=pmin,
+            processing_delay_max_ms=pmax,
+            test_merchant_password=env.get("TEST_MERCHANT_PASSWORD") or "password123",
+            webhook_allow_private=_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
+            shards=_int(env, "PAYSTATE_SHARDS", 8, minimum=1),
+            stream_prefix=env.get("PAYSTATE_STREAM_PREFIX") or "paystate",
+        )

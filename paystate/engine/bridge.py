@@ -1,0 +1,190 @@
+"""The engine's face for HTTP fronts: coroutines that never block the event loop.
+
+Writes go to the owning shard actor (``ShardRouter.submit`` returns a concurrent Future that the
+actor completes from its thread; ``asyncio.wrap_future`` hands the result back to the loop with
+``call_soon_threadsafe``). Reads go to PostgreSQL through the async pool. Nothing here imports a
+web framework.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+
+from ..machines.models import Order, Payment, Refund
+from . import commands as c
+from .clock import Clock, iso
+from .errors import NotFound
+from .heartbeat import STALE_AFTER_S
+from .ids import new_id
+from .merchants import AuthCache, Merchant, merchant_from_row
+from .queries import Queries
+from .router import ShardRouter
+from .secrets_hash import check_password
+from .streams import StreamNames
+
+
+@dataclass(frozen=True)
+class NewPayment:
+    method: str
+    vpa: str | None = None
+    card_network: str | None = None
+    card_last4: str | None = None
+
+
+class Engine:
+    def __init__(self, router: ShardRouter, queries: Queries, aredis: aioredis.Redis,
+                 streams: StreamNames, clock: Clock, auth_cache: AuthCache) -> None:
+        self.router = router
+        self.queries = queries
+        self.aredis = aredis
+        self.streams = streams
+        self.clock = clock
+        self.auth_cache = auth_cache
+
+    async def fire(self, command: c.Command) -> Any:
+        """Send a command to its shard and await the decision without blocking the loop."""
+        return await asyncio.wrap_future(self.router.submit(command))
+
+    def today(self) -> date:
+        return self.clock.now().date()
+
+    # -- merchants ---------------------------------------------------------------------
+
+    async def authenticate(self, api_key: str, api_secret: str) -> Merchant | None:
+        cached = self.auth_cache.get(api_key, api_secret)
+        if cached is not False:
+            return cached  # type: ignore[return-value]
+        row = await self.queries.merchant_by_key(api_key)
+        if row is None:
+            return None
+        merchant = merchant_from_row(row)
+        self.auth_cache.put(api_key, row["api_secret_hash"], merchant)
+        got = self.auth_cache.get(api_key, api_secret)
+        return got if isinstance(got, Merchant) else None
+
+    async def login(self, email: str, password: str) -> Merchant | None:
+        row = await self.queries.merchant_by_email(email)
+        if row is None:
+            check_password(password, None)
+            return None
+        ok = await asyncio.get_running_loop().run_in_executor(
+            None, check_password, password, row["password_hash"])
+        return merchant_from_row(row) if ok else None
+
+    async def merchant(self, merchant_id: str) -> Merchant:
+        row = await self.queries.merchant_by_id(merchant_id)
+        if row is None:
+            raise NotFound("Merchant")
+        return merchant_from_row(row)
+
+    # -- orders ------------------------------------------------------------------------
+
+    async def create_order(self, merchant: Merchant, amount: int, currency: str,
+                           receipt: str | None, notes: dict[str, Any]) -> Order:
+        return await self.fire(c.CreateOrder(order_id=new_id("order_"),
+                                             merchant_id=merchant.id, amount=amount,
+                                             currency=currency, receipt=receipt, notes=notes))
+
+    async def order(self, merchant: Merchant | None, order_id: str) -> Order:
+        order = await self.queries.order(order_id)
+        if order is None or (merchant is not None and order.merchant_id != merchant.id):
+            raise NotFound("Order")
+        return order
+
+    # -- payments ----------------------------------------------------------------------
+
+    async def create_payment(self, order: Order, new: NewPayment) -> Payment:
+        return await self.fire(c.CreatePayment(
+            order_id=order.id, payment_id=new_id("pay_"), merchant_id=order.merchant_id,
+            method=new.method, vpa=new.vpa, card_network=new.card_network,
+            card_last4=new.card_last4))
+
+    async def payment(self, merchant: Merchant | None, payment_id: str) -> Payment:
+        payment = await self.queries.payment(payment_id)
+        if payment is None or (merchant is not None and payment.merchant_id != merchant.id):
+            raise NotFound("Payment")
+        return payment
+
+    async def payments(self, merchant: Merchant, limit: int, offset: int,
+                       status: str | None) -> tuple[list[Payment], int]:
+        return await self.queries.payments(merchant.id, limit, offset, status)
+
+    async def capture(self, merchant: Merchant, payment_id: str, amount: int | None) -> Payment:
+        payment = await self.payment(merchant, payment_id)
+        return await self.fire(c.CapturePayment(order_id=payment.order_id, payment_id=payment.id,
+                                                merchant_id=merchant.id, amount=amount))
+
+    async def transitions(self, entity_id: str) -> list[dict[str, Any]]:
+        return await self.queries.transitions(entity_id)
+
+    # -- refunds -----------------------------------------------------------------------
+
+    async def create_refund(self, merchant: Merchant, payment_id: str, amount: int,
+                            reason: str | None) -> Refund:
+        payment = await self.payment(merchant, payment_id)
+        return await self.fire(c.CreateRefund(order_id=payment.order_id, payment_id=payment.id,
+                                              refund_id=new_id("rfnd_"),
+                                              merchant_id=merchant.id, amount=amount,
+                                              reason=reason))
+
+    async def refund(self, merchant: Merchant, refund_id: str) -> Refund:
+        refund = await self.queries.refund(refund_id)
+        if refund is None or refund.merchant_id != merchant.id:
+            raise NotFound("Refund")
+        return refund
+
+    async def refunds_of_payment(self, merchant: Merchant, payment_id: str) -> list[Refund]:
+        payment = await self.payment(merchant, payment_id)
+        return await self.queries.refunds_of_payment(payment.id)
+
+    # -- operations --------------------------------------------------------------------
+
+    async def health(self) -> tuple[bool, dict[str, str]]:
+        body = {"status": "healthy", "database": "connected", "redis": "connected",
+                "worker": "running", "timestamp": iso(self.clock.now()) or ""}
+        ok = True
+        try:
+            await asyncio.wait_for(self.queries.ping(), 3)
+        except Exception:  # noqa: BLE001 - any failure means "not connected"
+            body["database"] = "disconnected"
+            ok = False
+        try:
+            alive = await asyncio.wait_for(
+                self.aredis.zcount(self.streams.workers, time.time() - STALE_AFTER_S, "+inf"), 3)
+            if not alive:
+                body["worker"] = "stopped"
+                ok = False
+        except Exception:  # noqa: BLE001
+            body["redis"] = "disconnected"
+            body["worker"] = "unknown"
+            ok = False
+        if not self.router.alive:
+            body["worker"] = "stopped"
+            ok = False
+        if not ok:
+            body["status"] = "unhealthy"
+        return ok, body
+
+    async def jobs_status(self) -> dict[str, Any]:
+        totals = {"pending": 0, "processing": 0, "completed": 0, "failed": 0}
+        for stream in self.streams.job_streams:
+            try:
+                groups = await self.aredis.xinfo_groups(stream)
+            except redis.ResponseError:
+                continue  # the stream does not exist yet
+            for g in groups:
+                totals["pending"] += int(g.get("lag") or 0)
+                totals["processing"] += int(g.get("pending") or 0)
+        stats = await self.aredis.hgetall(self.streams.job_stats)
+        for key in ("completed", "failed"):
+            raw = stats.get(key.encode()) or stats.get(key)
+            totals[key] = int(raw or 0)
+        alive = await self.aredis.zcount(self.streams.workers, time.time() - STALE_AFTER_S, "+inf")
+        return {**totals, "worker_status": "running" if alive else "stopped"}

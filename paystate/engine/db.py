@@ -1,0 +1,27 @@
+"""PostgreSQL connections: one synchronous connection per actor thread, an async pool for reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+
+def connect(url: str, autocommit: bool = False) -> psycopg.Connection[dict[str, Any]]:
+    """A dedicated connection for one thread (psycopg connections are not shared across threads
+    here: each shard actor, the processor and the relay own theirs)."""
+    return psycopg.connect(url, autocommit=autocommit, row_factory=dict_row, connect_timeout=5)
+
+
+def read_pool(url: str, max_size: int = 8) -> AsyncConnectionPool:
+    """The pool the bridge uses for read-only queries on the event loop. Opened by the caller."""
+    return AsyncConnectionPool(
+        url,
+        min_size=1,
+        max_size=max_size,
+        kwargs={"autocommit": True, "row_factory": dict_row},
+        open=False,
+        timeout=5,
+    )

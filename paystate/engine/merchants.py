@@ -1,0 +1,89 @@
+"""Merchants: the seeded test merchant, API-key authentication with an in-memory cache."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..config import TEST_MERCHANT_ID
+from .db import connect
+from .secrets_hash import check_api_secret, hash_api_secret, hash_password
+
+TEST_MERCHANT = {
+    "id": TEST_MERCHANT_ID,
+    "name": "Test Merchant",
+    "email": "test@example.com",
+    "api_key": "key_test_abc123",
+    "api_secret": "secret_test_xyz789",
+    "webhook_secret": "whsec_test_abc123",
+}
+
+
+@dataclass(frozen=True)
+class Merchant:
+    id: str
+    name: str
+    email: str
+    api_key: str
+    webhook_url: str | None
+    webhook_secret: str
+
+
+def seed_test_merchant(database_url: str, password: str, now: datetime) -> None:
+    """Create the test merchant if absent; keep its password in step with the setting."""
+    m = TEST_MERCHANT
+    with connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO merchants (id, name, email, api_key, api_secret_hash, password_hash,"
+            " webhook_url, webhook_secret, created_at, updated_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, NULL, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+            (m["id"], m["name"], m["email"], m["api_key"], hash_api_secret(m["api_secret"]),
+             hash_password(password), m["webhook_secret"], now, now),
+        )
+        row = conn.execute("SELECT password_hash FROM merchants WHERE id = %s",
+                           (m["id"],)).fetchone()
+        from .secrets_hash import check_password
+
+        if row is not None and not check_password(password, row["password_hash"]):
+            conn.execute("UPDATE merchants SET password_hash = %s WHERE id = %s",
+                         (hash_password(password), m["id"]))
+
+
+def merchant_from_row(row: dict[str, Any]) -> Merchant:
+    return Merchant(id=str(row["id"]), name=row["name"], email=row["email"],
+                    api_key=row["api_key"], webhook_url=row["webhook_url"],
+                    webhook_secret=row["webhook_secret"])
+
+
+class AuthCache:
+    """api_key -> (secret hash, merchant), kept for ``ttl`` seconds; thread- and loop-safe.
+
+    The secret hash is checked in memory in constant time, so an authenticated request costs no
+    round trip to PostgreSQL once its merchant is cached. ``invalidate`` drops a merchant at once
+    when its profile changes in this process; other processes see the change within ``ttl``.
+    """
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, str, Merchant]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, api_key: str, secret: str) -> Merchant | None | bool:
+        """The merchant, ``None`` if the credentials are wrong, ``False`` if not cached."""
+        with self._lock:
+            entry = self._entries.get(api_key)
+        if entry is None or entry[0] < time.monotonic():
+            return False
+        return entry[2] if check_api_secret(secret, entry[1]) else None
+
+    def put(self, api_key: str, secret_hash: str, merchant: Merchant) -> None:
+        with self._lock:
+            self._entries[api_key] = (time.monotonic() + self._ttl, secret_hash, merchant)
+
+    def invalidate(self, merchant_id: str) -> None:
+        with self._lock:
+            for key in [k for k, v in self._entries.items() if v[2].id == merchant_id]:
+                del self._entries[key]

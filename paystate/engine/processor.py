@@ -1,0 +1,233 @@
+"""The settlement processor: settles pending payments and refunds when their due time comes.
+
+Fast path: a consumer group on the job streams hands each job to a ``DueQueue``; at the due time
+the job becomes a Settle command for the owning shard, and the stream entry is acknowledged
+after the shard has committed. Durable path: a sweeper finds pending work whose due time passed
+``grace`` ago in PostgreSQL (lost with Redis, or left by a dead process) and settles it too. A
+duplicate settle is harmless: the shard answers "already settled" without a transition.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+import redis
+
+from . import commands as c
+from .clock import Clock
+from .db import connect
+from .router import ShardRouter
+from .streams import StreamNames, autoclaim, ensure_group, read_group
+from .timers import DueQueue
+
+log = logging.getLogger(__name__)
+GROUP = "processor"
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """How settlements turn out: a fixed answer in test mode, rates by method otherwise."""
+
+    test_mode: bool
+    test_success: bool
+    upi_rate: float
+    card_rate: float
+
+    def payment_succeeds(self, method: str, rng: random.Random) -> bool:
+        if self.test_mode:
+            return self.test_success
+        rate = self.upi_rate if method == "upi" else self.card_rate
+        return rng.random() < rate
+
+
+@dataclass(frozen=True)
+class Job:
+    stream: str | None  # None: found by the sweeper, no stream entry to acknowledge
+    entry_id: str | None
+    payload: dict[str, Any]
+
+
+class SettlementProcessor:
+    def __init__(self, database_url: str, router: ShardRouter, client: redis.Redis,
+                 streams: StreamNames, clock: Clock, rng: random.Random, outcomes: Outcomes,
+                 consumer: str, grace: timedelta = timedelta(seconds=3),
+                 sweep_interval: float = 1.0, claim_idle_ms: int = 30_000) -> None:
+        self._url = database_url
+        self._router = router
+        self._redis = client
+        self._streams = streams
+        self._clock = clock
+        self._rng = rng
+        self._outcomes = outcomes
+        self._consumer = consumer
+        self._grace = grace
+        self._sweep_interval = sweep_interval
+        self._claim_idle_ms = claim_idle_ms
+        self._stop = threading.Event()
+        self._queue = DueQueue(clock, self._settle, name="settle-due")
+        self._inflight: set[str] = set()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._consume, name="settle-consumer",
+                                          daemon=True),
+                         threading.Thread(target=self._sweep_loop, name="settle-sweeper",
+                                          daemon=True)]
+        self._sweep_conn: psycopg.Connection[Any] | None = None
+
+    @property
+    def job_streams(self) -> tuple[str, str]:
+        return (self._streams.payment_jobs, self._streams.refund_jobs)
+
+    def start(self) -> None:
+        for stream in self.job_streams:
+            ensure_group(self._redis, stream, GROUP)
+        self._queue.start()
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._queue.stop()
+        for t in self._threads:
+            t.join(timeout=5)
+        if self._sweep_conn is not None:
+            self._sweep_conn.close()
+
+    # -- steps a test can drive with a frozen clock ----------------------------------------
+
+    def run_due(self, now: datetime | None = None) -> int:
+        return self._queue.run_due(now)
+
+    def poll_once(self, block_ms: int | None = None) -> int:
+        """Read one batch of new jobs and schedule them at their due times."""
+        entries = read_group(self._redis, GROUP, self._consumer,
+                             {s: ">" for s in self.job_streams}, block_ms=block_ms)
+        for stream, entry_id, payload in entries:
+            self._schedule(Job(stream, entry_id, payload))
+        return len(entries)
+
+    def drain_backlog(self) -> int:
+        """Re-read this consumer's own unacknowledged jobs (left by a previous run)."""
+        total = 0
+        for stream in self.job_streams:
+            last = "0"
+            while True:
+                entries = read_group(self._redis, GROUP, self._consumer, {stream: last},
+                                     block_ms=None)
+                if not entries:
+                    break
+                for s, entry_id, payload in entries:
+                    self._schedule(Job(s, entry_id, payload))
+                    last = entry_id
+                total += len(entries)
+        return total
+
+    def sweep_once(self, limit: int = 500) -> int:
+        """Settle work that PostgreSQL says is overdue, whatever Redis remembers."""
+        if self._sweep_conn is None or self._sweep_conn.closed:
+            self._sweep_conn = connect(self._url, autocommit=True)
+        cutoff = self._clock.now() - self._grace
+        conn = self._sweep_conn
+        payments = conn.execute(
+            "SELECT id, order_id, method FROM payments WHERE status = 'pending'"
+            " AND settle_due_at <= %s ORDER BY settle_due_at LIMIT %s", (cutoff, limit)).fetchall()
+        refunds = conn.execute(
+            "SELECT id, order_id FROM refunds WHERE status = 'pending'"
+            " AND settle_due_at <= %s ORDER BY settle_due_at LIMIT %s", (cutoff, limit)).fetchall()
+        for r in payments:
+            self._settle(Job(None, None, {"kind": "settle_payment", "order_id": r["order_id"],
+                                          "payment_id": r["id"], "method": r["method"]}))
+        for r in refunds:
+            self._settle(Job(None, None, {"kind": "settle_refund", "order_id": r["order_id"],
+                                          "refund_id": r["id"]}))
+        return len(payments) + len(refunds)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _schedule(self, job: Job) -> None:
+        try:
+            due = datetime.fromisoformat(job.payload["due_at"])
+        except (KeyError, ValueError):
+            due = self._clock.now()
+        self._queue.schedule(due, job)
+
+    def _settle(self, job: Job) -> None:
+        p = job.payload
+        key = p.get("payment_id") or p.get("refund_id") or ""
+        with self._lock:
+            if key in self._inflight:
+                if job.stream is not None:
+                    # Another copy is being settled; acknowledge this one when it is done.
+                    self._queue.schedule(self._clock.now() + timedelta(milliseconds=200), job)
+                return
+            self._inflight.add(key)
+        command: c.Command
+        if p.get("kind") == "settle_payment":
+            success = self._outcomes.payment_succeeds(p.get("method", "upi"), self._rng)
+            command = c.SettlePayment(order_id=p["order_id"], payment_id=p["payment_id"],
+                                      success=success)
+        elif p.get("kind") == "settle_refund":
+            command = c.SettleRefund(order_id=p["order_id"], refund_id=p["refund_id"])
+        else:
+            log.warning("unknown job %r", p)
+            self._done(job, key, ok=False)
+            return
+        future = self._router.submit(command)
+        future.add_done_callback(lambda f: self._finished(job, key, f))
+
+    def _finished(self, job: Job, key: str, future: Future) -> None:
+        exc = future.exception()
+        if exc is not None:
+            log.warning("settling %s failed (the sweeper retries it): %s", key, exc)
+        self._done(job, key, ok=exc is None)
+
+    def _done(self, job: Job, key: str, ok: bool) -> None:
+        with self._lock:
+            self._inflight.discard(key)
+        if job.stream is None or job.entry_id is None:
+            return
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            if ok:
+                pipe.xack(job.stream, GROUP, job.entry_id)
+            pipe.hincrby(self._streams.job_stats, "completed" if ok else "failed", 1)
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("could not acknowledge %s: %s", job.entry_id, exc)
+
+    def _consume(self) -> None:
+        backlog = True
+        last_claim = 0.0
+        while not self._stop.is_set():
+            try:
+                if backlog:
+                    self.drain_backlog()
+                    backlog = False
+                if time.monotonic() - last_claim > 5:
+                    last_claim = time.monotonic()
+                    for stream in self.job_streams:
+                        for s, eid, payload in autoclaim(self._redis, stream, GROUP,
+                                                         self._consumer, self._claim_idle_ms):
+                            self._schedule(Job(s, eid, payload))
+                self.poll_once(block_ms=500)
+            except redis.RedisError as exc:
+                log.warning("job consumer: %s", exc)
+                backlog = True
+                self._stop.wait(1.0)
+
+    def _sweep_loop(self) -> None:
+        while not self._stop.wait(self._sweep_interval):
+            try:
+                self.sweep_once()
+            except psycopg.Error as exc:
+                log.warning("sweeper: %s", exc)
+                if self._sweep_conn is not None:
+                    self._sweep_conn.close()
+                    self._sweep_conn = None

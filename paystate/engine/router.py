@@ -1,0 +1,57 @@
+"""A fixed set of shard actors and the routing of commands to them by order id."""
+
+from __future__ import annotations
+
+import random
+import zlib
+from concurrent.futures import Future
+from typing import Any
+
+import pykka
+import redis
+
+from . import commands as c
+from .clock import Clock
+from .shard import Envelope, ShardActor, ShardConfig
+
+
+def shard_index(order_id: str, count: int) -> int:
+    # crc32, not hash(): the same order must land on the same shard in every process.
+    return zlib.crc32(order_id.encode()) % count
+
+
+class ShardRouter:
+    """Owns the shard actors. ``submit`` is thread-safe and never blocks."""
+
+    def __init__(self, count: int, config: ShardConfig, redis_client: redis.Redis, clock: Clock,
+                 rng: random.Random) -> None:
+        self._count = count
+        self._config = config
+        self._redis = redis_client
+        self._clock = clock
+        self._rng = rng
+        self._refs: list[pykka.ActorRef[Any]] = []
+
+    def start(self) -> None:
+        self._refs = [ShardActor.start(i, self._config, self._redis, self._clock, self._rng)
+                      for i in range(self._count)]
+
+    def stop(self) -> None:
+        for ref in self._refs:
+            ref.stop(block=False)
+        for ref in self._refs:
+            try:
+                ref.actor_stopped.wait(5)
+            except Exception:  # noqa: BLE001 - stopping is best effort
+                pass
+        self._refs = []
+
+    def submit(self, command: c.Command) -> Future:
+        future: Future = Future()
+        ref = self._refs[shard_index(command.order_id, self._count)]
+        ref.tell(Envelope(command, future))
+        return future
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._refs) and all(ref.is_alive() for ref in self._refs)

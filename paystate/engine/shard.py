@@ -1,0 +1,340 @@
+"""Shard actors: each owns the machines of the orders that hash to it, and their payments and
+refunds, with its own PostgreSQL connection.
+
+A shard decides with the ``transitions`` machines, writes the decision in one transaction (rows
+with compare-and-set on ``version``, transition rows, outbox rows), applies it in memory only as
+part of that decision, and publishes the outbox after commit. If another process moved an object
+first, the commit raises ``Conflict``: the shard drops its cached copies, reloads and decides
+again. Every message is handled inside a try block, so one bad message never stops the actor.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import OrderedDict
+from concurrent.futures import Future
+from dataclasses import dataclass, fields
+from datetime import timedelta
+from typing import Any, Callable
+
+import psycopg
+import pykka
+import redis
+from transitions import MachineError
+
+from ..machines.errors import InvalidTransition
+from ..machines.models import Order, Payment, Refund
+from ..machines.order import ORDER
+from ..machines.payment import PAYMENT, WRONG_STATE
+from ..machines.refund import REFUND
+from ..machines.spec import MachineSpec, build_machine
+from . import commands as c
+from .clock import Clock
+from .db import connect
+from .errors import Conflict, NotFound
+from .outbox import publish
+from .records import order_from_row, payment_from_row, payment_json, refund_from_row, refund_json
+from .streams import StreamNames
+from .unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+SPECS: dict[str, MachineSpec] = {"order": ORDER, "payment": PAYMENT, "refund": REFUND}
+KIND_OF = {Order: "order", Payment: "payment", Refund: "refund"}
+MAX_CONFLICT_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class Envelope:
+    command: c.Command
+    reply: Future
+
+
+@dataclass(frozen=True)
+class ShardConfig:
+    database_url: str
+    streams: StreamNames
+    settle_delay_ms: tuple[int, int]
+    refund_delay_ms: tuple[int, int]
+    cache_size: int = 20_000
+
+
+class ShardActor(pykka.ThreadingActor):
+    def __init__(self, index: int, config: ShardConfig, redis_client: redis.Redis, clock: Clock,
+                 rng: random.Random) -> None:
+        super().__init__()
+        self.index = index
+        self._config = config
+        self._redis = redis_client
+        self._clock = clock
+        self._rng = rng
+        self._conn: psycopg.Connection[Any] | None = None
+        self._cache: OrderedDict[str, Any] = OrderedDict()
+        self._uow: UnitOfWork | None = None
+        self._machines = {kind: build_machine(spec, self._before_state_change)
+                          for kind, spec in SPECS.items()}
+
+    # -- actor plumbing ------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self._conn = connect(self._config.database_url)
+
+    def on_stop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+    def on_receive(self, message: Any) -> Any:
+        if not isinstance(message, Envelope):
+            return None
+        future = message.reply
+        try:
+            result = self._handle(message.command)
+        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
+            if not isinstance(exc, (InvalidTransition, NotFound)):
+                log.exception("shard %d failed on %s", self.index, type(message.command).__name__)
+                self._reset_connection()
+            if not future.done():
+                future.set_exception(exc)
+            return None
+        if not future.done():
+            future.set_result(result)
+        return None
+
+    def _reset_connection(self) -> None:
+        self._cache.clear()
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self._config.database_url)
+        return self._conn
+
+    # -- decide, write, apply ------------------------------------------------------------
+
+    def _handle(self, command: c.Command) -> Any:
+        handler: Callable[[Any, UnitOfWork], Any] = getattr(self, "_" + type(command).__name__)
+        for _attempt in range(MAX_CONFLICT_RETRIES):
+            uow = UnitOfWork(at=self._clock.now())
+            self._uow = uow
+            try:
+                result = handler(command, uow)
+                if uow.inserts or uow.updates:
+                    uow.commit(self.conn)
+                else:
+                    self.conn.rollback()
+            except Conflict:
+                self._forget(uow)
+                continue
+            except BaseException:
+                self._forget(uow)
+                if self._conn is not None and not self._conn.closed:
+                    self._conn.rollback()
+                raise
+            finally:
+                self._uow = None
+            if uow.outbox:
+                publish(self._redis, self.conn, uow.outbox, self._clock)
+            return result
+        raise Conflict(f"gave up after {MAX_CONFLICT_RETRIES} conflicting attempts")
+
+    def _forget(self, uow: UnitOfWork) -> None:
+        for obj in uow.touched:
+            self._cache.pop(obj.id, None)
+
+    def _fire(self, model: Any, trigger: str, **kwargs: Any) -> None:
+        kind = KIND_OF[type(model)]
+        machine = self._machines[kind]
+        try:
+            ok = machine.events[trigger].trigger(model, **kwargs)
+        except MachineError:
+            message = WRONG_STATE.get(trigger, "Invalid state transition") if kind == "payment" \
+                else "Invalid state transition"
+            raise InvalidTransition(message) from None
+        if not ok:
+            spec = SPECS[kind].transition(trigger, model.state)
+            raise InvalidTransition(spec.refusal if spec else "Invalid state transition")
+
+    def _before_state_change(self, event: Any) -> None:
+        """Runs inside the trigger, after guards, before the state moves: record the row
+        update, the transition row and the events in the unit of work, and apply the effect."""
+        uow = self._uow
+        assert uow is not None, "triggers fire only inside _handle"
+        model = event.model
+        kind = KIND_OF[type(model)]
+        spec = SPECS[kind].transition(event.event.name, model.state)
+        assert spec is not None
+        kwargs = dict(event.kwargs)
+        changes = spec.effect(model, kwargs)
+        uow.update(kind, model.id, model.version, {"state": spec.dest, **changes})
+        data = {k: v for k, v in kwargs.items() if isinstance(v, (str, int, bool)) and k != "at"}
+        uow.record_transition(kind, model.id, model.version + 1, model.state, spec.dest,
+                              spec.trigger, data)
+        for name, value in changes.items():
+            setattr(model, name, value)
+        model.version += 1
+        model.updated_at = uow.at
+        uow.touched.append(model)
+        for name in spec.events:
+            self._emit_event(uow, name, model, spec.dest)
+
+    def _emit_event(self, uow: UnitOfWork, name: str, model: Any, state: str) -> None:
+        if isinstance(model, Payment):
+            # The event carries the object as it is after the transition.
+            saved = model.state
+            model.state = state
+            body = {"payment": payment_json(model)}
+            model.state = saved
+        elif isinstance(model, Refund):
+            saved = model.state
+            model.state = state
+            body = {"refund": refund_json(model)}
+            model.state = saved
+        else:
+            return
+        uow.emit(self._config.streams.events, {
+            "event": name, "timestamp": int(uow.at.timestamp()), "merchant_id": model.merchant_id,
+            "entity_id": model.id, "data": body,
+        })
+
+    # -- loading -------------------------------------------------------------------------
+
+    def _cached(self, key: str, loader: Callable[[], Any]) -> Any:
+        obj = self._cache.get(key)
+        if obj is None:
+            obj = loader()
+            if obj is None:
+                return None
+            self._cache[key] = obj
+            if len(self._cache) > self._config.cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return obj
+
+    def _order(self, order_id: str) -> Order:
+        def load() -> Order | None:
+            row = self.conn.execute("SELECT * FROM orders WHERE id = %s", (order_id,)).fetchone()
+            return order_from_row(row) if row else None
+        order = self._cached(order_id, load)
+        if order is None:
+            raise NotFound("Order")
+        return order
+
+    def _payment(self, payment_id: str) -> Payment:
+        def load() -> Payment | None:
+            row = self.conn.execute("SELECT * FROM payments WHERE id = %s",
+                                    (payment_id,)).fetchone()
+            return payment_from_row(row) if row else None
+        payment = self._cached(payment_id, load)
+        if payment is None:
+            raise NotFound("Payment")
+        return payment
+
+    def _refund(self, refund_id: str) -> Refund:
+        def load() -> Refund | None:
+            row = self.conn.execute("SELECT * FROM refunds WHERE id = %s",
+                                    (refund_id,)).fetchone()
+            return refund_from_row(row) if row else None
+        refund = self._cached(refund_id, load)
+        if refund is None:
+            raise NotFound("Refund")
+        return refund
+
+    def _create(self, uow: UnitOfWork, kind: str, obj: Any) -> None:
+        columns = {f.name: getattr(obj, f.name) for f in fields(obj)}
+        uow.insert(kind, columns)
+        uow.record_transition(kind, obj.id, 1, None, obj.state, "create", {})
+        uow.touched.append(obj)
+        for name in SPECS[kind].created_events:
+            self._emit_event(uow, name, obj, obj.state)
+
+    def _due(self, delay_range_ms: tuple[int, int], uow: UnitOfWork) -> Any:
+        low, high = delay_range_ms
+        return uow.at + timedelta(milliseconds=self._rng.randint(low, high))
+
+    # -- commands ------------------------------------------------------------------------
+
+    def _CreateOrder(self, cmd: c.CreateOrder, uow: UnitOfWork) -> Order:
+        order = Order(id=cmd.order_id, merchant_id=cmd.merchant_id, amount=cmd.amount,
+                      currency=cmd.currency, receipt=cmd.receipt, notes=dict(cmd.notes),
+                      state=ORDER.initial, version=1, created_at=uow.at, updated_at=uow.at)
+        self._create(uow, "order", order)
+        self._cache[order.id] = order
+        return order
+
+    def _CreatePayment(self, cmd: c.CreatePayment, uow: UnitOfWork) -> Payment:
+        order = self._order(cmd.order_id)
+        if order.merchant_id != cmd.merchant_id:
+            raise NotFound("Order")
+        self._fire(order, "add_payment", payment_id=cmd.payment_id)
+        payment = Payment(
+            id=cmd.payment_id, order_id=order.id, merchant_id=order.merchant_id,
+            amount=order.amount, currency=order.currency, method=cmd.method, vpa=cmd.vpa,
+            card_network=cmd.card_network, card_last4=cmd.card_last4, state=PAYMENT.initial,
+            captured=False, error_code=None, error_description=None, amount_refunded=0,
+            amount_refund_pending=0, settle_due_at=self._due(self._config.settle_delay_ms, uow),
+            version=1, created_at=uow.at, updated_at=uow.at)
+        self._create(uow, "payment", payment)
+        uow.emit(self._config.streams.payment_jobs, {
+            "kind": "settle_payment", "order_id": order.id, "payment_id": payment.id,
+            "method": payment.method, "due_at": payment.settle_due_at.isoformat()})
+        self._cache[payment.id] = payment
+        return payment
+
+    def _SettlePayment(self, cmd: c.SettlePayment, uow: UnitOfWork) -> Payment:
+        payment = self._payment(cmd.payment_id)
+        if payment.state != "pending":
+            return payment  # settled already (a duplicate job, or another process won)
+        if cmd.success:
+            self._fire(payment, "succeed")
+            order = self._order(payment.order_id)
+            if order.state == "created":
+                self._fire(order, "mark_paid", payment_id=payment.id)
+        else:
+            self._fire(payment, "fail")
+        return payment
+
+    def _CapturePayment(self, cmd: c.CapturePayment, uow: UnitOfWork) -> Payment:
+        payment = self._payment(cmd.payment_id)
+        if payment.merchant_id != cmd.merchant_id:
+            raise NotFound("Payment")
+        if cmd.amount is not None and cmd.amount != payment.amount:
+            raise InvalidTransition("Capture amount must equal the payment amount")
+        self._fire(payment, "capture", amount=payment.amount)
+        return payment
+
+    def _CreateRefund(self, cmd: c.CreateRefund, uow: UnitOfWork) -> Refund:
+        payment = self._payment(cmd.payment_id)
+        if payment.merchant_id != cmd.merchant_id:
+            raise NotFound("Payment")
+        self._fire(payment, "reserve_refund", amount=cmd.amount, refund_id=cmd.refund_id)
+        refund = Refund(id=cmd.refund_id, payment_id=payment.id, order_id=payment.order_id,
+                        merchant_id=payment.merchant_id, amount=cmd.amount, reason=cmd.reason,
+                        state=REFUND.initial,
+                        settle_due_at=self._due(self._config.refund_delay_ms, uow),
+                        processed_at=None, version=1, created_at=uow.at, updated_at=uow.at)
+        self._create(uow, "refund", refund)
+        uow.emit(self._config.streams.refund_jobs, {
+            "kind": "settle_refund", "order_id": payment.order_id, "refund_id": refund.id,
+            "due_at": refund.settle_due_at.isoformat()})
+        self._cache[refund.id] = refund
+        return refund
+
+    def _SettleRefund(self, cmd: c.SettleRefund, uow: UnitOfWork) -> Refund:
+        refund = self._refund(cmd.refund_id)
+        if refund.state != "pending":
+            return refund
+        payment = self._payment(refund.payment_id)
+        if cmd.success:
+            self._fire(refund, "process", at=uow.at)
+            self._fire(payment, "settle_refund", amount=refund.amount, refund_id=refund.id)
+        else:
+            self._fire(refund, "fail")
+            self._fire(payment, "release_refund", amount=refund.amount, refund_id=refund.id)
+        return refund

@@ -1,0 +1,37 @@
+"""``make_app(deps)``: the one place that wires URLs to handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tornado.web import Application
+
+from .base import Deps, NotFoundHandler
+from .handlers import ops, orders, payments
+
+ID = r"([A-Za-z0-9_\-]{1,64})"
+
+
+def api_routes() -> list[tuple[str, type]]:
+    return [
+        (r"/health", ops.HealthHandler),
+        (r"/api/v1/test/merchant", ops.TestMerchantHandler),
+        (r"/api/v1/test/jobs/status", ops.JobsStatusHandler),
+        (r"/api/v1/orders", orders.OrdersHandler),
+        (rf"/api/v1/orders/{ID}/public", orders.OrderPublicHandler),
+        (rf"/api/v1/orders/{ID}", orders.OrderHandler),
+        (r"/api/v1/payments", payments.PaymentsHandler),
+        (r"/api/v1/payments/public", payments.PublicPaymentsHandler),
+        (rf"/api/v1/payments/{ID}/public", payments.PublicPaymentHandler),
+        (rf"/api/v1/payments/{ID}/capture", payments.CaptureHandler),
+        (rf"/api/v1/payments/{ID}/transitions", payments.PaymentTransitionsHandler),
+        (rf"/api/v1/payments/{ID}", payments.PaymentHandler),
+    ]
+
+
+def make_app(deps: Deps, extra_routes: list[tuple[str, type]] | None = None,
+             **settings: Any) -> Application:
+    routes = [(pattern, handler, {"deps": deps})
+              for pattern, handler in (extra_routes or []) + api_routes()]
+    return Application(routes, default_handler_class=NotFoundHandler,
+                       default_handler_args={"deps": deps}, **settings)

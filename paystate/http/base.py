@@ -1,0 +1,129 @@
+"""The base handler: dependencies, bounded JSON bodies, authentication, the one error writer."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from tornado.web import RequestHandler, stream_request_body
+
+from ..config import Settings
+from ..engine.bridge import Engine
+from ..engine.merchants import Merchant
+from .errors import ApiError, bad_request, to_error, unauthorized
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Everything a handler may use, handed over by ``make_app``."""
+
+    engine: Engine
+    settings: Settings
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@stream_request_body
+class BaseHandler(RequestHandler):
+    """Bodies are streamed so that an oversized one is drained and answered 413 in the
+    contract's envelope instead of Tornado's bare 400."""
+
+    deps: Deps
+
+    def initialize(self, deps: Deps) -> None:
+        self.deps = deps
+        self.engine = deps.engine
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._too_large = False
+
+    @property
+    def max_body(self) -> int:
+        return self.deps.settings.max_body_bytes
+
+    def prepare(self) -> None:
+        length = self.request.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            self._too_large = True
+
+    def data_received(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._too_large or self._size > self.max_body:
+            self._too_large = True
+            self._chunks.clear()
+        else:
+            self._chunks.append(chunk)
+
+    def raw_body(self) -> bytes:
+        if self._too_large:
+            raise ApiError(413, "PAYLOAD_TOO_LARGE",
+                           f"Request body exceeds {self.max_body} bytes")
+        return b"".join(self._chunks)
+
+    def json_body(self) -> dict[str, Any]:
+        raw = self.raw_body()
+        if not raw.strip():
+            raise bad_request("Request body must be a JSON object")
+        try:
+            body = json.loads(raw, parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise bad_request("Malformed JSON body") from None
+        if not isinstance(body, dict):
+            raise bad_request("Request body must be a JSON object")
+        return body
+
+    async def merchant(self) -> Merchant:
+        key = self.request.headers.get("X-Api-Key")
+        secret = self.request.headers.get("X-Api-Secret")
+        if not key or not secret or len(key) > 255 or len(secret) > 255:
+            raise unauthorized()
+        merchant = await self.engine.authenticate(key, secret)
+        if merchant is None:
+            raise unauthorized()
+        return merchant
+
+    def send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            self.set_header(name, value)
+        self.finish(payload if isinstance(payload, bytes) else dumps(payload))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        err = to_error(exc, status_code)
+        self.clear()
+        self.set_status(err.status)
+        self.set_header("Content-Type", "application/json")
+        for name, value in err.headers.items():
+            self.set_header(name, value)
+        self.finish(dumps({"error": {"code": err.code, "description": err.description}}))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, ApiError) or to_error(value).status < 500:
+            return
+        log.error("unhandled error on %s %s", self.request.method, self.request.path,
+                  exc_info=(typ, value, tb))
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        # Route every exception (domain, engine, front) through write_error.
+        if self._finished:
+            return
+        self.log_exception(type(e), e, e.__traceback__)
+        self.send_error(to_error(e).status, exc_info=(type(e), e, e.__traceback__))
+
+
+class NotFoundHandler(BaseHandler):
+    async def prepare(self) -> None:  # type: ignore[override]
+        raise ApiError(404, "NOT_FOUND_ERROR", "The requested URL was not found")

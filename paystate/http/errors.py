@@ -1,0 +1,63 @@
+"""The one place where failures become the contract's ``{"error": {"code", "description"}}``."""
+
+from __future__ import annotations
+
+import logging
+
+from tornado.web import HTTPError
+
+from ..engine.errors import Conflict, NotFound, Unavailable
+from ..machines.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """A refusal decided by the front itself (bad input, auth, limits)."""
+
+    def __init__(self, status: int, code: str, description: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(description)
+        self.status = status
+        self.code = code
+        self.description = description
+        self.headers = headers or {}
+
+
+def bad_request(description: str) -> ApiError:
+    return ApiError(400, "BAD_REQUEST_ERROR", description)
+
+
+def unauthorized() -> ApiError:
+    return ApiError(401, "AUTHENTICATION_ERROR", "Invalid API credentials")
+
+
+STATUS_CODES = {400: "BAD_REQUEST_ERROR", 401: "AUTHENTICATION_ERROR", 403: "BAD_REQUEST_ERROR",
+                404: "NOT_FOUND_ERROR", 405: "BAD_REQUEST_ERROR", 409: "CONFLICT",
+                411: "BAD_REQUEST_ERROR", 413: "PAYLOAD_TOO_LARGE", 415: "BAD_REQUEST_ERROR",
+                422: "BAD_REQUEST_ERROR", 429: "RATE_LIMITED", 503: "SERVICE_UNAVAILABLE"}
+
+
+def to_error(exc: BaseException | None, status: int = 500) -> ApiError:
+    """Translate anything raised while serving a request into an ``ApiError``."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, NotFound):
+        return ApiError(404, "NOT_FOUND_ERROR", f"{exc.what} not found")
+    if isinstance(exc, DomainError):
+        return ApiError(400, exc.code, exc.message)
+    if isinstance(exc, Conflict):
+        return ApiError(409, "CONFLICT", "The object changed concurrently; retry the request",
+                        {"Retry-After": "1"})
+    if isinstance(exc, HTTPError):
+        status = exc.status_code
+    elif isinstance(exc, Unavailable):
+        return ApiError(503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable",
+                        {"Retry-After": "1"})
+    if status == 404:
+        return ApiError(404, "NOT_FOUND_ERROR", "The requested URL was not found")
+    if status == 405:
+        return ApiError(405, "BAD_REQUEST_ERROR", "Method not allowed")
+    if 400 <= status < 500:
+        return ApiError(status, STATUS_CODES.get(status, "BAD_REQUEST_ERROR"), "Bad request")
+    return ApiError(500, "INTERNAL_ERROR", "Internal server error")

@@ -1,0 +1,24 @@
+"""Operations endpoints: health, the seeded test merchant, job counts."""
+
+from __future__ import annotations
+
+from ...engine.merchants import TEST_MERCHANT
+from ..base import BaseHandler
+
+
+class HealthHandler(BaseHandler):
+    async def get(self) -> None:
+        ok, body = await self.engine.health()
+        self.send(200 if ok else 503, body)
+
+
+class TestMerchantHandler(BaseHandler):
+    async def get(self) -> None:
+        m = TEST_MERCHANT
+        self.send(200, {"id": m["id"], "email": m["email"], "api_key": m["api_key"],
+                        "seeded": True})
+
+
+class JobsStatusHandler(BaseHandler):
+    async def get(self) -> None:
+        self.send(200, await self.engine.jobs_status())

@@ -1,0 +1,89 @@
+"""Payments: create (merchant and public), read, list, capture, transitions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...engine.bridge import NewPayment
+from ...engine.merchants import Merchant
+from ...engine.records import payment_json, payment_public_json
+from ...machines.errors import InvalidTransition
+from ...machines.instruments import validate_card, validate_vpa
+from ...machines.models import Payment
+from .. import inputs
+from ..base import BaseHandler
+from ..errors import bad_request
+
+STATUSES = ("pending", "success", "failed")
+
+
+class PaymentCreation(BaseHandler):
+    """Shared by the merchant and the public create: the contract's validation order is
+    order (404), then the method's own checks."""
+
+    async def create(self, merchant: Merchant | None, body: dict[str, Any]) -> Payment:
+        order_id = inputs.text(body, "order_id", required=True, max_length=64)
+        assert order_id is not None
+        order = await self.engine.order(merchant, order_id)
+        method = body.get("method")
+        if method == "upi":
+            new = NewPayment(method="upi", vpa=validate_vpa(body.get("vpa")))
+        elif method == "card":
+            card = validate_card(body.get("card"), self.engine.today())
+            new = NewPayment(method="card", card_network=card.network, card_last4=card.last4)
+        else:
+            raise bad_request("method must be one of: upi, card")
+        if order.status != "created":
+            raise InvalidTransition("Order is already paid")
+        return await self.engine.create_payment(order, new)
+
+
+class PaymentsHandler(PaymentCreation):
+    async def post(self) -> None:
+        merchant = await self.merchant()
+        payment = await self.create(merchant, self.json_body())
+        self.send(201, payment_json(payment))
+
+    async def get(self) -> None:
+        merchant = await self.merchant()
+        limit, offset = inputs.page(self.get_query_argument("limit", None),
+                                    self.get_query_argument("offset", None), 100, 1000)
+        status = self.get_query_argument("status", None) or None
+        if status is not None and status not in STATUSES:
+            raise bad_request("status must be one of: " + ", ".join(STATUSES))
+        payments, total = await self.engine.payments(merchant, limit, offset, status)
+        self.send(200, [payment_json(p) for p in payments], {"X-Total-Count": str(total)})
+
+
+class PublicPaymentsHandler(PaymentCreation):
+    async def post(self) -> None:
+        payment = await self.create(None, self.json_body())
+        self.send(201, payment_public_json(payment))
+
+
+class PaymentHandler(BaseHandler):
+    async def get(self, payment_id: str) -> None:
+        merchant = await self.merchant()
+        self.send(200, payment_json(await self.engine.payment(merchant, payment_id)))
+
+
+class PublicPaymentHandler(BaseHandler):
+    async def get(self, payment_id: str) -> None:
+        self.send(200, payment_public_json(await self.engine.payment(None, payment_id)))
+
+
+class CaptureHandler(BaseHandler):
+    async def post(self, payment_id: str) -> None:
+        merchant = await self.merchant()
+        raw = self.raw_body()
+        body = self.json_body() if raw.strip() else {}
+        amount = inputs.integer(body, "amount", required=False)
+        payment = await self.engine.capture(merchant, payment_id, amount)
+        self.send(200, payment_json(payment))
+
+
+class PaymentTransitionsHandler(BaseHandler):
+    async def get(self, payment_id: str) -> None:
+        merchant = await self.merchant()
+        payment = await self.engine.payment(merchant, payment_id)
+        self.send(200, await self.engine.transitions(payment.id))

@@ -1,0 +1,89 @@
+"""Field checks for JSON bodies: exact types, no coercion (an amount of "100", 100.0 or true is
+refused), bounded sizes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import bad_request
+
+MAX_AMOUNT = 10**11  # 100 crore rupees in paise: larger is an absurd value, not a payment
+MAX_TEXT = 255
+CURRENCIES = ("INR",)
+
+
+def body_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise bad_request("Request body must be a JSON object")
+    return body
+
+
+def integer(body: dict[str, Any], name: str, *, required: bool = True, minimum: int = 1,
+            minimum_message: str | None = None) -> int | None:
+    if name not in body or body[name] is None:
+        if required:
+            raise bad_request(f"{name} is required")
+        return None
+    value = body[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad_request(f"{name} must be an integer")
+    if value < minimum:
+        raise bad_request(minimum_message or f"{name} must be at least {minimum}")
+    if value > MAX_AMOUNT:
+        raise bad_request(f"{name} must be at most {MAX_AMOUNT}")
+    return value
+
+
+def text(body: dict[str, Any], name: str, *, required: bool = False,
+         max_length: int = MAX_TEXT) -> str | None:
+    if name not in body or body[name] is None:
+        if required:
+            raise bad_request(f"{name} is required")
+        return None
+    value = body[name]
+    if not isinstance(value, str):
+        raise bad_request(f"{name} must be a string")
+    if required and not value.strip():
+        raise bad_request(f"{name} is required")
+    if len(value) > max_length:
+        raise bad_request(f"{name} must be at most {max_length} characters")
+    return value
+
+
+def currency(body: dict[str, Any]) -> str:
+    value = text(body, "currency") or "INR"
+    if value not in CURRENCIES:
+        raise bad_request("currency must be INR")
+    return value
+
+
+def notes(body: dict[str, Any]) -> dict[str, Any]:
+    value = body.get("notes")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise bad_request("notes must be an object")
+    if len(value) > 15:
+        raise bad_request("notes may hold at most 15 keys")
+    for key, item in value.items():
+        if len(key) > 64 or not isinstance(item, (str, int, float, bool)) or (
+                isinstance(item, str) and len(item) > 512):
+            raise bad_request("notes values must be scalars (strings of at most 512 characters)")
+    return value
+
+
+def page(query_limit: str | None, query_offset: str | None, default: int,
+         maximum: int) -> tuple[int, int]:
+    def parse(raw: str | None, name: str, fallback: int) -> int:
+        if raw is None or raw == "":
+            return fallback
+        if not raw.isdigit():
+            raise bad_request(f"{name} must be a non-negative integer")
+        return int(raw)
+    limit = parse(query_limit, "limit", default)
+    offset = parse(query_offset, "offset", 0)
+    if limit < 1 or limit > maximum:
+        raise bad_request(f"limit must be between 1 and {maximum}")
+    if offset > 10**9:
+        raise bad_request("offset is too large")
+    return limit, offset

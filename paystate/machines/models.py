@@ -1,0 +1,72 @@
+"""The in-memory objects the machines move: plain records with a ``state`` and a ``version``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(eq=False)
+class Order:
+    id: str
+    merchant_id: str
+    amount: int
+    currency: str
+    receipt: str | None
+    notes: dict[str, Any]
+    state: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def status(self) -> str:
+        return self.state
+
+
+@dataclass(eq=False)
+class Payment:
+    id: str
+    order_id: str
+    merchant_id: str
+    amount: int
+    currency: str
+    method: str
+    vpa: str | None
+    card_network: str | None
+    card_last4: str | None
+    state: str
+    captured: bool
+    error_code: str | None
+    error_description: str | None
+    amount_refunded: int
+    amount_refund_pending: int
+    settle_due_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def status(self) -> str:
+        return self.state
+
+
+@dataclass(eq=False)
+class Refund:
+    id: str
+    payment_id: str
+    order_id: str
+    merchant_id: str
+    amount: int
+    reason: str | None
+    state: str
+    settle_due_at: datetime | None
+    processed_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def status(self) -> str:
+        return self.state

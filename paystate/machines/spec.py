@@ -1,0 +1,113 @@
+"""Machine specifications as data, and the one helper that builds a ``transitions`` Machine.
+
+A ``MachineSpec`` names the states, and per trigger the source, destination, guard, field
+effect and emitted events. The engine builds one ``Machine`` per spec and per shard with
+``build_machine`` and hooks persistence into ``before_state_change``: the row, the transition
+record and the outbox are written before the in-memory state moves (a failed write aborts the
+transition), then ``apply_effect`` copies the committed field values onto the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from transitions import Machine
+
+Guard = Callable[[Any, Mapping[str, Any]], bool]
+Effect = Callable[[Any, Mapping[str, Any]], dict[str, Any]]
+
+
+def no_effect(model: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    return {}
+
+
+def always(model: Any, kwargs: Mapping[str, Any]) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    trigger: str
+    source: str | Sequence[str]
+    dest: str
+    guard: Guard = always
+    # Why the guard refused, in the words the API answers with.
+    refusal: str = "Invalid state transition"
+    effect: Effect = no_effect
+    events: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MachineSpec:
+    name: str
+    states: tuple[str, ...]
+    initial: str
+    final: tuple[str, ...]
+    transitions: tuple[TransitionSpec, ...] = field(default_factory=tuple)
+    # The events emitted when an object is created in its initial state.
+    created_events: tuple[str, ...] = ()
+
+    def transition(self, trigger: str, source: str) -> TransitionSpec | None:
+        for spec in self.transitions:
+            sources = (spec.source,) if isinstance(spec.source, str) else tuple(spec.source)
+            if spec.trigger == trigger and source in sources:
+                return spec
+        return None
+
+    def triggers(self) -> list[str]:
+        return sorted({t.trigger for t in self.transitions})
+
+    def mermaid(self) -> str:
+        """The diagram as Mermaid ``stateDiagram-v2`` text, for the dashboard's state views."""
+        lines = ["stateDiagram-v2", f"    [*] --> {self.initial}"]
+        seen: set[tuple[str, str, str]] = set()
+        for spec in self.transitions:
+            sources = (spec.source,) if isinstance(spec.source, str) else tuple(spec.source)
+            for source in sources:
+                key = (source, spec.dest, spec.trigger)
+                if key not in seen:
+                    seen.add(key)
+                    lines.append(f"    {source} --> {spec.dest}: {spec.trigger}")
+        for state in self.final:
+            lines.append(f"    {state} --> [*]")
+        return "\n".join(lines)
+
+    def edges(self) -> list[dict[str, str]]:
+        out = []
+        for spec in self.transitions:
+            sources = (spec.source,) if isinstance(spec.source, str) else tuple(spec.source)
+            for source in sources:
+                out.append({"from": source, "to": spec.dest, "trigger": spec.trigger})
+        return out
+
+
+def build_machine(spec: MachineSpec, before_state_change: Callable[[Any], None]) -> Machine:
+    """A shared, model-less Machine with the project's safe flags.
+
+    ``auto_transitions=False`` closes the ``to_<state>()`` back door, invalid triggers raise
+    ``MachineError``, and callbacks receive ``EventData``. Objects are passed per call
+    (``machine.events[trigger].trigger(model, **kwargs)``), so the machine holds no model.
+    """
+
+    def guard_for(t: TransitionSpec) -> Callable[[Any], bool]:
+        return lambda event: t.guard(event.model, event.kwargs)
+
+    return Machine(
+        model=None,
+        states=list(spec.states),
+        initial=spec.initial,
+        transitions=[
+            {
+                "trigger": t.trigger,
+                "source": t.source if isinstance(t.source, str) else list(t.source),
+                "dest": t.dest,
+                "conditions": [guard_for(t)],
+            }
+            for t in spec.transitions
+        ],
+        auto_transitions=False,
+        send_event=True,
+        ignore_invalid_triggers=False,
+        before_state_change=[before_state_change],
+    )

@@ -1,0 +1,44 @@
+"""Running the processes: ``serve`` (everything), ``api`` (HTTP and shards), ``worker``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from tornado.httpserver import HTTPServer
+
+from .bootstrap import build, prepare_database
+from .config import Settings
+from .engine.clock import SystemClock
+from .http.app import make_app
+from .http.base import Deps
+
+log = logging.getLogger(__name__)
+# Bodies up to this size are read and answered 413 in the contract's envelope; beyond it the
+# connection is refused by Tornado itself.
+HARD_BODY_LIMIT = 64 * 1024 * 1024
+
+
+async def run(settings: Settings, *, http: bool, worker: bool) -> None:
+    prepare_database(settings, SystemClock())
+    rt = await build(settings, worker=worker)
+    server = None
+    if http:
+        assert rt.engine is not None
+        app = make_app(Deps(engine=rt.engine, settings=settings))
+        server = HTTPServer(app, max_body_size=HARD_BODY_LIMIT, xheaders=True)
+        server.listen(settings.port, address=settings.host)
+        log.info("paystate listening on http://%s:%d", settings.host, settings.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"paystate ready (http={'on' if http else 'off'}, worker={'on' if worker else 'off'},"
+          f" port={settings.port})", flush=True)
+    await stop.wait()
+    log.info("stopping")
+    if server is not None:
+        server.stop()
+        await server.close_all_connections()
+    await rt.stop()

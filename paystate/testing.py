@@ -1,0 +1,1 @@
+"""pytest plugin: fixtures for testing code that integrates with Paystate (see the README)."""
