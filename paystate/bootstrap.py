@@ -48,6 +48,10 @@ class Runtime:
     extras: list[Any] = field(default_factory=list)
     _stoppers: list[Callable[[], Any]] = field(default_factory=list)
 
+    def front_extras(self) -> dict[str, Any]:
+        """Engine services a front may use beyond the bridge (named, so fronts stay thin)."""
+        return {}
+
     async def stop(self) -> None:
         for stop in reversed(self._stoppers):
             try:

@@ -1,0 +1,201 @@
+"""Test support: a gateway running in a background thread (same process, real PostgreSQL and
+Redis), a gateway in a subprocess (for kill -9), and a small HTTP client."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import replace
+from typing import Any, Callable, Coroutine
+
+import requests
+from tornado.httpserver import HTTPServer
+
+from paystate.bootstrap import Runtime, build
+from paystate.config import Settings
+from paystate.http.app import make_app
+from paystate.http.base import Deps
+
+AUTH = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15.0,
+               interval: float = 0.05, message: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {message}")
+        time.sleep(interval)
+
+
+class Client:
+    """``requests`` with the base URL and the test merchant's credentials."""
+
+    def __init__(self, base: str, auth: dict[str, str] | None = None) -> None:
+        self.base = base
+        self.session = requests.Session()
+        self.auth = AUTH if auth is None else auth
+
+    def request(self, method: str, path: str, *, auth: bool = True,
+                headers: dict[str, str] | None = None, **kw: Any) -> requests.Response:
+        h = dict(self.auth) if auth else {}
+        h.update(headers or {})
+        return self.session.request(method, self.base + path, headers=h, timeout=30, **kw)
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, json: Any = None, **kw: Any) -> requests.Response:
+        return self.request("POST", path, json=json, **kw)
+
+    def put(self, path: str, json: Any = None, **kw: Any) -> requests.Response:
+        return self.request("PUT", path, json=json, **kw)
+
+    # shortcuts
+    def order(self, amount: int = 50000, **extra: Any) -> dict[str, Any]:
+        r = self.post("/api/v1/orders", {"amount": amount, **extra})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def upi_payment(self, order_id: str, vpa: str = "shopper@okbank") -> dict[str, Any]:
+        r = self.post("/api/v1/payments", {"order_id": order_id, "method": "upi", "vpa": vpa})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def wait_payment(self, payment_id: str, timeout: float = 20.0) -> dict[str, Any]:
+        def settled() -> dict[str, Any] | None:
+            body = self.get(f"/api/v1/payments/{payment_id}").json()
+            return body if body["status"] != "pending" else None
+        return wait_until(settled, timeout, 0.1, f"payment {payment_id} to settle")
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, in TEST_MODE with short delays, on a fresh stream prefix
+    (so concurrent gateways in one test run do not read each other's streams)."""
+    base = Settings.from_env()
+    defaults: dict[str, Any] = dict(test_mode=True, test_processing_delay_ms=200,
+                                    sweep_grace_ms=1000, sweep_interval_ms=300,
+                                    stream_prefix=f"t{uuid.uuid4().hex[:10]}", shards=4)
+    defaults.update(overrides)
+    return replace(base, **defaults)
+
+
+class ThreadGateway:
+    """The whole gateway (shards, worker parts, HTTP) on an event loop in a background thread."""
+
+    def __init__(self, settings: Settings, **build_kw: Any) -> None:
+        self.settings = settings
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="gateway-loop",
+                                        daemon=True)
+        self._build_kw = build_kw
+        self.runtime: Runtime | None = None
+        self._server: HTTPServer | None = None
+        self.client = Client(self.url)
+
+    def call(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def start(self) -> "ThreadGateway":
+        self._thread.start()
+
+        async def up() -> None:
+            self.runtime = await build(self.settings, **self._build_kw)
+            assert self.runtime.engine is not None
+            app = make_app(Deps(engine=self.runtime.engine, settings=self.settings,
+                                extras=self.runtime.front_extras()))
+            self._server = HTTPServer(app, max_body_size=64 * 1024 * 1024)
+            self._server.listen(self.port, address="127.0.0.1")
+
+        self.call(up())
+        return self
+
+    def stop(self) -> None:
+        async def down() -> None:
+            if self._server is not None:
+                self._server.stop()
+                await self._server.close_all_connections()
+            if self.runtime is not None:
+                await self.runtime.stop()
+
+        try:
+            self.call(down())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=5)
+
+
+class ProcessGateway:
+    """``python -m paystate serve`` in a subprocess: the thing a kill -9 test kills."""
+
+    def __init__(self, env: dict[str, str], port: int | None = None,
+                 command: str = "serve") -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env, "PORT": str(self.port)}
+        self.command = command
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.client = Client(self.url)
+        self.log_path = os.path.join("/tmp", f"paystate-gw-{self.port}-{uuid.uuid4().hex[:6]}.log")
+
+    def start(self, wait_healthy: bool = True) -> "ProcessGateway":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "paystate", self.command],
+                                     env=self.env, cwd=ROOT, stdout=log, stderr=log)
+        if wait_healthy and self.command != "worker":
+            def healthy() -> bool:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"gateway exited: {self.logs()[-3000:]}")
+                try:
+                    return requests.get(self.url + "/health", timeout=2).status_code == 200
+                except requests.RequestException:
+                    return False
+            wait_until(healthy, 30, 0.1, "gateway health")
+        return self
+
+    def logs(self) -> str:
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
+           "TEST_MODE": "true", "TEST_PROCESSING_DELAY": "1500",
+           "PAYSTATE_STREAM_PREFIX": settings.stream_prefix, "PAYSTATE_SHARDS": "4"}
+    env.update(extra)
+    return env
