@@ -7,7 +7,7 @@ from typing import Any
 from tornado.web import Application
 
 from .base import Deps, NotFoundHandler
-from .handlers import ops, orders, payments
+from .handlers import ops, orders, payments, refunds
 
 ID = r"([A-Za-z0-9_\-]{1,64})"
 
@@ -25,7 +25,11 @@ def api_routes() -> list[tuple[str, type]]:
         (rf"/api/v1/payments/{ID}/public", payments.PublicPaymentHandler),
         (rf"/api/v1/payments/{ID}/capture", payments.CaptureHandler),
         (rf"/api/v1/payments/{ID}/transitions", payments.PaymentTransitionsHandler),
+        (rf"/api/v1/payments/{ID}/refunds", refunds.PaymentRefundsHandler),
         (rf"/api/v1/payments/{ID}", payments.PaymentHandler),
+        (r"/api/v1/refunds", refunds.RefundsHandler),
+        (rf"/api/v1/refunds/{ID}/transitions", refunds.RefundTransitionsHandler),
+        (rf"/api/v1/refunds/{ID}", refunds.RefundHandler),
     ]
 
 

@@ -1,0 +1,55 @@
+"""Refunds: create (under a payment or with payment_id in the body), read, list, transitions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...engine.merchants import Merchant
+from ...engine.records import refund_json
+from ...machines.models import Refund
+from .. import inputs
+from ..base import BaseHandler
+
+
+class RefundCreation(BaseHandler):
+    async def create(self, merchant: Merchant, payment_id: str, body: dict[str, Any]) -> Refund:
+        amount = inputs.integer(body, "amount", minimum=1,
+                                minimum_message="amount must be a positive integer")
+        assert amount is not None
+        reason = inputs.text(body, "reason", max_length=255)
+        return await self.engine.create_refund(merchant, payment_id, amount, reason)
+
+
+class PaymentRefundsHandler(RefundCreation):
+    async def post(self, payment_id: str) -> None:
+        merchant = await self.merchant()
+        refund = await self.create(merchant, payment_id, self.json_body())
+        self.send(201, refund_json(refund))
+
+    async def get(self, payment_id: str) -> None:
+        merchant = await self.merchant()
+        refunds = await self.engine.refunds_of_payment(merchant, payment_id)
+        self.send(200, [refund_json(r) for r in refunds])
+
+
+class RefundsHandler(RefundCreation):
+    async def post(self) -> None:
+        merchant = await self.merchant()
+        body = self.json_body()
+        payment_id = inputs.text(body, "payment_id", required=True, max_length=64)
+        assert payment_id is not None
+        refund = await self.create(merchant, payment_id, body)
+        self.send(201, refund_json(refund))
+
+
+class RefundHandler(BaseHandler):
+    async def get(self, refund_id: str) -> None:
+        merchant = await self.merchant()
+        self.send(200, refund_json(await self.engine.refund(merchant, refund_id)))
+
+
+class RefundTransitionsHandler(BaseHandler):
+    async def get(self, refund_id: str) -> None:
+        merchant = await self.merchant()
+        refund = await self.engine.refund(merchant, refund_id)
+        self.send(200, await self.engine.transitions(refund.id))
