@@ -1,0 +1,62 @@
+"""kill -9 and an emptied Redis: every pending payment still settles, exactly once."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import redis
+
+from paystate.config import Settings
+from tests.support import ProcessGateway, process_env, wait_until
+
+SETTLING = ("succeed", "fail")
+
+
+def settle_counts(settings: Settings, payment_ids: list[str]) -> dict[str, int]:
+    with psycopg.connect(settings.database_url) as conn:
+        rows = conn.execute(
+            "SELECT entity_id, count(*) FROM transitions WHERE entity_id = ANY(%s)"
+            " AND trigger = ANY(%s) GROUP BY entity_id", (payment_ids, list(SETTLING))).fetchall()
+    counts = {pid: 0 for pid in payment_ids}
+    counts.update({pid: n for pid, n in rows})
+    return counts
+
+
+def pending_count(settings: Settings, payment_ids: list[str]) -> int:
+    with psycopg.connect(settings.database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM payments WHERE id = ANY(%s)"
+                           " AND status = 'pending'", (payment_ids,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def create_pending(gw: ProcessGateway, n: int) -> list[str]:
+    ids = []
+    for _ in range(n):
+        order = gw.client.order()
+        ids.append(gw.client.upi_payment(order["id"])["id"])
+    return ids
+
+
+@pytest.mark.parametrize("empty_redis", [False, True], ids=["kill9", "kill9-and-redis-emptied"])
+def test_payments_pending_at_kill9_all_settle_once(settings: Settings, empty_redis: bool) -> None:
+    env = process_env(settings, TEST_PROCESSING_DELAY="2000")
+    first = ProcessGateway(env).start()
+    try:
+        ids = create_pending(first, 15)
+        assert pending_count(settings, ids) == 15
+        first.kill9()
+    finally:
+        first.stop()
+    if empty_redis:
+        # Redis restarted without persistence: every stream, group and pending entry is gone.
+        redis.Redis.from_url(settings.redis_url).flushall()
+    second = ProcessGateway(env).start()
+    try:
+        wait_until(lambda: pending_count(settings, ids) == 0, 30, 0.2, "all payments to settle")
+        counts = settle_counts(settings, ids)
+        assert counts == {pid: 1 for pid in ids}
+        for pid in ids[:3]:
+            assert second.client.get(f"/api/v1/payments/{pid}").json()["status"] == "success"
+    finally:
+        second.stop()

@@ -1,0 +1,61 @@
+"""Two gateway processes over one PostgreSQL and one Redis: PostgreSQL's compare-and-set is the
+arbiter, so conflicting transitions have exactly one winner."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator
+
+import psycopg
+import pytest
+
+from paystate.config import Settings
+from tests.support import Client, ProcessGateway, process_env, wait_until
+
+
+@pytest.fixture
+def two_gateways(settings: Settings) -> Iterator[tuple[ProcessGateway, ProcessGateway]]:
+    env = process_env(settings, TEST_PROCESSING_DELAY="300")
+    a = ProcessGateway(env).start()
+    b = ProcessGateway(env).start()
+    try:
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_conflicting_captures_from_two_processes_one_wins(
+        settings: Settings, two_gateways: tuple[ProcessGateway, ProcessGateway]) -> None:
+    a, b = two_gateways
+    order = a.client.order()
+    payment = a.client.upi_payment(order["id"])
+    b.client.wait_payment(payment["id"])
+
+    def capture(client: Client) -> int:
+        return client.post(f"/api/v1/payments/{payment['id']}/capture", {}).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        clients = [Client(gw.url) for gw in (a, b) for _ in range(8)]
+        codes = list(pool.map(capture, clients))
+    assert sorted(codes) == [200] + [400] * 15
+    history = a.client.get(f"/api/v1/payments/{payment['id']}/transitions").json()
+    assert [t["trigger"] for t in history].count("capture") == 1
+
+
+def test_two_workers_settle_each_payment_exactly_once(
+        settings: Settings, two_gateways: tuple[ProcessGateway, ProcessGateway]) -> None:
+    a, b = two_gateways
+    ids = []
+    for i in range(20):
+        gw = a if i % 2 else b
+        ids.append(gw.client.upi_payment(gw.client.order()["id"])["id"])
+    with psycopg.connect(settings.database_url) as conn:
+        def settled() -> bool:
+            row = conn.execute("SELECT count(*) FROM payments WHERE id = ANY(%s)"
+                               " AND status <> 'pending'", (ids,)).fetchone()
+            return bool(row and row[0] == len(ids))
+        wait_until(settled, 30, 0.1, "settlement")
+        rows = conn.execute("SELECT entity_id, count(*) FROM transitions WHERE entity_id = ANY(%s)"
+                            " GROUP BY entity_id", (ids,)).fetchall()
+    assert {pid: n for pid, n in rows} == {pid: 2 for pid in ids}
