@@ -1,0 +1,80 @@
+"""The payment, order and refund machines as data, driven through the transitions library."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from transitions import MachineError
+
+from paystate.machines.models import Payment
+from paystate.machines.order import ORDER
+from paystate.machines.payment import PAYMENT, refundable_amount
+from paystate.machines.refund import REFUND
+from paystate.machines.spec import build_machine
+
+NOW = datetime(2026, 11, 26, tzinfo=timezone.utc)
+
+
+def payment(state: str = "pending", **kw: Any) -> Payment:
+    base: dict[str, Any] = dict(id="pay_x", order_id="order_x", merchant_id="m", amount=10000,
+                                currency="INR", method="upi", vpa="a@b", card_network=None,
+                                card_last4=None, state=state, captured=False, error_code=None,
+                                error_description=None, amount_refunded=0,
+                                amount_refund_pending=0, settle_due_at=None, version=1,
+                                created_at=NOW, updated_at=NOW)
+    base.update(kw)
+    return Payment(**base)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str]] = []
+
+    def __call__(self, event: Any) -> None:
+        self.seen.append((event.transition.source, event.transition.dest, event.event.name))
+
+
+def test_pending_settles_once() -> None:
+    rec = Recorder()
+    machine = build_machine(PAYMENT, rec)
+    p = payment()
+    assert machine.events["succeed"].trigger(p)
+    assert p.state == "success"
+    with pytest.raises(MachineError):
+        machine.events["fail"].trigger(p)
+    assert rec.seen == [("pending", "success", "succeed")]
+
+
+def test_no_auto_transitions_back_door() -> None:
+    machine = build_machine(PAYMENT, Recorder())
+    assert "to_success" not in machine.events
+    assert not hasattr(payment(), "to_success")
+
+
+def test_refund_guard_counts_pending_and_processed_refunds() -> None:
+    machine = build_machine(PAYMENT, Recorder())
+    p = payment("success", amount_refunded=3000, amount_refund_pending=4000)
+    assert refundable_amount(p) == 3000
+    assert not machine.events["reserve_refund"].trigger(p, amount=3001)
+    assert machine.events["reserve_refund"].trigger(p, amount=3000)
+    with pytest.raises(MachineError):
+        machine.events["reserve_refund"].trigger(payment("pending"), amount=1)
+
+
+def test_capture_guard() -> None:
+    machine = build_machine(PAYMENT, Recorder())
+    assert not machine.events["capture"].trigger(payment("success", captured=True))
+    with pytest.raises(MachineError):
+        machine.events["capture"].trigger(payment("failed"))
+
+
+def test_specs_describe_their_diagrams() -> None:
+    for spec in (PAYMENT, ORDER, REFUND):
+        text = spec.mermaid()
+        assert text.startswith("stateDiagram-v2")
+        assert f"[*] --> {spec.initial}" in text
+        for t in spec.transitions:
+            assert t.trigger in text
+    assert {"from": "pending", "to": "processed", "trigger": "process"} in REFUND.edges()
