@@ -92,6 +92,10 @@ class UnitOfWork:
                         assert fetched is not None
                         row.id = fetched["id"]
                         cur.nextset()
+        if not conn.autocommit:
+            # The reads that led to this decision opened a transaction, which makes the block
+            # above a mere savepoint: end the outer transaction too, or nothing is durable.
+            conn.commit()
 
 
 def _adapt(value: Any) -> Any:
