@@ -23,6 +23,7 @@ from .engine.bridge import Engine
 from .engine.clock import Clock, SystemClock
 from .engine.db import read_pool
 from .engine.heartbeat import Heartbeat
+from .engine.idempotency import IdempotencyJanitor, IdempotencyStore
 from .engine.merchants import AuthCache, seed_test_merchant
 from .engine.migrations import migrate
 from .engine.outbox import OutboxRelay
@@ -45,6 +46,7 @@ class Runtime:
     processor: SettlementProcessor | None = None
     relay: OutboxRelay | None = None
     heartbeat: Heartbeat | None = None
+    idempotency_janitor: IdempotencyJanitor | None = None
     extras: list[Any] = field(default_factory=list)
     _stoppers: list[Callable[[], Any]] = field(default_factory=list)
 
@@ -114,6 +116,10 @@ async def build(settings: Settings, *, api: bool = True, worker: bool = True,
             rt._stoppers.append(rt.relay.stop)
             rt.heartbeat.start()
             rt._stoppers.append(rt.heartbeat.stop)
+        rt.idempotency_janitor = IdempotencyJanitor(settings.database_url, clock)
+        if start_background:
+            rt.idempotency_janitor.start()
+            rt._stoppers.append(rt.idempotency_janitor.stop)
 
     pool = read_pool(settings.database_url)
     await pool.open(wait=True, timeout=10)
@@ -121,5 +127,6 @@ async def build(settings: Settings, *, api: bool = True, worker: bool = True,
     aclient = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5,
                                       socket_connect_timeout=5)
     rt._stoppers.append(aclient.aclose)
-    rt.engine = Engine(router, Queries(pool), aclient, streams, clock, AuthCache())
+    rt.engine = Engine(router, Queries(pool), aclient, streams, clock, AuthCache(),
+                       idempotency=IdempotencyStore(pool, clock))
     return rt

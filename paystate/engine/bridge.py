@@ -22,6 +22,7 @@ from . import commands as c
 from .clock import Clock, iso
 from .errors import NotFound
 from .heartbeat import STALE_AFTER_S
+from .idempotency import IdempotencyStore
 from .ids import new_id
 from .merchants import AuthCache, Merchant, merchant_from_row
 from .queries import Queries
@@ -40,13 +41,16 @@ class NewPayment:
 
 class Engine:
     def __init__(self, router: ShardRouter, queries: Queries, aredis: aioredis.Redis,
-                 streams: StreamNames, clock: Clock, auth_cache: AuthCache) -> None:
+                 streams: StreamNames, clock: Clock, auth_cache: AuthCache,
+                 idempotency: IdempotencyStore | None = None) -> None:
         self.router = router
         self.queries = queries
         self.aredis = aredis
         self.streams = streams
         self.clock = clock
         self.auth_cache = auth_cache
+        # Idempotency keys of the creating POSTs (engine/idempotency.py); None: not offered.
+        self.idempotency = idempotency
 
     async def fire(self, command: c.Command) -> Any:
         """Send a command to its shard and await the decision without blocking the loop."""
@@ -87,10 +91,14 @@ class Engine:
     # -- orders ------------------------------------------------------------------------
 
     async def create_order(self, merchant: Merchant, amount: int, currency: str,
-                           receipt: str | None, notes: dict[str, Any]) -> Order:
-        return await self.fire(c.CreateOrder(order_id=new_id("order_"),
+                           receipt: str | None, notes: dict[str, Any],
+                           order_id: str | None = None) -> Order:
+        """Create an order. An ``order_id`` chosen by an idempotency key may exist already:
+        then that order is returned and nothing is created (the same for payments, refunds)."""
+        return await self.fire(c.CreateOrder(order_id=order_id or new_id("order_"),
                                              merchant_id=merchant.id, amount=amount,
-                                             currency=currency, receipt=receipt, notes=notes))
+                                             currency=currency, receipt=receipt, notes=notes,
+                                             may_exist=order_id is not None))
 
     async def order(self, merchant: Merchant | None, order_id: str) -> Order:
         order = await self.queries.order(order_id)
@@ -100,11 +108,13 @@ class Engine:
 
     # -- payments ----------------------------------------------------------------------
 
-    async def create_payment(self, order: Order, new: NewPayment) -> Payment:
+    async def create_payment(self, order: Order, new: NewPayment,
+                             payment_id: str | None = None) -> Payment:
         return await self.fire(c.CreatePayment(
-            order_id=order.id, payment_id=new_id("pay_"), merchant_id=order.merchant_id,
-            method=new.method, vpa=new.vpa, card_network=new.card_network,
-            card_last4=new.card_last4))
+            order_id=order.id, payment_id=payment_id or new_id("pay_"),
+            merchant_id=order.merchant_id, method=new.method, vpa=new.vpa,
+            card_network=new.card_network, card_last4=new.card_last4,
+            may_exist=payment_id is not None))
 
     async def payment(self, merchant: Merchant | None, payment_id: str) -> Payment:
         payment = await self.queries.payment(payment_id)
@@ -127,12 +137,25 @@ class Engine:
     # -- refunds -----------------------------------------------------------------------
 
     async def create_refund(self, merchant: Merchant, payment_id: str, amount: int,
-                            reason: str | None) -> Refund:
+                            reason: str | None, refund_id: str | None = None) -> Refund:
         payment = await self.payment(merchant, payment_id)
         return await self.fire(c.CreateRefund(order_id=payment.order_id, payment_id=payment.id,
-                                              refund_id=new_id("rfnd_"),
+                                              refund_id=refund_id or new_id("rfnd_"),
                                               merchant_id=merchant.id, amount=amount,
-                                              reason=reason))
+                                              reason=reason, may_exist=refund_id is not None))
+
+    async def created_object(self, merchant_id: str,
+                             object_id: str) -> Order | Payment | Refund | None:
+        """The order, payment or refund with this id if it exists and is the merchant's: what
+        a recovered idempotency key looks for before creating anything."""
+        found: Order | Payment | Refund | None = None
+        if object_id.startswith("order_"):
+            found = await self.queries.order(object_id)
+        elif object_id.startswith("pay_"):
+            found = await self.queries.payment(object_id)
+        elif object_id.startswith("rfnd_"):
+            found = await self.queries.refund(object_id)
+        return found if found is not None and found.merchant_id == merchant_id else None
 
     async def refund(self, merchant: Merchant, refund_id: str) -> Refund:
         refund = await self.queries.refund(refund_id)

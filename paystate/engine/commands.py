@@ -18,6 +18,9 @@ class CreateOrder:
     currency: str
     receipt: str | None
     notes: dict[str, Any] = field(default_factory=dict)
+    # The id was chosen by an idempotency key and an earlier attempt may have created the object:
+    # return it instead of creating a second one (engine/idempotency.py).
+    may_exist: bool = False
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class CreatePayment:
     vpa: str | None = None
     card_network: str | None = None
     card_last4: str | None = None
+    may_exist: bool = False  # as in CreateOrder
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class CreateRefund:
     merchant_id: str
     amount: int
     reason: str | None = None
+    may_exist: bool = False  # as in CreateOrder
 
 
 @dataclass(frozen=True)

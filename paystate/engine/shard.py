@@ -246,6 +246,19 @@ class ShardActor(pykka.ThreadingActor):
             raise NotFound("Refund")
         return refund
 
+    def _created_before(self, load: Callable[[str], Any], object_id: str,
+                        merchant_id: str) -> Any:
+        """For a create whose id an idempotency key chose: the object if an earlier attempt
+        already created it, else None. Checked before any guard, because the object's own
+        effects (a reserved refund amount, a paid order) would refuse it a second time."""
+        try:
+            obj = load(object_id)
+        except NotFound:
+            return None
+        if obj.merchant_id != merchant_id:
+            raise NotFound(type(obj).__name__)
+        return obj
+
     def _create(self, uow: UnitOfWork, kind: str, obj: Any) -> None:
         columns = {f.name: getattr(obj, f.name) for f in fields(obj)}
         uow.insert(kind, columns)
@@ -261,6 +274,9 @@ class ShardActor(pykka.ThreadingActor):
     # -- commands ------------------------------------------------------------------------
 
     def _CreateOrder(self, cmd: c.CreateOrder, uow: UnitOfWork) -> Order:
+        if cmd.may_exist and (old := self._created_before(self._order, cmd.order_id,
+                                                          cmd.merchant_id)):
+            return old
         order = Order(id=cmd.order_id, merchant_id=cmd.merchant_id, amount=cmd.amount,
                       currency=cmd.currency, receipt=cmd.receipt, notes=dict(cmd.notes),
                       state=ORDER.initial, version=1, created_at=uow.at, updated_at=uow.at)
@@ -269,6 +285,9 @@ class ShardActor(pykka.ThreadingActor):
         return order
 
     def _CreatePayment(self, cmd: c.CreatePayment, uow: UnitOfWork) -> Payment:
+        if cmd.may_exist and (old := self._created_before(self._payment, cmd.payment_id,
+                                                          cmd.merchant_id)):
+            return old
         order = self._order(cmd.order_id)
         if order.merchant_id != cmd.merchant_id:
             raise NotFound("Order")
@@ -310,6 +329,9 @@ class ShardActor(pykka.ThreadingActor):
         return payment
 
     def _CreateRefund(self, cmd: c.CreateRefund, uow: UnitOfWork) -> Refund:
+        if cmd.may_exist and (old := self._created_before(self._refund, cmd.refund_id,
+                                                          cmd.merchant_id)):
+            return old
         payment = self._payment(cmd.payment_id)
         if payment.merchant_id != cmd.merchant_id:
             raise NotFound("Payment")

@@ -60,8 +60,13 @@ class UnitOfWork:
             for table, columns in self.inserts:
                 names = ", ".join(columns)
                 marks = ", ".join(["%s"] * len(columns))
-                conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})",
-                             [_adapt(v) for v in columns.values()])
+                try:
+                    conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})",
+                                 [_adapt(v) for v in columns.values()])
+                except psycopg.errors.UniqueViolation as exc:
+                    # Another process created this id first (two holders of one idempotency
+                    # key): decide again, and the create finds the object.
+                    raise Conflict(f"{table} {columns.get('id')} exists already") from exc
             for table, entity_id, expected, changes in self.updates:
                 sets = ", ".join(f"{k} = %s" for k in changes)
                 cur = conn.execute(

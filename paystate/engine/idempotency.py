@@ -1,0 +1,291 @@
+"""Idempotency keys, Stripe's way: claim the key before the work, store the response after it.
+
+``IdempotencyStore`` runs on the event loop (async pool, autocommit). A request first *claims*
+its (merchant, key) with one ``INSERT ... ON CONFLICT`` statement. Exactly one of any number of
+concurrent claimers, in any number of processes, gets the row; it is ``in_progress`` with a
+lease (``locked_until``) and carries the id of the object the request will create, chosen now.
+Everyone else reads the row and either replays the stored response, is told the key was reused
+with another request (different fingerprint), or finds it in use and waits (bounded) for it.
+
+The pre-chosen id is the recovery point. A request that died mid-way leaves its row in
+progress; once its lease has expired, a retry with the same request takes the row over *with the
+same id*, and the shard's create with a known id returns the object if the dead attempt had
+already created it. So a crash can delay a key, never make it create a second object.
+
+Only successful responses are stored (``complete``); a refusal releases the key (``release``)
+so the request may be corrected and retried. Expired keys are treated as new by ``claim`` and
+deleted by ``IdempotencyJanitor``, a worker thread: no cron outside the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from .clock import Clock
+from .db import connect
+from .ids import new_id
+
+log = logging.getLogger(__name__)
+
+PREFIXES = {"order": "order_", "payment": "pay_", "refund": "rfnd_"}
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """This request owns the key: create the object with ``resource_id``, then ``complete``.
+
+    ``recovered``: an earlier attempt held the key and abandoned it (its lease expired), so the
+    object may exist already."""
+
+    merchant_id: str
+    key: str
+    resource_id: str
+    token: str
+    recovered: bool
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A stored response: send ``body`` byte for byte with ``status``."""
+
+    status: int
+    body: bytes
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class KeyReused:
+    """The key belongs to a different request (another method, path or body)."""
+
+
+@dataclass(frozen=True)
+class KeyInUse:
+    """Another request holds the key and did not finish within the wait."""
+
+    retry_after_s: int = 1
+
+
+Claim = Claimed | Stored | KeyReused | KeyInUse
+
+_CLAIM = """
+INSERT INTO idempotency_keys AS k (merchant_id, key, fingerprint, status, resource_id,
+                                   lock_token, locked_until, created_at, expires_at)
+VALUES (%(merchant_id)s, %(key)s, %(fingerprint)s, 'in_progress', %(resource_id)s,
+        %(token)s, %(locked_until)s, %(now)s, %(expires_at)s)
+ON CONFLICT (merchant_id, key) DO UPDATE SET
+    fingerprint = EXCLUDED.fingerprint,
+    status = 'in_progress',
+    response_code = NULL,
+    response_body = NULL,
+    lock_token = EXCLUDED.lock_token,
+    locked_until = EXCLUDED.locked_until,
+    -- An expired key starts again from scratch; an abandoned lease keeps its object id.
+    resource_id = CASE WHEN k.expires_at <= %(now)s THEN EXCLUDED.resource_id
+                       ELSE k.resource_id END,
+    created_at = CASE WHEN k.expires_at <= %(now)s THEN EXCLUDED.created_at
+                      ELSE k.created_at END,
+    expires_at = CASE WHEN k.expires_at <= %(now)s THEN EXCLUDED.expires_at
+                      ELSE k.expires_at END
+WHERE k.expires_at <= %(now)s
+   OR (k.status = 'in_progress' AND k.locked_until <= %(now)s
+       AND k.fingerprint = EXCLUDED.fingerprint)
+RETURNING k.resource_id
+"""
+
+_READ = ("SELECT fingerprint, status, resource_id, response_code, response_body"
+         " FROM idempotency_keys WHERE merchant_id = %s AND key = %s")
+
+_COMPLETE = ("UPDATE idempotency_keys SET status = 'completed', response_code = %s,"
+             " response_body = %s, lock_token = NULL, locked_until = NULL"
+             " WHERE merchant_id = %s AND key = %s AND status = 'in_progress'"
+             " AND resource_id = %s")
+
+_RELEASE = ("DELETE FROM idempotency_keys WHERE merchant_id = %s AND key = %s"
+            " AND status = 'in_progress' AND lock_token = %s")
+
+
+class IdempotencyStore:
+    """Claim, complete and release keys. Every method is a coroutine on the gateway's loop.
+
+    ``lease``: how long a claim may run before a retry may take it over (a live but slower
+    holder is harmless then: both create the same object id). ``wait``: how long a request
+    that finds its key in progress waits for it before answering 409.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool, clock: Clock, *,
+                 ttl: timedelta = timedelta(hours=24), lease: timedelta = timedelta(seconds=10),
+                 wait: float = 2.0) -> None:
+        self._pool = pool
+        self._clock = clock
+        self.ttl = ttl
+        self.lease = lease
+        self.wait = wait
+        # Requests of this process waiting on a key: woken at once when it completes here;
+        # waiters on a key held by another process find out by polling.
+        self._waiters: dict[tuple[str, str], set[asyncio.Future[None]]] = {}
+
+    async def claim(self, merchant_id: str, key: str, fingerprint: str, kind: str) -> Claim:
+        """Own the key, or learn what to answer instead. ``kind`` names the object to create
+        (order, payment, refund). Waits up to ``self.wait`` seconds while another request
+        holds the key; raises psycopg errors if PostgreSQL fails."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.wait
+        pause = 0.01
+        while True:
+            outcome = await self._try_claim(merchant_id, key, fingerprint, kind)
+            if outcome is not None and not isinstance(outcome, KeyInUse):
+                return outcome
+            left = deadline - loop.time()
+            if left <= 0:
+                return KeyInUse()
+            if outcome is not None:  # None: the row vanished under us; claim again at once
+                await self._until_changed((merchant_id, key), min(pause, left))
+                pause = min(pause * 2, 0.1)
+
+    async def complete(self, claim: Claimed, status: int, body: bytes) -> Stored:
+        """Store the response of a successful request and return what to send: this response,
+        or the one stored first by another holder of the same object (then ``replayed``)."""
+        params = (claim.merchant_id, claim.key)
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(_COMPLETE, (status, body, *params, claim.resource_id))
+            if cur.rowcount == 1:
+                stored = Stored(status, body, replayed=False)
+            else:
+                row = await (await conn.execute(_READ, params)).fetchone()
+                if row and row["status"] == "completed" and \
+                        row["resource_id"] == claim.resource_id:
+                    stored = Stored(row["response_code"], bytes(row["response_body"]), True)
+                else:
+                    log.warning("idempotency key of %s changed hands before it completed",
+                                claim.resource_id)
+                    stored = Stored(status, body, replayed=False)
+        self._notify((claim.merchant_id, claim.key))
+        return stored
+
+    async def release(self, claim: Claimed) -> None:
+        """Forget a claim whose request was refused (4xx): nothing was created, and the same
+        key may be retried with a corrected request. A no-op if the lease changed hands."""
+        async with self._pool.connection() as conn:
+            await conn.execute(_RELEASE, (claim.merchant_id, claim.key, claim.token))
+        self._notify((claim.merchant_id, claim.key))
+
+    # -- internals -----------------------------------------------------------------------
+
+    async def _try_claim(self, merchant_id: str, key: str, fingerprint: str,
+                         kind: str) -> Claim | None:
+        now = self._clock.now()
+        proposed = new_id(PREFIXES[kind])
+        token = uuid.uuid4().hex
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(_CLAIM, {
+                "merchant_id": merchant_id, "key": key, "fingerprint": fingerprint,
+                "resource_id": proposed, "token": token, "locked_until": now + self.lease,
+                "now": now, "expires_at": now + self.ttl})
+            won = await cur.fetchone()
+            if won is not None:
+                return Claimed(merchant_id, key, won["resource_id"], token,
+                               recovered=won["resource_id"] != proposed)
+            row = await (await conn.execute(_READ, (merchant_id, key))).fetchone()
+        if row is None:
+            return None
+        if row["fingerprint"] != fingerprint:
+            return KeyReused()
+        if row["status"] == "completed":
+            return Stored(row["response_code"], bytes(row["response_body"]), replayed=True)
+        return KeyInUse()
+
+    async def _until_changed(self, ident: tuple[str, str], timeout: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiters = self._waiters.setdefault(ident, set())
+        waiters.add(future)
+        try:
+            await asyncio.wait({future}, timeout=timeout)
+        finally:
+            waiters.discard(future)
+            if not waiters and self._waiters.get(ident) is waiters:
+                del self._waiters[ident]
+
+    def _notify(self, ident: tuple[str, str]) -> None:
+        for future in self._waiters.pop(ident, ()):
+            if not future.done():
+                future.set_result(None)
+
+
+class IdempotencyJanitor:
+    """A worker thread that deletes expired keys in batches, every ``interval`` seconds.
+
+    Runs in every worker process; ``FOR UPDATE SKIP LOCKED`` keeps two janitors (and a claim
+    overwriting an expired key) off the same rows. ``sweep_once`` is callable from tests after
+    moving the clock.
+    """
+
+    def __init__(self, database_url: str, clock: Clock, interval: float = 60.0,
+                 batch: int = 1000, max_batches: int = 100) -> None:
+        self._url = database_url
+        self._clock = clock
+        self._interval = interval
+        self._batch = batch
+        self._max_batches = max_batches
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="idempotency-janitor",
+                                        daemon=True)
+        self._conn: psycopg.Connection[Any] | None = None
+        # The connection is shared by the thread and a test calling sweep_once.
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def sweep_once(self) -> int:
+        """Delete keys expired by the clock's now, at most ``max_batches`` batches; return how
+        many. Runs on the caller's thread (the janitor's own, or a test's)."""
+        with self._lock:
+            return self._sweep()
+
+    def _sweep(self) -> int:
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self._url, autocommit=True)
+        now = self._clock.now()
+        total = 0
+        for _ in range(self._max_batches):
+            cur = self._conn.execute(
+                "DELETE FROM idempotency_keys k USING ("
+                " SELECT merchant_id, key FROM idempotency_keys WHERE expires_at <= %(now)s"
+                " ORDER BY expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED) old"
+                " WHERE k.merchant_id = old.merchant_id AND k.key = old.key"
+                " AND k.expires_at <= %(now)s", {"now": now, "limit": self._batch})
+            total += cur.rowcount
+            if cur.rowcount < self._batch:
+                break
+        if total:
+            log.info("deleted %d expired idempotency keys", total)
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.sweep_once()
+            except psycopg.Error as exc:
+                log.warning("idempotency janitor: %s", exc)
+                with self._lock:
+                    if self._conn is not None:
+                        self._conn.close()
+                        self._conn = None
