@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from ...engine.merchants import Merchant
 from ...engine.records import order_json, order_public_json
+from ...machines.models import Order
 from .. import inputs
 from ..base import BaseHandler
+from ..idempotency import create_once
 
 
 class OrdersHandler(BaseHandler):
     async def post(self) -> None:
         merchant = await self.merchant()
         body = self.json_body()
+        await create_once(self, merchant.id, body, "order",
+                          lambda order_id: self.create(merchant, body, order_id), order_json)
+
+    async def create(self, merchant: Merchant, body: dict[str, Any],
+                     order_id: str | None) -> Order:
         amount = inputs.integer(body, "amount", minimum=100,
                                 minimum_message="amount must be at least 100")
         assert amount is not None
         currency = inputs.currency(body)
         receipt = inputs.text(body, "receipt", max_length=40)
         notes = inputs.notes(body)
-        order = await self.engine.create_order(merchant, amount, currency, receipt, notes)
-        self.send(201, order_json(order))
+        return await self.engine.create_order(merchant, amount, currency, receipt, notes,
+                                              order_id)
 
 
 class OrderHandler(BaseHandler):

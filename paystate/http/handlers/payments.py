@@ -13,15 +13,17 @@ from ...machines.models import Payment
 from .. import inputs
 from ..base import BaseHandler
 from ..errors import bad_request
+from ..idempotency import create_once
 
 STATUSES = ("pending", "success", "failed")
 
 
 class PaymentCreation(BaseHandler):
     """Shared by the merchant and the public create: the contract's validation order is
-    order (404), then the method's own checks."""
+    order (404), then the method's own checks (the idempotency key comes first, in post)."""
 
-    async def create(self, merchant: Merchant | None, body: dict[str, Any]) -> Payment:
+    async def create(self, merchant: Merchant | None, body: dict[str, Any],
+                     payment_id: str | None = None) -> Payment:
         order_id = inputs.text(body, "order_id", required=True, max_length=64)
         assert order_id is not None
         order = await self.engine.order(merchant, order_id)
@@ -35,14 +37,22 @@ class PaymentCreation(BaseHandler):
             raise bad_request("method must be one of: upi, card")
         if order.status != "created":
             raise InvalidTransition("Order is already paid")
-        return await self.engine.create_payment(order, new)
+        return await self.engine.create_payment(order, new, payment_id)
+
+    async def order_merchant(self, body: dict[str, Any]) -> str:
+        """The merchant of the body's order: the scope of a public request's key (no auth)."""
+        order_id = inputs.text(body, "order_id", required=True, max_length=64)
+        assert order_id is not None
+        return (await self.engine.order(None, order_id)).merchant_id
 
 
 class PaymentsHandler(PaymentCreation):
     async def post(self) -> None:
         merchant = await self.merchant()
-        payment = await self.create(merchant, self.json_body())
-        self.send(201, payment_json(payment))
+        body = self.json_body()
+        await create_once(self, merchant.id, body, "payment",
+                          lambda payment_id: self.create(merchant, body, payment_id),
+                          payment_json)
 
     async def get(self) -> None:
         merchant = await self.merchant()
@@ -57,8 +67,10 @@ class PaymentsHandler(PaymentCreation):
 
 class PublicPaymentsHandler(PaymentCreation):
     async def post(self) -> None:
-        payment = await self.create(None, self.json_body())
-        self.send(201, payment_public_json(payment))
+        body = self.json_body()
+        await create_once(self, lambda: self.order_merchant(body), body, "payment",
+                          lambda payment_id: self.create(None, body, payment_id),
+                          payment_public_json)
 
 
 class PaymentHandler(BaseHandler):

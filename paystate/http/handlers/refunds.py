@@ -9,22 +9,26 @@ from ...engine.records import refund_json
 from ...machines.models import Refund
 from .. import inputs
 from ..base import BaseHandler
+from ..idempotency import create_once
 
 
 class RefundCreation(BaseHandler):
-    async def create(self, merchant: Merchant, payment_id: str, body: dict[str, Any]) -> Refund:
+    async def create(self, merchant: Merchant, payment_id: str, body: dict[str, Any],
+                     refund_id: str | None = None) -> Refund:
         amount = inputs.integer(body, "amount", minimum=1,
                                 minimum_message="amount must be a positive integer")
         assert amount is not None
         reason = inputs.text(body, "reason", max_length=255)
-        return await self.engine.create_refund(merchant, payment_id, amount, reason)
+        return await self.engine.create_refund(merchant, payment_id, amount, reason, refund_id)
 
 
 class PaymentRefundsHandler(RefundCreation):
     async def post(self, payment_id: str) -> None:
         merchant = await self.merchant()
-        refund = await self.create(merchant, payment_id, self.json_body())
-        self.send(201, refund_json(refund))
+        body = self.json_body()
+        await create_once(self, merchant.id, body, "refund",
+                          lambda refund_id: self.create(merchant, payment_id, body, refund_id),
+                          refund_json)
 
     async def get(self, payment_id: str) -> None:
         merchant = await self.merchant()
@@ -36,10 +40,15 @@ class RefundsHandler(RefundCreation):
     async def post(self) -> None:
         merchant = await self.merchant()
         body = self.json_body()
+        await create_once(self, merchant.id, body, "refund",
+                          lambda refund_id: self.create_from_body(merchant, body, refund_id),
+                          refund_json)
+
+    async def create_from_body(self, merchant: Merchant, body: dict[str, Any],
+                               refund_id: str | None) -> Refund:
         payment_id = inputs.text(body, "payment_id", required=True, max_length=64)
         assert payment_id is not None
-        refund = await self.create(merchant, payment_id, body)
-        self.send(201, refund_json(refund))
+        return await self.create(merchant, payment_id, body, refund_id)
 
 
 class RefundHandler(BaseHandler):

@@ -1,0 +1,103 @@
+"""``Idempotency-Key`` on the creating POSTs: each handler hands its create to ``create_once``.
+
+The front's part is to name the request (a fingerprint of method, path and canonical body),
+check the key's shape, and turn the engine's answer into HTTP: a replay of the stored bytes with
+``Idempotent-Replayed: true``, 422 ``IDEMPOTENCY_KEY_REUSED``, or 409 ``IDEMPOTENCY_KEY_IN_USE``
+with ``Retry-After``. Keys, leases and stored responses live in ``engine/idempotency.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from ..engine.idempotency import MAX_KEY_LENGTH, Claimed, IdempotencyStore, KeyInUse, KeyReused
+from .base import BaseHandler, dumps
+from .errors import ApiError, bad_request, to_error
+
+log = logging.getLogger(__name__)
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+T = TypeVar("T")
+
+
+def fingerprint(method: str, path: str, body: dict[str, Any]) -> str:
+    """sha256 (hex) of the method, the path and the body as canonical JSON (sorted keys,
+    compact). A card enters only by its last four digits and without its CVV: a hash of the
+    full number could be brute-forced from the BIN and last4 that the payment row keeps."""
+    canonical = json.dumps(_without_card_secrets(body), sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=False)
+    digest = hashlib.sha256()
+    for part in (method.upper(), path, canonical):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _without_card_secrets(body: dict[str, Any]) -> dict[str, Any]:
+    card = body.get("card")
+    if not isinstance(card, dict):
+        return body
+    safe = {k: v for k, v in card.items() if k != "cvv"}
+    if isinstance(card.get("number"), str):
+        safe["number"] = "".join(ch for ch in card["number"] if ch.isdigit())[-4:]
+    return {**body, "card": safe}
+
+
+async def create_once(handler: BaseHandler, scope: str | Callable[[], Awaitable[str]],
+                      body: dict[str, Any], kind: str,
+                      create: Callable[[str | None], Awaitable[T]],
+                      render: Callable[[T], Any], status: int = 201) -> None:
+    """Run ``create`` at most once per (merchant, key) and answer the request.
+
+    ``scope``: the merchant id the key belongs to, or a coroutine function finding it (the
+    public payment endpoint looks the order up; only when a key was sent). ``kind``: order,
+    payment or refund. ``create(object_id)`` creates the object, with the id chosen by the key
+    (None without a key); ``render`` turns it into the JSON body. Runs on the gateway's loop.
+
+    Without the header the request is simply served. A refusal (4xx) raised by ``create`` is not
+    stored and frees the key; any other failure keeps the key in progress until its lease ends,
+    because the object may have been created: the retry then finds it instead of making another.
+    """
+    key = handler.request.headers.get(HEADER)
+    store: IdempotencyStore | None = handler.engine.idempotency
+    if key is None or store is None:
+        handler.send(status, render(await create(None)))
+        return
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise bad_request(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters")
+    merchant_id = scope if isinstance(scope, str) else await scope()
+    request = fingerprint(handler.request.method or "POST", handler.request.path, body)
+    claim = await store.claim(merchant_id, key, request, kind)
+    if isinstance(claim, KeyReused):
+        raise ApiError(422, "IDEMPOTENCY_KEY_REUSED",
+                       f"{HEADER} was already used with a different request")
+    if isinstance(claim, KeyInUse):
+        raise ApiError(409, "IDEMPOTENCY_KEY_IN_USE",
+                       f"A request with this {HEADER} is still in progress; retry later",
+                       {"Retry-After": str(claim.retry_after_s)})
+    if isinstance(claim, Claimed):
+        try:
+            found = await handler.engine.created_object(merchant_id, claim.resource_id) \
+                if claim.recovered else None
+            created = found if found is not None else await create(claim.resource_id)
+        except BaseException as exc:
+            if to_error(exc).status < 500:
+                await _release(store, claim)
+            raise
+        stored = await store.complete(claim, status, dumps(render(created)))
+    else:
+        stored = claim
+    handler.send(stored.status, stored.body,
+                 {REPLAYED_HEADER: "true"} if stored.replayed else None)
+
+
+async def _release(store: IdempotencyStore, claim: Claimed) -> None:
+    try:
+        await store.release(claim)
+    except Exception as exc:  # noqa: BLE001 - the refusal still goes out; the lease expires
+        log.warning("could not release idempotency key for %s: %s", claim.resource_id, exc)
