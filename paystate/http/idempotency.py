@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ..engine.idempotency import MAX_KEY_LENGTH, Claimed, IdempotencyStore, KeyInUse, KeyReused
 from .base import BaseHandler, dumps
@@ -84,7 +84,8 @@ async def create_once(handler: BaseHandler, scope: str | Callable[[], Awaitable[
         try:
             found = await handler.engine.created_object(merchant_id, claim.resource_id) \
                 if claim.recovered else None
-            created = found if found is not None else await create(claim.resource_id)
+            # ``found`` is the very kind ``create`` makes: the id's prefix says so.
+            created = cast(T, found) if found is not None else await create(claim.resource_id)
         except BaseException as exc:
             if to_error(exc).status < 500:
                 await _release(store, claim)

@@ -86,8 +86,9 @@ def abandoned_key(settings: Settings, key: str, path: str, body: dict[str, Any],
 @pytest.fixture
 def manual(base_settings: Settings) -> Iterator[tuple[ThreadGateway, ManualClock]]:
     """A gateway on a clock that moves only when told; no background workers (the test runs
-    the janitor itself)."""
-    clock = ManualClock(datetime.now(UTC))
+    the janitor itself). It starts 3 days back, so that moving it forward by two never dates rows
+    in the future for the tests that follow, nor expires their keys."""
+    clock = ManualClock(datetime.now(UTC) - timedelta(days=3))
     gw = ThreadGateway(make_settings(), clock=clock, start_background=False).start()
     try:
         yield gw, clock
