@@ -1,0 +1,39 @@
+# Developer entry points. PostgreSQL and Redis run locally through scripts/services.sh;
+# see the README for what each target needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: help venv run test clean-data lint
+
+help:
+	@echo "make venv        create $(VENV) and install the package with its test extras"
+	@echo "make run         the gateway on local PostgreSQL and Redis (Ctrl-C stops everything)"
+	@echo "make test        pytest on a separate local PostgreSQL and Redis; ARGS=\"-k foo\" passes through"
+	@echo "make lint        ruff"
+	@echo "make clean-data  stop the local services and delete their data"
+
+venv: $(STAMP)
+
+# Re-install only when pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --disable-pip-version-check -q -e '.[test]'
+	@touch $@
+
+run: venv
+	scripts/run.sh
+
+test: venv
+	scripts/test.sh $(ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check paystate tests
+
+clean-data:
+	scripts/services.sh clean run
+	scripts/services.sh clean test

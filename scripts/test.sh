@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `make test`: pytest against the "test" instance of scripts/services.sh (PostgreSQL 54339,
+# Redis 63809), which is stopped afterwards whatever happens. Arguments go to pytest.
+# Exits with pytest's status.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+svc=scripts/services.sh
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+stop_services() {
+  "$svc" down test || echo "test.sh: could not stop the services; try: $svc down test" >&2
+}
+trap stop_services EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+urls=$("$svc" up test 54339 63809)
+while IFS= read -r line; do
+  case $line in DATABASE_URL=* | REDIS_URL=*) export "${line?}" ;; esac
+done <<<"$urls"
+export PAYSTATE_TEST_SERVICES=1
+
+.venv/bin/python -m pytest -q tests "$@" && rc=0 || rc=$?
+exit "$rc"
