@@ -32,6 +32,8 @@ from .engine.queries import Queries
 from .engine.router import ShardRouter
 from .engine.shard import ShardConfig
 from .engine.streams import StreamNames
+from .engine.webhook_bridge import WebhookBridge
+from .engine.webhook_dispatcher import WebhookDispatcher, build_dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +48,18 @@ class Runtime:
     processor: SettlementProcessor | None = None
     relay: OutboxRelay | None = None
     heartbeat: Heartbeat | None = None
+    webhooks: WebhookDispatcher | None = None
+    webhook_bridge: WebhookBridge | None = None
     idempotency_janitor: IdempotencyJanitor | None = None
     extras: list[Any] = field(default_factory=list)
     _stoppers: list[Callable[[], Any]] = field(default_factory=list)
 
     def front_extras(self) -> dict[str, Any]:
         """Engine services a front may use beyond the bridge (named, so fronts stay thin)."""
-        return {}
+        extras: dict[str, Any] = {}
+        if self.webhook_bridge is not None:
+            extras["webhooks"] = self.webhook_bridge
+        return extras
 
     async def stop(self) -> None:
         for stop in reversed(self._stoppers):
@@ -95,6 +102,12 @@ async def build(settings: Settings, *, api: bool = True, worker: bool = True,
     rt._stoppers.append(client.close)
     router.start()
     rt._stoppers.append(router.stop)
+    # Every process runs the webhook actor (the API writes manual retries and test deliveries
+    # through it); only workers consume events, sweep and send.
+    rt.webhooks = build_dispatcher(settings, client, clock, owner=worker_id()).start_actor()
+    rt._stoppers.append(rt.webhooks.stop)
+    if worker and start_background:
+        rt.webhooks.start_worker()
 
     if worker:
         wid = worker_id()
@@ -129,4 +142,7 @@ async def build(settings: Settings, *, api: bool = True, worker: bool = True,
     rt._stoppers.append(aclient.aclose)
     rt.engine = Engine(router, Queries(pool), aclient, streams, clock, AuthCache(),
                        idempotency=IdempotencyStore(pool, clock))
+    rt.webhook_bridge = WebhookBridge(
+        rt.webhooks, pool, rt.engine.queries, clock, rt.engine.auth_cache,
+        allow_private=settings.test_mode or settings.webhook_allow_private)
     return rt

@@ -26,7 +26,7 @@ async def run(settings: Settings, *, http: bool, worker: bool) -> None:
     server = None
     if http:
         assert rt.engine is not None
-        app = make_app(Deps(engine=rt.engine, settings=settings))
+        app = make_app(Deps(engine=rt.engine, settings=settings, extras=rt.front_extras()))
         server = HTTPServer(app, max_body_size=HARD_BODY_LIMIT, xheaders=True)
         server.listen(settings.port, address=settings.host)
         log.info("paystate listening on http://%s:%d", settings.host, settings.port)

@@ -87,3 +87,23 @@ class AuthCache:
         with self._lock:
             for key in [k for k, v in self._entries.items() if v[2].id == merchant_id]:
                 del self._entries[key]
+
+
+def create_merchant(database_url: str, *, name: str, email: str, api_key: str, api_secret: str,
+                    now: datetime, webhook_url: str | None = None,
+                    webhook_secret: str | None = None, merchant_id: str | None = None) -> str:
+    """Insert a merchant (tests, simulations and operator scripts); return its id. The secret
+    defaults to a fresh ``whsec_`` + base64 one."""
+    import uuid
+
+    from .secrets_hash import new_webhook_secret
+
+    mid = merchant_id or str(uuid.uuid4())
+    with connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO merchants (id, name, email, api_key, api_secret_hash, password_hash,"
+            " webhook_url, webhook_secret, created_at, updated_at)"
+            " VALUES (%s, %s, %s, %s, %s, NULL, %s, %s, %s, %s)",
+            (mid, name, email, api_key, hash_api_secret(api_secret), webhook_url,
+             webhook_secret or new_webhook_secret(), now, now))
+    return mid

@@ -13,7 +13,7 @@ import psycopg
 from .errors import Conflict
 
 TABLES = {"order": "orders", "payment": "payments", "refund": "refunds",
-          "webhook_delivery": "webhook_logs"}
+          "webhook_delivery": "webhook_logs", "webhook_attempt": "webhook_attempts"}
 
 
 def _column(name: str) -> str:

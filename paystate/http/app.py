@@ -7,7 +7,7 @@ from typing import Any
 from tornado.web import Application
 
 from .base import Deps, NotFoundHandler
-from .handlers import ops, orders, payments, refunds
+from .handlers import merchant, ops, orders, payments, refunds, webhooks
 
 ID = r"([A-Za-z0-9_\-]{1,64})"
 
@@ -30,6 +30,14 @@ def api_routes() -> list[tuple[str, type]]:
         (r"/api/v1/refunds", refunds.RefundsHandler),
         (rf"/api/v1/refunds/{ID}/transitions", refunds.RefundTransitionsHandler),
         (rf"/api/v1/refunds/{ID}", refunds.RefundHandler),
+        (r"/api/v1/webhooks", webhooks.WebhooksHandler),
+        (rf"/api/v1/webhooks/{ID}/retry", webhooks.WebhookRetryHandler),
+        (rf"/api/v1/webhooks/{ID}/transitions", webhooks.WebhookTransitionsHandler),
+        (rf"/api/v1/webhooks/{ID}", webhooks.WebhookHandler),
+        (r"/api/v1/merchant", merchant.MerchantHandler),
+        (r"/api/v1/merchant/webhook", merchant.WebhookUrlHandler),
+        (r"/api/v1/merchant/webhook/secret", merchant.WebhookSecretHandler),
+        (r"/api/v1/merchant/webhook/test", merchant.WebhookTestHandler),
     ]
 
 

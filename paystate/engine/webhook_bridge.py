@@ -1,0 +1,146 @@
+"""The webhooks' face for HTTP fronts: coroutines on the front's event loop that never block it.
+
+Reads and the merchant's own settings (url, secret) go to PostgreSQL through the async pool;
+decisions about deliveries (manual retry, a test delivery) go to the dispatcher actor, whose
+concurrent Future is awaited with ``asyncio.wrap_future``. Nothing here imports a web framework.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from ..machines.errors import ValidationError
+from .clock import Clock
+from .errors import NotFound
+from .merchants import AuthCache, Merchant
+from .queries import Queries
+from .secrets_hash import new_webhook_secret
+from .webhook_dispatcher import WebhookDispatcher
+from .webhook_urls import check_webhook_url
+
+TEST_EVENT = "webhook.test"
+
+
+def _uuid_or_none(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+class WebhookBridge:
+    def __init__(self, dispatcher: WebhookDispatcher, pool: AsyncConnectionPool,
+                 queries: Queries, clock: Clock, auth_cache: AuthCache, allow_private: bool,
+                 test_wait_s: float = 6.5) -> None:
+        self._dispatcher = dispatcher
+        self._pool = pool
+        self._queries = queries
+        self._clock = clock
+        self._auth_cache = auth_cache
+        self._allow_private = allow_private
+        self._test_wait_s = test_wait_s
+
+    async def _one(self, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            return await cur.fetchone()
+
+    # -- deliveries ----------------------------------------------------------------------
+
+    async def deliveries(self, merchant: Merchant, limit: int,
+                         offset: int) -> tuple[list[dict[str, Any]], int]:
+        """The merchant's deliveries, newest first, and how many there are in all."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute("SELECT count(*) AS n FROM webhook_logs"
+                                     " WHERE merchant_id = %s", (merchant.id,))
+            total = await cur.fetchone()
+            cur = await conn.execute(
+                "SELECT * FROM webhook_logs WHERE merchant_id = %s"
+                " ORDER BY created_at DESC, seq DESC LIMIT %s OFFSET %s",
+                (merchant.id, limit, offset))
+            rows = await cur.fetchall()
+        return rows, int(total["n"] if total else 0)
+
+    async def delivery(self, merchant: Merchant,
+                       delivery_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The delivery row and its attempts, oldest first; ``NotFound`` if it is not the
+        merchant's."""
+        did = _uuid_or_none(delivery_id)
+        if did is None:
+            raise NotFound("Webhook")
+        async with self._pool.connection() as conn:
+            cur = await conn.execute("SELECT * FROM webhook_logs WHERE id = %s"
+                                     " AND merchant_id = %s", (did, merchant.id))
+            row = await cur.fetchone()
+            if row is None:
+                raise NotFound("Webhook")
+            cur = await conn.execute("SELECT * FROM webhook_attempts WHERE delivery_id = %s"
+                                     " ORDER BY id", (did,))
+            attempts = await cur.fetchall()
+        return row, attempts
+
+    async def transitions(self, merchant: Merchant, delivery_id: str) -> list[dict[str, Any]]:
+        row, _ = await self.delivery(merchant, delivery_id)
+        return await self._queries.transitions(str(row["id"]))
+
+    async def retry(self, merchant: Merchant, delivery_id: str) -> dict[str, Any]:
+        """Manual retry: attempts start again from zero, the first one due at once."""
+        row, _ = await self.delivery(merchant, delivery_id)
+        delivery = await asyncio.wrap_future(
+            self._dispatcher.retry(str(row["id"]), merchant.id))
+        return {"id": delivery.id, "status": delivery.status}
+
+    async def send_test(self, merchant: Merchant) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Create a ``webhook.test`` delivery and return it once its first attempt is recorded
+        (or after ``test_wait_s``, still pending, if no worker got to it by then)."""
+        profile = await self.profile(merchant)
+        if not profile["webhook_url"]:
+            raise ValidationError("Webhook URL is not configured")
+        now = self._clock.now()
+        delivery = await asyncio.wrap_future(self._dispatcher.create_delivery(
+            merchant.id, TEST_EVENT,
+            {"message": "Test webhook from Paystate", "merchant_id": merchant.id,
+             "sent_at": int(now.timestamp())}))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._test_wait_s
+        while loop.time() < deadline:
+            row = await self._one("SELECT attempts, status FROM webhook_logs WHERE id = %s",
+                                  (delivery.id,))
+            if row is not None and (row["attempts"] > 0 or row["status"] != "pending"):
+                break
+            await asyncio.sleep(0.05)
+        return await self.delivery(merchant, delivery.id)
+
+    # -- the merchant's webhook settings ---------------------------------------------------
+
+    async def profile(self, merchant: Merchant) -> dict[str, Any]:
+        row = await self._queries.merchant_by_id(merchant.id)
+        if row is None:
+            raise NotFound("Merchant")
+        return row
+
+    async def set_webhook_url(self, merchant: Merchant, url: str | None) -> dict[str, Any]:
+        """Store (or with ``None`` remove) the URL after ``check_webhook_url``."""
+        if url is not None:
+            url = await check_webhook_url(url, self._allow_private)
+        return await self._update(merchant, "webhook_url", url)
+
+    async def rotate_secret(self, merchant: Merchant) -> dict[str, Any]:
+        """A new ``whsec_`` + base64 secret; deliveries sign with it from their next attempt."""
+        return await self._update(merchant, "webhook_secret", new_webhook_secret())
+
+    async def _update(self, merchant: Merchant, column: str, value: str | None) -> dict[str, Any]:
+        assert column in ("webhook_url", "webhook_secret")
+        row = await self._one(
+            f"UPDATE merchants SET {column} = %s, version = version + 1, updated_at = %s"
+            " WHERE id = %s RETURNING *", (value, self._clock.now(), merchant.id))
+        # The cached Merchant carries the old value: drop it here; other processes within
+        # the cache's ttl. The dispatcher reads url and secret fresh on every attempt.
+        self._auth_cache.invalidate(merchant.id)
+        if row is None:
+            raise NotFound("Merchant")
+        return row

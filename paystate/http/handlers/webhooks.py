@@ -1,0 +1,47 @@
+"""Webhook deliveries: list, detail with attempts, manual retry, transition history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...engine.webhook_bridge import WebhookBridge
+from ...engine.webhook_records import delivery_detail_json, delivery_json
+from .. import inputs
+from ..base import BaseHandler
+
+
+class WebhookBase(BaseHandler):
+    @property
+    def webhooks(self) -> WebhookBridge:
+        bridge: Any = self.deps.extras["webhooks"]
+        return bridge
+
+
+class WebhooksHandler(WebhookBase):
+    async def get(self) -> None:
+        merchant = await self.merchant()
+        limit, offset = inputs.page(self.get_query_argument("limit", None),
+                                    self.get_query_argument("offset", None), 10, 100)
+        rows, total = await self.webhooks.deliveries(merchant, limit, offset)
+        self.send(200, {"data": [delivery_json(r) for r in rows], "total": total,
+                        "limit": limit, "offset": offset})
+
+
+class WebhookHandler(WebhookBase):
+    async def get(self, delivery_id: str) -> None:
+        merchant = await self.merchant()
+        row, attempts = await self.webhooks.delivery(merchant, delivery_id)
+        self.send(200, delivery_detail_json(row, attempts))
+
+
+class WebhookRetryHandler(WebhookBase):
+    async def post(self, delivery_id: str) -> None:
+        merchant = await self.merchant()
+        result = await self.webhooks.retry(merchant, delivery_id)
+        self.send(200, {**result, "message": "Webhook retry scheduled"})
+
+
+class WebhookTransitionsHandler(WebhookBase):
+    async def get(self, delivery_id: str) -> None:
+        merchant = await self.merchant()
+        self.send(200, await self.webhooks.transitions(merchant, delivery_id))
