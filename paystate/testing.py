@@ -69,6 +69,14 @@ class ReceivedWebhook:
         return verify_hex_signature(secret, self.body, self.headers.get("x-webhook-signature", ""))
 
 
+class _Server(ThreadingHTTPServer):
+    # http.server's listen backlog of 5 drops concurrent connections (the client retries a
+    # second later): a sender with 8 POSTs in flight needs more.
+    request_queue_size = 128
+    daemon_threads = True
+    block_on_close = False
+
+
 class WebhookReceiver:
     """An HTTP server on 127.0.0.1 (a free port) in a background thread.
 
@@ -104,11 +112,9 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-receiver",
-                                        daemon=True)
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        name="webhook-receiver", daemon=True)
 
     @property
     def url(self) -> str:
@@ -306,10 +312,12 @@ def paystate_webhook_receiver() -> Iterator[WebhookReceiver]:
 @pytest.fixture
 def paystate_frozen_time() -> Iterator[Any]:
     """freezegun's freezer at ``SIMULATION_START``; ``real_asyncio=True`` keeps event loops
-    (the sender's) on real time, so timeouts and ``asyncio.sleep`` still work."""
+    (the sender's) on real time, so timeouts and ``asyncio.sleep`` still work, and pytest's own
+    timing module stays real, so ``--durations`` reports real seconds."""
     from freezegun import freeze_time
 
-    with freeze_time(SIMULATION_START, real_asyncio=True) as frozen:
+    with freeze_time(SIMULATION_START, real_asyncio=True,
+                     ignore=["_pytest.timing"]) as frozen:
         yield frozen
 
 

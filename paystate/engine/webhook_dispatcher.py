@@ -230,7 +230,7 @@ class WebhookDispatcher:
                     for stream in streams:
                         self._handle(autoclaim(self._redis, stream, GROUP, self.config.owner,
                                                self._claim_idle_ms))
-                self.poll_once(block_ms=500)
+                self.poll_once(block_ms=250)
             except redis.RedisError as exc:
                 log.warning("webhook consumer: %s", exc)
                 backlog = True

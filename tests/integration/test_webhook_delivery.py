@@ -1,0 +1,225 @@
+"""Webhook deliveries over real PostgreSQL and Redis: domain events become signed, byte-exact
+POSTs; duplicates make no second delivery; a hanging merchant delays nobody else; each due attempt
+is made once even with two dispatchers racing; a crashed attempt is made again after its lease;
+a lost Redis loses no attempt."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import redis
+from standardwebhooks import Webhook
+
+from paystate.config import Settings
+from paystate.engine.clock import ManualClock, SystemClock
+from paystate.engine.secrets_hash import new_webhook_secret
+from paystate.engine.streams import StreamNames
+from paystate.engine.webhook_actor import DispatcherConfig
+from paystate.engine.webhook_dispatcher import GROUP, WebhookDispatcher
+from paystate.machines.webhook import PRODUCTION_SCHEDULE
+from paystate.testing import ReceivedWebhook, WebhookReceiver
+from tests.support import ThreadGateway, make_settings, wait_until
+from tests.webhooks_support import attempts_of, deliveries_of, new_merchant, rows
+
+PAYMENT_EVENTS = {"payment.created", "payment.pending", "payment.success"}
+
+
+def statuses(settings: Settings, merchant_id: str) -> list[str]:
+    return [d["status"] for d in deliveries_of(settings, merchant_id)]
+
+
+def test_payment_events_arrive_signed_and_byte_exact(
+        gateway: ThreadGateway, paystate_webhook_receiver: WebhookReceiver) -> None:
+    secret = new_webhook_secret()
+    merchant_id, client = new_merchant(gateway.settings, gateway.url,
+                                       webhook_url=paystate_webhook_receiver.url,
+                                       webhook_secret=secret)
+    _, quiet = new_merchant(gateway.settings, gateway.url)  # no webhook_url: no deliveries
+    payment = client.upi_payment(client.order()["id"])
+    other = quiet.upi_payment(quiet.order()["id"])
+    wait_until(lambda: statuses(gateway.settings, merchant_id) == ["succeeded"] * 3, 15, 0.05,
+               "three deliveries")
+    stored = {str(d["id"]): d for d in deliveries_of(gateway.settings, merchant_id)}
+    received = paystate_webhook_receiver.requests
+    assert {json.loads(r.body)["event"] for r in received} == PAYMENT_EVENTS
+    for request in received:
+        delivery = stored[request.webhook_id]
+        assert request.body == delivery["payload"].encode()
+        body = request.json()
+        assert set(body) == {"event", "timestamp", "data"} and body["event"] == delivery["event"]
+        assert body["data"]["payment"]["id"] == payment["id"]
+        assert request.verify(secret)
+        Webhook(secret).verify(request.body, request.headers)
+    success = next(r.json() for r in received if r.json()["event"] == "payment.success")
+    assert success["data"]["payment"]["status"] == "success"
+    quiet.wait_payment(other["id"])
+    assert client.get(f"/api/v1/payments/{payment['id']}").json()["status"] == "success"
+    assert rows(gateway.settings, "SELECT count(*) AS n FROM webhook_logs w JOIN merchants m"
+                " ON m.id = w.merchant_id WHERE m.api_key = %s",
+                quiet.auth["X-Api-Key"])[0]["n"] == 0
+
+
+def test_redirects_are_not_followed_and_bodies_are_truncated(
+        gateway: ThreadGateway, paystate_webhook_receiver: WebhookReceiver) -> None:
+    _, client = new_merchant(gateway.settings, gateway.url,
+                             webhook_url=paystate_webhook_receiver.url)
+    paystate_webhook_receiver.respond_with((302, "moved"), (500, "é" * 3000))
+    moved = client.post("/api/v1/merchant/webhook/test").json()
+    assert (moved["status"], moved["response_code"]) == ("retrying", 302)
+    failed = client.post("/api/v1/merchant/webhook/test").json()
+    [log] = failed["attempt_log"]
+    assert log["response_code"] == 500 and log["response_body"] == "é" * 1000
+    assert len(paystate_webhook_receiver.requests) == 2  # no request to a Location
+
+
+def test_duplicate_copies_of_an_event_make_one_delivery(
+        gateway: ThreadGateway, paystate_webhook_receiver: WebhookReceiver) -> None:
+    merchant_id, _ = new_merchant(gateway.settings, gateway.url,
+                                  webhook_url=paystate_webhook_receiver.url)
+    event = {"event": "refund.processed", "timestamp": 1_790_000_000, "merchant_id": merchant_id,
+             "entity_id": "rfnd_duplicate0000", "data": {"refund": {"id": "rfnd_duplicate0000",
+                                                                   "amount": 100}}}
+    # The relay republishes from JSONB, which orders keys its own way: the same event.
+    reordered = dict(reversed(list(event.items())))
+    streams = StreamNames(gateway.settings.stream_prefix)
+    client = redis.Redis.from_url(gateway.settings.redis_url)
+    try:
+        for copy in (event, reordered, event):
+            client.xadd(streams.events, {"payload": json.dumps(copy)})
+
+        def consumed() -> bool:
+            groups = {g["name"].decode(): g for g in client.xinfo_groups(streams.events)}
+            group = groups.get(GROUP)
+            return bool(group) and group["lag"] == 0 and group["pending"] == 0
+        wait_until(consumed, 10, 0.05, "the events to be consumed")
+    finally:
+        client.close()
+    wait_until(lambda: statuses(gateway.settings, merchant_id) == ["succeeded"], 10, 0.05,
+               "the delivery")
+    assert len(paystate_webhook_receiver.requests) == 1
+
+
+def test_a_hanging_merchant_delays_no_other_merchant(base_settings: Settings) -> None:
+    gateway = ThreadGateway(make_settings()).start()
+    slow, fast = WebhookReceiver().start(), WebhookReceiver().start()
+    slow.respond(lambda request: (slow.released.wait(30), (200, "late"))[1])
+    try:
+        slow_id, slow_client = new_merchant(gateway.settings, gateway.url, webhook_url=slow.url)
+        fast_id, fast_client = new_merchant(gateway.settings, gateway.url, webhook_url=fast.url)
+        for _ in range(4):  # 12 deliveries: more than the 8 one merchant may have in flight
+            slow_client.upi_payment(slow_client.order()["id"])
+        wait_until(lambda: len(slow.requests) >= 8, 10, 0.02, "the slow merchant's first POSTs")
+        started = time.monotonic()
+        payment = fast_client.upi_payment(fast_client.order()["id"])
+        wait_until(lambda: statuses(gateway.settings, fast_id) == ["succeeded"] * 3, 10, 0.02,
+                   "the fast merchant's deliveries")
+        elapsed = time.monotonic() - started
+        assert fast_client.get(f"/api/v1/payments/{payment['id']}").json()["status"] == "success"
+        # Payment processing (200 ms here) and three deliveries, well inside one 5 s timeout.
+        assert elapsed < 2.0, elapsed
+        assert len(slow.requests) == 8  # the per-merchant bound holds the rest back
+        wait_until(lambda: any(d["attempts"] for d in deliveries_of(gateway.settings, slow_id)),
+                   10, 0.05, "the slow merchant's first timeouts")
+        timed_out = [a for d in deliveries_of(gateway.settings, slow_id)
+                     for a in attempts_of(gateway.settings, str(d["id"]))]
+        assert timed_out and all(a["error"] == "timed out after 5 s" for a in timed_out)
+        assert all(a["response_code"] is None and a["duration_ms"] >= 4900 for a in timed_out)
+    finally:
+        slow.released.set()
+        gateway.stop()
+        slow.stop()
+        fast.stop()
+
+
+def dispatcher(settings: Settings, prefix: str, clock: Any, owner: str) -> WebhookDispatcher:
+    config = DispatcherConfig(database_url=settings.database_url, streams=StreamNames(prefix),
+                              schedule=PRODUCTION_SCHEDULE, owner=owner)
+    client = redis.Redis.from_url(settings.redis_url)
+    return WebhookDispatcher(config, client, clock, allow_private=True).start_actor()
+
+
+def test_two_dispatchers_racing_make_each_due_attempt_once(
+        base_settings: Settings, paystate_webhook_receiver: WebhookReceiver) -> None:
+    settings = make_settings()
+    merchant_id, _ = new_merchant(settings, "", webhook_url=paystate_webhook_receiver.url)
+    clock = SystemClock()
+    one = dispatcher(settings, settings.stream_prefix, clock, "one")
+    two = dispatcher(settings, settings.stream_prefix, clock, "two")
+    try:
+        ids = [one.create_delivery(merchant_id, "webhook.test", {"n": n}).result(10).id
+               for n in range(40)]
+        made: list[int] = []
+        racers = [threading.Thread(target=lambda d=d: made.append(d.run_due()))
+                  for d in (one, two, one, two)]
+        for t in racers:
+            t.start()
+        for t in racers:
+            t.join(30)
+        while sum(made) < len(ids):  # a per-merchant bound may leave some for another round
+            made.append(one.run_due())
+        assert sum(made) == len(ids)
+        hits: dict[str, list[ReceivedWebhook]] = {}
+        for request in paystate_webhook_receiver.requests:
+            hits.setdefault(request.webhook_id, []).append(request)
+        assert sorted(hits) == sorted(ids) and all(len(v) == 1 for v in hits.values())
+        workers = rows(settings, "SELECT worker, count(*) AS n FROM webhook_attempts a JOIN"
+                       " webhook_logs w ON w.id = a.delivery_id WHERE w.merchant_id = %s"
+                       " GROUP BY worker", merchant_id)
+        assert sum(w["n"] for w in workers) == len(ids)
+    finally:
+        one.stop()
+        two.stop()
+
+
+def test_an_attempt_cut_short_by_a_crash_is_made_after_its_lease(
+        base_settings: Settings, paystate_webhook_receiver: WebhookReceiver) -> None:
+    settings = make_settings()
+    merchant_id, _ = new_merchant(settings, "", webhook_url=paystate_webhook_receiver.url)
+    clock = ManualClock(SystemClock().now() - timedelta(hours=1))
+    survivor = dispatcher(settings, settings.stream_prefix, clock, "survivor")
+    try:
+        did = survivor.create_delivery(merchant_id, "webhook.test", {}).result(10).id
+        # A process claimed it and died mid-POST: its lease outlives it.
+        with_lease = rows(settings, "UPDATE webhook_logs SET lease_owner = 'dead',"
+                          " lease_token = gen_random_uuid(), lease_until = %s WHERE id = %s"
+                          " RETURNING lease_until", clock.now() + timedelta(seconds=30), did)
+        assert with_lease
+        assert survivor.run_due() == 0
+        clock.advance(timedelta(seconds=29))
+        assert survivor.run_due() == 0
+        clock.advance(timedelta(seconds=1))
+        assert survivor.run_due() == 1
+        assert [r.webhook_id for r in paystate_webhook_receiver.requests] == [did]
+        [attempt] = attempts_of(settings, did)
+        assert attempt["worker"] == "survivor" and attempt["attempt"] == 1
+    finally:
+        survivor.stop()
+
+
+def test_a_lost_redis_loses_no_attempt(base_settings: Settings,
+                                       paystate_webhook_receiver: WebhookReceiver) -> None:
+    settings = make_settings()
+    merchant_id, _ = new_merchant(settings, "", webhook_url=paystate_webhook_receiver.url)
+    clock = ManualClock(SystemClock().now() - timedelta(hours=1))
+    streams = StreamNames(settings.stream_prefix)
+    worker = dispatcher(settings, settings.stream_prefix, clock, f"w-{uuid.uuid4().hex[:6]}")
+    try:
+        did = worker.create_delivery(merchant_id, "webhook.test", {}).result(10).id
+        client = redis.Redis.from_url(settings.redis_url)
+        assert client.xlen(streams.webhook_jobs) == 1
+        client.delete(streams.webhook_jobs)  # Redis lost the job
+        client.close()
+        assert worker.poll_once() == 0
+        assert worker.sweep_once() == 0  # due, but not yet overdue by the sweeper's grace
+        clock.advance(timedelta(seconds=5))
+        assert worker.sweep_once() == 1
+        wait_until(lambda: [d["status"] for d in deliveries_of(settings, merchant_id)]
+                   == ["succeeded"], 10, 0.05, "the swept delivery")
+        assert [r.webhook_id for r in paystate_webhook_receiver.requests] == [did]
+    finally:
+        worker.stop()
