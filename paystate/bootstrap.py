@@ -26,7 +26,7 @@ from .engine.heartbeat import Heartbeat
 from .engine.idempotency import IdempotencyJanitor, IdempotencyStore
 from .engine.merchants import AuthCache, seed_test_merchant
 from .engine.migrations import migrate
-from .engine.outbox import OutboxRelay
+from .engine.outbox import OutboxRelay, Publisher
 from .engine.processor import Outcomes, SettlementProcessor
 from .engine.queries import Queries
 from .engine.router import ShardRouter
@@ -97,9 +97,12 @@ async def build(settings: Settings, *, api: bool = True, worker: bool = True,
     shard_config = ShardConfig(database_url=settings.database_url, streams=streams,
                                settle_delay_ms=settings.settle_delay_range_ms,
                                refund_delay_ms=settings.refund_delay_range_ms)
-    router = ShardRouter(settings.shards, shard_config, client, clock, rng)
+    publisher = Publisher(settings.database_url, client, clock)
+    publisher.start()
+    router = ShardRouter(settings.shards, shard_config, publisher, clock, rng)
     rt = Runtime(settings=settings, clock=clock, redis=client, router=router)
     rt._stoppers.append(client.close)
+    rt._stoppers.append(publisher.stop)
     router.start()
     rt._stoppers.append(router.stop)
     # Every process runs the webhook actor (the API writes manual retries and test deliveries

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 from datetime import timedelta
 from typing import Any, Iterable
@@ -26,19 +27,19 @@ def publish(client: redis.Redis, conn: psycopg.Connection[Any], rows: Iterable[O
             clock: Clock) -> bool:
     """XADD each row, then mark them published. False (rows stay for the relay) if Redis or
     PostgreSQL refused; the caller's transaction has already committed either way."""
-    rows = [r for r in rows if r.id is not None]
+    rows = list(rows)
     if not rows:
         return True
     try:
         pipe = client.pipeline(transaction=False)
         for row in rows:
-            pipe.xadd(row.stream, {"payload": json.dumps(row.payload), "outbox_id": row.id})
+            pipe.xadd(row.stream, {"payload": json.dumps(row.payload), "outbox_id": str(row.id)})
         pipe.execute()
     except redis.RedisError as exc:
         log.warning("outbox publish deferred to the relay: %s", exc)
         return False
     try:
-        conn.execute("UPDATE outbox SET published_at = %s WHERE id = ANY(%s)",
+        conn.execute("UPDATE outbox SET published_at = %s WHERE id = ANY(%s::uuid[])",
                      (clock.now(), [r.id for r in rows]))
         if not conn.autocommit:
             conn.commit()
@@ -47,6 +48,64 @@ def publish(client: redis.Redis, conn: psycopg.Connection[Any], rows: Iterable[O
                     exc)
         return False
     return True
+
+
+class Publisher:
+    """One thread per process that publishes committed outbox rows in batches.
+
+    Shards hand their rows over after commit (``enqueue`` never blocks), so a shard's next
+    decision does not wait for Redis; the thread XADDs a batch in one pipeline and marks it
+    published with one UPDATE. Rows it could not publish stay unpublished for the relay.
+    """
+
+    def __init__(self, database_url: str, client: redis.Redis, clock: Clock,
+                 batch: int = 500) -> None:
+        self._url = database_url
+        self._client = client
+        self._clock = clock
+        self._batch = batch
+        self._queue: queue.SimpleQueue[OutboxRow | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+        if self._conn is not None:
+            self._conn.close()
+
+    def enqueue(self, rows: Iterable[OutboxRow]) -> None:
+        for row in rows:
+            self._queue.put(row)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            rows = [first]
+            while len(rows) < self._batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stopping = True
+                    break
+                rows.append(nxt)
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = connect(self._url, autocommit=True)
+                publish(self._client, self._conn, rows, self._clock)
+            except psycopg.Error as exc:
+                log.warning("publisher: %s (the relay will publish these rows)", exc)
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
 
 
 class OutboxRelay:
@@ -82,17 +141,17 @@ class OutboxRelay:
         with conn.transaction():
             rows = conn.execute(
                 "SELECT id, stream, payload FROM outbox WHERE published_at IS NULL"
-                " AND created_at <= %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                " AND created_at <= %s ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED",
                 (cutoff, limit),
             ).fetchall()
             if not rows:
                 return 0
             pipe = self._client.pipeline(transaction=False)
             for r in rows:
-                pipe.xadd(r["stream"], {"payload": json.dumps(r["payload"]), "outbox_id": r["id"]})
+                pipe.xadd(r["stream"], {"payload": json.dumps(r["payload"]), "outbox_id": str(r["id"])})
             pipe.execute()
-            conn.execute("UPDATE outbox SET published_at = %s WHERE id = ANY(%s)",
-                         (self._clock.now(), [r["id"] for r in rows]))
+            conn.execute("UPDATE outbox SET published_at = %s WHERE id = ANY(%s::uuid[])",
+                         (self._clock.now(), [str(r["id"]) for r in rows]))
         log.info("relay republished %d outbox rows", len(rows))
         return len(rows)
 

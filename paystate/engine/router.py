@@ -8,11 +8,11 @@ from concurrent.futures import Future
 from typing import Any
 
 import pykka
-import redis
 
 from . import commands as c
 from .clock import Clock
-from .shard import Envelope, ShardActor, ShardConfig
+from .outbox import Publisher
+from .shard import DRAIN, Envelope, Mailbox, ShardActor, ShardConfig
 
 
 def shard_index(order_id: str, count: int) -> int:
@@ -23,17 +23,19 @@ def shard_index(order_id: str, count: int) -> int:
 class ShardRouter:
     """Owns the shard actors. ``submit`` is thread-safe and never blocks."""
 
-    def __init__(self, count: int, config: ShardConfig, redis_client: redis.Redis, clock: Clock,
+    def __init__(self, count: int, config: ShardConfig, publisher: Publisher, clock: Clock,
                  rng: random.Random) -> None:
         self._count = count
         self._config = config
-        self._redis = redis_client
+        self._publisher = publisher
         self._clock = clock
         self._rng = rng
         self._refs: list[pykka.ActorRef[Any]] = []
+        self._mailboxes = [Mailbox() for _ in range(count)]
 
     def start(self) -> None:
-        self._refs = [ShardActor.start(i, self._config, self._redis, self._clock, self._rng)
+        self._refs = [ShardActor.start(i, self._config, self._mailboxes[i], self._publisher,
+                                       self._clock, self._rng)
                       for i in range(self._count)]
 
     def stop(self) -> None:
@@ -48,8 +50,9 @@ class ShardRouter:
 
     def submit(self, command: c.Command) -> Future:
         future: Future = Future()
-        ref = self._refs[shard_index(command.order_id, self._count)]
-        ref.tell(Envelope(command, future))
+        index = shard_index(command.order_id, self._count)
+        if self._mailboxes[index].put(Envelope(command, future)):
+            self._refs[index].tell(DRAIN)
         return future
 
     @property

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections import OrderedDict
+import threading
+from collections import OrderedDict, deque
 from concurrent.futures import Future
 from dataclasses import dataclass, fields
 from datetime import timedelta
@@ -20,10 +21,9 @@ from typing import Any, Callable
 
 import psycopg
 import pykka
-import redis
 from transitions import MachineError
 
-from ..machines.errors import InvalidTransition
+from ..machines.errors import DomainError, InvalidTransition
 from ..machines.models import Order, Payment, Refund
 from ..machines.order import ORDER
 from ..machines.payment import PAYMENT, WRONG_STATE
@@ -32,11 +32,11 @@ from ..machines.spec import MachineSpec, build_machine
 from . import commands as c
 from .clock import Clock
 from .db import connect
-from .errors import Conflict, NotFound
-from .outbox import publish
+from .errors import Conflict, NotFound, Unavailable
+from .outbox import Publisher
 from .records import order_from_row, payment_from_row, payment_json, refund_from_row, refund_json
 from .streams import StreamNames
-from .unit_of_work import UnitOfWork
+from .unit_of_work import UnitOfWork, commit_all
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +58,61 @@ class ShardConfig:
     settle_delay_ms: tuple[int, int]
     refund_delay_ms: tuple[int, int]
     cache_size: int = 20_000
+    batch_size: int = 64
+
+
+class Mailbox:
+    """A shard's queue of envelopes, filled from any thread, emptied in batches by the actor.
+
+    The actor is told ``DRAIN`` only when the mailbox goes from idle to busy, so a burst of
+    commands costs one Pykka message, and the actor takes up to a batch at a time: those
+    decisions share one transaction and one commit (DESIGN: batching is the first lever).
+    """
+
+    def __init__(self) -> None:
+        self._items: deque[Envelope] = deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def put(self, envelope: Envelope) -> bool:
+        """Queue ``envelope``; True if the caller must wake the actor."""
+        with self._lock:
+            self._items.append(envelope)
+            if self._scheduled:
+                return False
+            self._scheduled = True
+            return True
+
+    def take(self, limit: int) -> tuple[list[Envelope], bool]:
+        """Up to ``limit`` envelopes, and whether more are waiting (the actor then wakes
+        itself again, after any control message such as stop)."""
+        with self._lock:
+            batch = [self._items.popleft() for _ in range(min(limit, len(self._items)))]
+            more = bool(self._items)
+            self._scheduled = more
+            return batch, more
+
+
+DRAIN = "drain"
+
+
+def _reply(envelope: Envelope, result: Any = None, exc: BaseException | None = None) -> None:
+    if envelope.reply.done():
+        return
+    if exc is not None:
+        envelope.reply.set_exception(exc)
+    else:
+        envelope.reply.set_result(result)
 
 
 class ShardActor(pykka.ThreadingActor):
-    def __init__(self, index: int, config: ShardConfig, redis_client: redis.Redis, clock: Clock,
-                 rng: random.Random) -> None:
+    def __init__(self, index: int, config: ShardConfig, mailbox: Mailbox, publisher: Publisher,
+                 clock: Clock, rng: random.Random) -> None:
         super().__init__()
         self.index = index
         self._config = config
-        self._redis = redis_client
+        self._mailbox = mailbox
+        self._publisher = publisher
         self._clock = clock
         self._rng = rng
         self._conn: psycopg.Connection[Any] | None = None
@@ -78,27 +124,32 @@ class ShardActor(pykka.ThreadingActor):
     # -- actor plumbing ------------------------------------------------------------------
 
     def on_start(self) -> None:
-        self._conn = connect(self._config.database_url)
+        self._conn = connect(self._config.database_url, autocommit=True)
 
     def on_stop(self) -> None:
+        # Whatever is still queued will not be decided by this actor: say so to the callers.
+        while True:
+            batch, more = self._mailbox.take(1000)
+            for envelope in batch:
+                _reply(envelope, exc=Unavailable("the shard is stopping"))
+            if not more:
+                break
         if self._conn is not None:
             self._conn.close()
 
     def on_receive(self, message: Any) -> Any:
-        if not isinstance(message, Envelope):
+        if message != DRAIN:
             return None
-        future = message.reply
+        batch, more = self._mailbox.take(self._config.batch_size)
         try:
-            result = self._handle(message.command)
-        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
-            if not isinstance(exc, (InvalidTransition, NotFound)):
-                log.exception("shard %d failed on %s", self.index, type(message.command).__name__)
-                self._reset_connection()
-            if not future.done():
-                future.set_exception(exc)
-            return None
-        if not future.done():
-            future.set_result(result)
+            self._run_batch(batch)
+        except BaseException as exc:  # noqa: BLE001 - a bad batch must not stop the actor
+            log.exception("shard %d failed a batch", self.index)
+            self._reset_connection()
+            for envelope in batch:
+                _reply(envelope, exc=exc)
+        if more:
+            self.actor_ref.tell(DRAIN)
         return None
 
     def _reset_connection(self) -> None:
@@ -112,36 +163,67 @@ class ShardActor(pykka.ThreadingActor):
     @property
     def conn(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
-            self._conn = connect(self._config.database_url)
+            # Autocommit: a batch opens its own transaction; loads outside one need none.
+            self._conn = connect(self._config.database_url, autocommit=True)
         return self._conn
 
     # -- decide, write, apply ------------------------------------------------------------
 
-    def _handle(self, command: c.Command) -> Any:
-        handler: Callable[[Any, UnitOfWork], Any] = getattr(self, "_" + type(command).__name__)
-        for _attempt in range(MAX_CONFLICT_RETRIES):
+    def _run_batch(self, batch: list[Envelope]) -> None:
+        """Decide a batch and commit it at once. If another process moved one of its objects,
+        decide each command of the batch again on its own, so one contended object cannot
+        hold the others back."""
+        conflicted = self._attempt(batch)
+        for envelope in conflicted:
+            for _attempt in range(MAX_CONFLICT_RETRIES):
+                if not self._attempt([envelope]):
+                    break
+            else:
+                _reply(envelope, exc=Conflict(
+                    f"gave up after {MAX_CONFLICT_RETRIES} conflicting attempts"))
+
+    def _attempt(self, batch: list[Envelope]) -> list[Envelope]:
+        """Decide every command of ``batch``, commit all decisions in one transaction and
+        answer them; return the envelopes to decide again if the commit lost a
+        compare-and-set (their in-memory changes are dropped first)."""
+        decided: list[tuple[Envelope, Any, UnitOfWork]] = []
+        for envelope in batch:
             uow = UnitOfWork(at=self._clock.now())
             self._uow = uow
             try:
-                result = handler(command, uow)
-                if uow.inserts or uow.updates:
-                    uow.commit(self.conn)
-                else:
-                    self.conn.rollback()
-            except Conflict:
+                result = self._decide(envelope.command, uow)
+            except psycopg.Error:
                 self._forget(uow)
-                continue
-            except BaseException:
-                self._forget(uow)
-                if self._conn is not None and not self._conn.closed:
-                    self._conn.rollback()
                 raise
+            except Exception as exc:  # refusals and bugs alike fail this command only
+                self._forget(uow)
+                if not isinstance(exc, (DomainError, NotFound)):
+                    log.exception("shard %d failed on %s", self.index,
+                                  type(envelope.command).__name__)
+                _reply(envelope, exc=exc)
+                continue
             finally:
                 self._uow = None
+            decided.append((envelope, result, uow))
+        try:
+            commit_all(self.conn, [uow for _e, _r, uow in decided])
+        except Conflict:
+            for _envelope, _result, uow in decided:
+                self._forget(uow)
+            return [envelope for envelope, _r, _u in decided]
+        except BaseException:
+            for _envelope, _result, uow in decided:
+                self._forget(uow)
+            raise
+        for envelope, result, uow in decided:
             if uow.outbox:
-                publish(self._redis, self.conn, uow.outbox, self._clock)
-            return result
-        raise Conflict(f"gave up after {MAX_CONFLICT_RETRIES} conflicting attempts")
+                self._publisher.enqueue(uow.outbox)
+            _reply(envelope, result)
+        return []
+
+    def _decide(self, command: c.Command, uow: UnitOfWork) -> Any:
+        handler: Callable[[Any, UnitOfWork], Any] = getattr(self, "_" + type(command).__name__)
+        return handler(command, uow)
 
     def _forget(self, uow: UnitOfWork) -> None:
         for obj in uow.touched:
@@ -164,7 +246,7 @@ class ShardActor(pykka.ThreadingActor):
         """Runs inside the trigger, after guards, before the state moves: record the row
         update, the transition row and the events in the unit of work, and apply the effect."""
         uow = self._uow
-        assert uow is not None, "triggers fire only inside _handle"
+        assert uow is not None, "triggers fire only inside a batch"
         model = event.model
         kind = KIND_OF[type(model)]
         spec = SPECS[kind].transition(event.event.name, model.state)

@@ -4,6 +4,7 @@ outbox rows, committed together or not at all."""
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,7 @@ def _column(name: str) -> str:
 class OutboxRow:
     stream: str
     payload: dict[str, Any]
-    id: int | None = None
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 @dataclass
@@ -55,52 +56,64 @@ class UnitOfWork:
         self.outbox.append(OutboxRow(stream, payload))
 
     def commit(self, conn: psycopg.Connection[Any]) -> None:
-        """Write everything in one transaction; raise ``Conflict`` if a version moved."""
-        with conn.transaction():
-            for table, columns in self.inserts:
-                names = ", ".join(columns)
-                marks = ", ".join(["%s"] * len(columns))
-                try:
-                    conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})",
-                                 [_adapt(v) for v in columns.values()])
-                except psycopg.errors.UniqueViolation as exc:
-                    # Another process created this id first (two holders of one idempotency
-                    # key): decide again, and the create finds the object.
-                    raise Conflict(f"{table} {columns.get('id')} exists already") from exc
-            for table, entity_id, expected, changes in self.updates:
-                sets = ", ".join(f"{k} = %s" for k in changes)
-                cur = conn.execute(
-                    f"UPDATE {table} SET {sets}, version = version + 1, updated_at = %s"
-                    f" WHERE id = %s AND version = %s",
-                    [*(_adapt(v) for v in changes.values()), self.at, entity_id, expected],
-                )
+        """Write this decision in one transaction of its own (see ``commit_all``)."""
+        commit_all(conn, [self])
+
+
+def commit_all(conn: psycopg.Connection[Any], uows: list[UnitOfWork]) -> None:
+    """Write several decisions in ONE transaction, or none of them.
+
+    Raises ``Conflict`` if any compare-and-set lost (a version moved) or an insert's id exists
+    already (another process created it first); the transaction is then rolled back whole and
+    the caller decides again. Everything goes out in one pipeline: inserts and transition and
+    outbox rows as one ``executemany`` per table, one UPDATE per changed row, then a single
+    sync, so a batch costs about one round trip plus the commit.
+    """
+    if not any(u.inserts or u.updates for u in uows):
+        return
+    try:
+        with conn.pipeline() as pipe, conn.transaction():
+            by_table: dict[tuple[str, tuple[str, ...]], list[list[Any]]] = {}
+            for u in uows:
+                for table, columns in u.inserts:
+                    key = (table, tuple(columns))
+                    by_table.setdefault(key, []).append([_adapt(v) for v in columns.values()])
+            for (table, names), rows in by_table.items():
+                marks = ", ".join(["%s"] * len(names))
+                conn.cursor().executemany(
+                    f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)
+            checks = []
+            for u in uows:
+                for table, entity_id, expected, changes in u.updates:
+                    sets = ", ".join(f"{k} = %s" for k in changes)
+                    cur = conn.execute(
+                        f"UPDATE {table} SET {sets}, version = version + 1, updated_at = %s"
+                        f" WHERE id = %s AND version = %s",
+                        [*(_adapt(v) for v in changes.values()), u.at, entity_id, expected])
+                    checks.append((cur, table, entity_id, expected))
+            transitions = [(k, i, s, f, t, trg, json.dumps(d), u.at)
+                           for u in uows for (k, i, s, f, t, trg, d) in u.transitions]
+            if transitions:
+                conn.cursor().executemany(
+                    "INSERT INTO transitions (entity_type, entity_id, seq, from_state,"
+                    " to_state, trigger, data, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    transitions)
+            outbox = [(row.id, row.stream, json.dumps(row.payload), u.at)
+                      for u in uows for row in u.outbox]
+            if outbox:
+                conn.cursor().executemany(
+                    "INSERT INTO outbox (id, stream, payload, created_at) VALUES (%s, %s, %s, %s)",
+                    outbox)
+            pipe.sync()
+            for cur, table, entity_id, expected in checks:
                 if cur.rowcount != 1:
                     raise Conflict(f"{table} {entity_id} moved past version {expected}")
-            if self.transitions:
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        "INSERT INTO transitions (entity_type, entity_id, seq, from_state,"
-                        " to_state, trigger, data, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                        [(k, i, s, f, t, trg, json.dumps(d), self.at)
-                         for (k, i, s, f, t, trg, d) in self.transitions],
-                    )
-            if self.outbox:
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        "INSERT INTO outbox (stream, payload, created_at) VALUES (%s, %s, %s)"
-                        " RETURNING id",
-                        [(row.stream, json.dumps(row.payload), self.at) for row in self.outbox],
-                        returning=True,
-                    )
-                    for row in self.outbox:
-                        fetched = cur.fetchone()
-                        assert fetched is not None
-                        row.id = fetched["id"]
-                        cur.nextset()
-        if not conn.autocommit:
-            # The reads that led to this decision opened a transaction, which makes the block
-            # above a mere savepoint: end the outer transaction too, or nothing is durable.
-            conn.commit()
+    except psycopg.errors.UniqueViolation as exc:
+        raise Conflict(f"insert collided with an existing row: {exc.diag.table_name}") from exc
+    if not conn.autocommit:
+        # On a connection whose reads opened a transaction, the block above is a mere
+        # savepoint: end the outer transaction too, or nothing is durable.
+        conn.commit()
 
 
 def _adapt(value: Any) -> Any:

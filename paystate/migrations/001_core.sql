@@ -92,11 +92,14 @@ CREATE TABLE transitions (
 CREATE INDEX transitions_type_at_idx ON transitions (entity_type, at DESC);
 
 -- Events and jobs recorded in the same transaction as the state change, published after commit.
+-- `id` is chosen by the writer (a UUID), so a batch inserts its rows without RETURNING;
+-- `seq` keeps the order in which the relay republishes.
 CREATE TABLE outbox (
-    id           BIGSERIAL PRIMARY KEY,
+    id           UUID PRIMARY KEY,
+    seq          BIGSERIAL NOT NULL,
     stream       TEXT NOT NULL,
     payload      JSONB NOT NULL,
     created_at   TIMESTAMPTZ NOT NULL,
     published_at TIMESTAMPTZ
 );
-CREATE INDEX outbox_unpublished_idx ON outbox (id) WHERE published_at IS NULL;
+CREATE INDEX outbox_unpublished_idx ON outbox (seq) WHERE published_at IS NULL;
