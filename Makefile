@@ -8,12 +8,13 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help venv run test clean-data lint
+.PHONY: help venv run test bench clean-data lint
 
 help:
 	@echo "make venv        create $(VENV) and install the package with its test extras"
 	@echo "make run         the gateway on local PostgreSQL and Redis (Ctrl-C stops everything)"
 	@echo "make test        pytest on a separate local PostgreSQL and Redis; ARGS=\"-k foo\" passes through"
+	@echo "make bench       engine benchmark (10,000 payments in flight); ARGS=\"N SHARDS\""
 	@echo "make lint        ruff"
 	@echo "make clean-data  stop the local services and delete their data"
 
@@ -31,9 +32,13 @@ run: venv
 test: venv
 	scripts/test.sh $(ARGS)
 
+bench: venv
+	scripts/bench.sh $(ARGS)
+
 lint: venv
 	$(VENV)/bin/ruff check paystate tests
 
 clean-data:
 	scripts/services.sh clean run
 	scripts/services.sh clean test
+	scripts/services.sh clean bench

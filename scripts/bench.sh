@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make bench`: the engine benchmark against its own PostgreSQL (54349) and Redis (63819),
+# stopped afterwards. Arguments go to bench/engine_inflight.py (N payments, shards).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+svc=scripts/services.sh
+trap '"$svc" down bench || true' EXIT
+
+urls=$("$svc" up bench 54349 63819)
+while IFS= read -r line; do
+  case $line in DATABASE_URL=* | REDIS_URL=*) export "${line?}" ;; esac
+done <<<"$urls"
+
+.venv/bin/python bench/engine_inflight.py "$@"
