@@ -122,3 +122,27 @@ def test_health_and_jobs_status(client: Client) -> None:
     assert merchant == {"id": "550e8400-e29b-41d4-a716-446655440000",
                         "email": "test@example.com", "api_key": "key_test_abc123",
                         "seeded": True}
+
+
+def test_payment_events_reach_the_events_stream(client: Client, settings: object) -> None:
+    import json
+
+    import redis as redis_lib
+
+    order = client.order()
+    payment = client.upi_payment(order["id"])
+    client.wait_payment(payment["id"])
+    assert client.post(f"/api/v1/payments/{payment['id']}/capture", {}).status_code == 200
+    stream = f"{settings.stream_prefix}:events"  # type: ignore[attr-defined]
+    r = redis_lib.Redis.from_url(settings.redis_url)  # type: ignore[attr-defined]
+
+    def names() -> list[str]:
+        out = []
+        for _id, fields in r.xrange(stream):
+            event = json.loads(fields[b"payload"])
+            if event["entity_id"] == payment["id"]:
+                out.append(event["event"])
+        return out
+    wait_until(lambda: len(names()) == 4, 10, 0.05, "four payment events")
+    assert names() == ["payment.created", "payment.pending", "payment.success",
+                       "payment.captured"]

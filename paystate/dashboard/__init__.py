@@ -1,0 +1,1 @@
+"""The merchant dashboard and the operators' state views (to come)."""
