@@ -40,3 +40,12 @@ def deliveries_of(settings: Settings, merchant_id: str) -> list[dict[str, Any]]:
 def attempts_of(settings: Settings, delivery_id: str) -> list[dict[str, Any]]:
     return rows(settings, "SELECT * FROM webhook_attempts WHERE delivery_id = %s ORDER BY id",
                 delivery_id)
+
+
+def retire_deliveries(settings: Settings, merchant_id: str) -> None:
+    """Teardown for a test that leaves deliveries retrying: fail them now, so no later test's
+    sweeper (the database is shared) POSTs to a receiver port that may have been reused."""
+    with psycopg.connect(settings.database_url) as conn:
+        conn.execute("UPDATE webhook_logs SET status = 'failed', next_retry_at = NULL,"
+                     " lease_until = NULL WHERE merchant_id = %s"
+                     " AND status IN ('pending', 'retrying')", (merchant_id,))

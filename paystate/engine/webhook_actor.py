@@ -129,6 +129,11 @@ class ManualRetry:
 
 
 @dataclass(frozen=True)
+class InFlightCount:
+    """How many attempts this process has out (a stopping dispatcher waits for zero)."""
+
+
+@dataclass(frozen=True)
 class Envelope:
     message: Any
     reply: Future
@@ -373,7 +378,11 @@ class DispatcherActor(pykka.ThreadingActor):
             # Not due (any more): attempted by another process, reset, or finished.
             self._ack(msg.job, None)
 
+    def _on_InFlightCount(self, msg: InFlightCount) -> int:
+        return len(self._inflight)
+
     def _on_SweepDue(self, msg: SweepDue) -> list[Future]:
+        self._forget_lost(msg.now)
         saturated = [m for m in self._per_merchant if self._saturated(m)]
         candidates = self.conn.execute(
             "SELECT id, merchant_id FROM webhook_logs WHERE status IN ('pending', 'retrying')"
@@ -390,6 +399,24 @@ class DispatcherActor(pykka.ThreadingActor):
                 room[merchant_id] = free - 1
                 ids.append(str(row["id"]))
         return [self._launch(row, None) for row in self._claim(ids, msg.now)]
+
+    def _forget_lost(self, now: datetime) -> None:
+        """Drop in-flight entries whose result never came (the sender reports every POST, so
+        this is insurance): their leases expired long ago, and a merchant must not stay
+        saturated for ever."""
+        cutoff = now - 2 * self._config.lease
+        for delivery_id, flight in list(self._inflight.items()):
+            if flight.started_at < cutoff:
+                log.warning("no result for webhook attempt %s; forgetting it", delivery_id)
+                del self._inflight[delivery_id]
+                self._release_slot(flight.merchant_id)
+
+    def _release_slot(self, merchant_id: str) -> None:
+        left = self._per_merchant.get(merchant_id, 1) - 1
+        if left > 0:
+            self._per_merchant[merchant_id] = left
+        else:
+            self._per_merchant.pop(merchant_id, None)
 
     def _claim(self, ids: list[str], now: datetime) -> list[dict[str, Any]]:
         """Lease the deliveries among ``ids`` that are due at ``now`` and not leased; rows
@@ -441,11 +468,7 @@ class DispatcherActor(pykka.ThreadingActor):
         if flight is None or flight.token != msg.token:
             return
         del self._inflight[msg.delivery_id]
-        left = self._per_merchant.get(flight.merchant_id, 1) - 1
-        if left > 0:
-            self._per_merchant[flight.merchant_id] = left
-        else:
-            self._per_merchant.pop(flight.merchant_id, None)
+        self._release_slot(flight.merchant_id)
         try:
             delivery = self._write(lambda uow: self._record(uow, msg.delivery_id, flight,
                                                            msg.result))

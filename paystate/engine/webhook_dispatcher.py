@@ -40,6 +40,7 @@ from .webhook_actor import (
     DispatcherActor,
     DispatcherConfig,
     Envelope,
+    InFlightCount,
     JobRef,
     ManualRetry,
     SweepDue,
@@ -72,6 +73,9 @@ class WebhookDispatcher:
             transport_factory or (lambda: AiohttpTransport(allow_private)), config.timeout_s)
         self._queue = DueQueue(clock, self._due, name="webhook-due")
         self._ref: pykka.ActorRef[Any] | None = None
+        # The consumer's own connection: ``stop`` disconnects it to end a blocking read at
+        # once instead of waiting out the block.
+        self._reader: redis.Redis | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         # Job entries waiting in the DueQueue: a re-delivered copy (XAUTOCLAIM hands back
@@ -93,6 +97,8 @@ class WebhookDispatcher:
     def start_worker(self) -> None:
         for stream in (self.streams.events, self.streams.webhook_jobs):
             ensure_group(self._redis, stream, GROUP)
+        self._reader = redis.Redis(connection_pool=redis.ConnectionPool(
+            **self._redis.connection_pool.connection_kwargs))
         self.sender.start()
         self._queue.start()
         self._threads = [
@@ -102,14 +108,21 @@ class WebhookDispatcher:
             t.start()
 
     def stop(self) -> None:
-        """Threads first (no new work), then the actor (releases its leases), then the sender
-        (cancels POSTs in flight; their results find no actor and are dropped)."""
+        """Threads first (no new work); then let the POSTs in flight finish and be recorded
+        (at most one timeout), so a restart sends none of them twice; then the actor (releases
+        the leases of any still out) and the sender (cancels those)."""
         self._stop.set()
+        if self._reader is not None:
+            self._reader.connection_pool.disconnect()
         if self._threads:
             self._queue.stop()
         for t in self._threads:
             t.join(timeout=5)
         self._threads = []
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        self._drain(self.config.timeout_s + 1)
         if self._ref is not None:
             try:
                 self._ref.stop(timeout=10)
@@ -117,6 +130,18 @@ class WebhookDispatcher:
                 pass
             self._ref = None
         self.sender.stop()
+
+    def _drain(self, seconds: float) -> None:
+        # Counted polls rather than a monotonic deadline: freezegun may be freezing the latter.
+        for _ in range(int(seconds / 0.05)):
+            if self._ref is None:
+                return
+            try:
+                if self.submit(InFlightCount()).result(seconds) == 0:
+                    return
+            except Exception:  # noqa: BLE001 - a dead actor has nothing in flight
+                return
+            self._stop.wait(0.05)
 
     @property
     def alive(self) -> bool:
@@ -158,7 +183,7 @@ class WebhookDispatcher:
 
     def poll_once(self, block_ms: int | None = None) -> int:
         """Read one batch of new events and jobs and act on it; return how many entries."""
-        entries = read_group(self._redis, GROUP, self.config.owner,
+        entries = read_group(self._reader or self._redis, GROUP, self.config.owner,
                              {self.streams.events: ">", self.streams.webhook_jobs: ">"},
                              block_ms=block_ms)
         self._handle(entries)
@@ -230,8 +255,10 @@ class WebhookDispatcher:
                     for stream in streams:
                         self._handle(autoclaim(self._redis, stream, GROUP, self.config.owner,
                                                self._claim_idle_ms))
-                self.poll_once(block_ms=250)
+                self.poll_once(block_ms=1000)
             except redis.RedisError as exc:
+                if self._stop.is_set():
+                    return  # stop() cut the blocking read short
                 log.warning("webhook consumer: %s", exc)
                 backlog = True
                 self._stop.wait(1.0)

@@ -69,3 +69,18 @@ def test_an_in_process_handler_can_stand_in_for_the_endpoint(base_settings: Sett
                                    (timedelta(seconds=15), 200, "thanks")]
     assert sim.delivery(delivery)["status"] == "succeeded"
     assert {r.headers["webhook-id"] for r in seen} == {delivery}
+
+
+def test_the_readme_example(base_settings: Settings, paystate_webhooks: Any,
+                            paystate_webhook_receiver: WebhookReceiver) -> None:
+    """README "Webhook retry simulation in tests", verbatim."""
+    paystate_webhook_receiver.respond_with(503, 503, 200)      # fail twice, then accept
+    sim = paystate_webhooks(url=paystate_webhook_receiver.url)  # or url=<your app's URL>
+    delivery = sim.deliver("payment.success", {"payment": {"id": "pay_123", "amount": 50000}})
+
+    attempts = sim.run_schedule(delivery)                       # jumps the clock retry by retry
+
+    assert [a["at"] - attempts[0]["at"] for a in attempts] == [
+        timedelta(0), timedelta(minutes=1), timedelta(minutes=6)]
+    assert sim.delivery(delivery)["status"] == "succeeded"
+    assert all(r.verify(sim.secret) for r in paystate_webhook_receiver.requests)
