@@ -167,13 +167,12 @@ def _is_uuid(value: Any) -> bool:
 
 class DispatcherActor(pykka.ThreadingActor):
     def __init__(self, config: DispatcherConfig, redis_client: redis.Redis, clock: Clock,
-                 sender: WebhookSender, defer: Callable[[AttemptDue], None] | None) -> None:
+                 sender: WebhookSender) -> None:
         super().__init__()
         self._config = config
         self._redis = redis_client
         self._clock = clock
         self._sender = sender
-        self._defer = defer
         self._conn: psycopg.Connection[Any] | None = None
         self._uow: UnitOfWork | None = None
         self._machine = build_machine(WEBHOOK_DELIVERY, self._before_state_change)
@@ -368,8 +367,9 @@ class DispatcherActor(pykka.ThreadingActor):
 
     def _on_AttemptDue(self, msg: AttemptDue) -> None:
         if self._saturated(msg.merchant_id):
-            if self._defer is not None:
-                self._defer(msg)  # the job stays unacknowledged until a slot frees up
+            # Not now, and not kept in memory either: a merchant with a slow endpoint may have
+            # thousands due. The job stays unacknowledged; the sweeper claims the delivery once
+            # the merchant has a free slot (a re-delivered job then finds it done and is acked).
             return
         rows = self._claim([msg.delivery_id], self._clock.now())
         if rows:

@@ -59,7 +59,8 @@ class WebhookBridge:
                                      " WHERE merchant_id = %s", (merchant.id,))
             total = await cur.fetchone()
             cur = await conn.execute(
-                "SELECT * FROM webhook_logs WHERE merchant_id = %s"
+                "SELECT id, event, status, attempts, created_at, last_attempt_at, next_retry_at,"
+                " response_code FROM webhook_logs WHERE merchant_id = %s"
                 " ORDER BY created_at DESC, seq DESC LIMIT %s OFFSET %s",
                 (merchant.id, limit, offset))
             rows = await cur.fetchall()

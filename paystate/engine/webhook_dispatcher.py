@@ -50,8 +50,6 @@ from .webhook_sender import AiohttpTransport, Transport, WebhookSender
 
 log = logging.getLogger(__name__)
 GROUP = "webhooks"
-#: How long a merchant at its concurrency bound waits before its job is tried again.
-SATURATED_RETRY = timedelta(milliseconds=250)
 
 
 class WebhookDispatcher:
@@ -90,8 +88,7 @@ class WebhookDispatcher:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start_actor(self) -> WebhookDispatcher:
-        self._ref = DispatcherActor.start(self.config, self._redis, self._clock, self.sender,
-                                          self._defer)
+        self._ref = DispatcherActor.start(self.config, self._redis, self._clock, self.sender)
         return self
 
     def start_worker(self) -> None:
@@ -233,10 +230,6 @@ class WebhookDispatcher:
             with self._lock:
                 self._waiting.discard(item.job.entry_id)
         self.submit(item)
-
-    def _defer(self, item: AttemptDue) -> None:
-        """Actor thread: the merchant is at its bound; try the job again shortly."""
-        self._queue.schedule(self._clock.now() + SATURATED_RETRY, item)
 
     def _consume(self) -> None:
         streams = (self.streams.events, self.streams.webhook_jobs)
