@@ -25,6 +25,7 @@ from .engine.db import read_pool
 from .engine.heartbeat import Heartbeat
 from .engine.idempotency import IdempotencyJanitor, IdempotencyStore
 from .engine.merchants import AuthCache, seed_test_merchant
+from .engine.metrics import Metrics
 from .engine.migrations import migrate
 from .engine.outbox import OutboxRelay, Publisher
 from .engine.processor import Outcomes, SettlementProcessor
@@ -97,9 +98,10 @@ async def build(settings: Settings, *, api: bool = True, worker: bool = True,
     shard_config = ShardConfig(database_url=settings.database_url, streams=streams,
                                settle_delay_ms=settings.settle_delay_range_ms,
                                refund_delay_ms=settings.refund_delay_range_ms)
+    metrics = Metrics()
     publisher = Publisher(settings.database_url, client, clock)
     publisher.start()
-    router = ShardRouter(settings.shards, shard_config, publisher, clock, rng)
+    router = ShardRouter(settings.shards, shard_config, publisher, clock, rng, metrics)
     rt = Runtime(settings=settings, clock=clock, redis=client, router=router)
     rt._stoppers.append(client.close)
     rt._stoppers.append(publisher.stop)
@@ -144,7 +146,7 @@ async def build(settings: Settings, *, api: bool = True, worker: bool = True,
                                       socket_connect_timeout=5)
     rt._stoppers.append(aclient.aclose)
     rt.engine = Engine(router, Queries(pool), aclient, streams, clock, AuthCache(),
-                       idempotency=IdempotencyStore(pool, clock))
+                       idempotency=IdempotencyStore(pool, clock), metrics=metrics)
     rt.webhook_bridge = WebhookBridge(
         rt.webhooks, pool, rt.engine.queries, clock, rt.engine.auth_cache,
         allow_private=settings.test_mode or settings.webhook_allow_private)

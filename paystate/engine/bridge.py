@@ -24,6 +24,7 @@ from .errors import NotFound
 from .heartbeat import STALE_AFTER_S
 from .idempotency import IdempotencyStore
 from .ids import new_id
+from .metrics import Metrics
 from .merchants import AuthCache, Merchant, merchant_from_row
 from .queries import Queries
 from .router import ShardRouter
@@ -42,7 +43,8 @@ class NewPayment:
 class Engine:
     def __init__(self, router: ShardRouter, queries: Queries, aredis: aioredis.Redis,
                  streams: StreamNames, clock: Clock, auth_cache: AuthCache,
-                 idempotency: IdempotencyStore | None = None) -> None:
+                 idempotency: IdempotencyStore | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.router = router
         self.queries = queries
         self.aredis = aredis
@@ -51,6 +53,7 @@ class Engine:
         self.auth_cache = auth_cache
         # Idempotency keys of the creating POSTs (engine/idempotency.py); None: not offered.
         self.idempotency = idempotency
+        self.metrics = metrics or Metrics()
 
     async def fire(self, command: c.Command) -> Any:
         """Send a command to its shard and await the decision without blocking the loop."""
@@ -195,16 +198,33 @@ class Engine:
             body["status"] = "unhealthy"
         return ok, body
 
-    async def jobs_status(self) -> dict[str, Any]:
-        totals = {"pending": 0, "processing": 0, "completed": 0, "failed": 0}
+    async def _stream_depths(self) -> dict[str, tuple[int, int]]:
+        """Per job stream: (entries not yet read by a consumer, entries read but not acked)."""
+        depths = {}
         for stream in self.streams.job_streams:
             try:
                 groups = await self.aredis.xinfo_groups(stream)
             except redis.ResponseError:
                 continue  # the stream does not exist yet
-            for g in groups:
-                totals["pending"] += int(g.get("lag") or 0)
-                totals["processing"] += int(g.get("pending") or 0)
+            depths[stream] = (sum(int(g.get("lag") or 0) for g in groups),
+                              sum(int(g.get("pending") or 0) for g in groups))
+        return depths
+
+    async def metrics_text(self) -> bytes:
+        """The Prometheus exposition, with queue depths read from Redis now."""
+        try:
+            for stream, (waiting, reading) in (await self._stream_depths()).items():
+                self.metrics.queue_depth.labels(stream, "pending").set(waiting)
+                self.metrics.queue_depth.labels(stream, "processing").set(reading)
+        except redis.RedisError:
+            pass  # the counters are still worth serving; /health reports Redis
+        return self.metrics.render()
+
+    async def jobs_status(self) -> dict[str, Any]:
+        totals = {"pending": 0, "processing": 0, "completed": 0, "failed": 0}
+        for waiting, reading in (await self._stream_depths()).values():
+            totals["pending"] += waiting
+            totals["processing"] += reading
         stats = await self.aredis.hgetall(self.streams.job_stats)
         for key in ("completed", "failed"):
             raw = stats.get(key.encode()) or stats.get(key)

@@ -11,6 +11,7 @@ import pykka
 
 from . import commands as c
 from .clock import Clock
+from .metrics import Metrics
 from .outbox import Publisher
 from .shard import DRAIN, Envelope, Mailbox, ShardActor, ShardConfig
 
@@ -24,10 +25,11 @@ class ShardRouter:
     """Owns the shard actors. ``submit`` is thread-safe and never blocks."""
 
     def __init__(self, count: int, config: ShardConfig, publisher: Publisher, clock: Clock,
-                 rng: random.Random) -> None:
+                 rng: random.Random, metrics: Metrics) -> None:
         self._count = count
         self._config = config
         self._publisher = publisher
+        self._metrics = metrics
         self._clock = clock
         self._rng = rng
         self._refs: list[pykka.ActorRef[Any]] = []
@@ -35,7 +37,7 @@ class ShardRouter:
 
     def start(self) -> None:
         self._refs = [ShardActor.start(i, self._config, self._mailboxes[i], self._publisher,
-                                       self._clock, self._rng)
+                                       self._clock, self._rng, self._metrics)
                       for i in range(self._count)]
 
     def stop(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections import OrderedDict, deque
 from concurrent.futures import Future
 from dataclasses import dataclass, fields
@@ -33,6 +34,7 @@ from . import commands as c
 from .clock import Clock
 from .db import connect
 from .errors import Conflict, NotFound, Unavailable
+from .metrics import Metrics
 from .outbox import Publisher
 from .records import order_from_row, payment_from_row, payment_json, refund_from_row, refund_json
 from .streams import StreamNames
@@ -107,9 +109,10 @@ def _reply(envelope: Envelope, result: Any = None, exc: BaseException | None = N
 
 class ShardActor(pykka.ThreadingActor):
     def __init__(self, index: int, config: ShardConfig, mailbox: Mailbox, publisher: Publisher,
-                 clock: Clock, rng: random.Random) -> None:
+                 clock: Clock, rng: random.Random, metrics: Metrics) -> None:
         super().__init__()
         self.index = index
+        self._metrics = metrics
         self._config = config
         self._mailbox = mailbox
         self._publisher = publisher
@@ -205,6 +208,7 @@ class ShardActor(pykka.ThreadingActor):
             finally:
                 self._uow = None
             decided.append((envelope, result, uow))
+        started = time.perf_counter()
         try:
             commit_all(self.conn, [uow for _e, _r, uow in decided])
         except Conflict:
@@ -215,9 +219,14 @@ class ShardActor(pykka.ThreadingActor):
             for _envelope, _result, uow in decided:
                 self._forget(uow)
             raise
+        if decided:
+            self._metrics.batch_commit.observe(time.perf_counter() - started)
+            self._metrics.batch_size.observe(len(decided))
         for envelope, result, uow in decided:
             if uow.outbox:
                 self._publisher.enqueue(uow.outbox)
+            for kind, _id, _seq, from_state, to_state, _trigger, _data in uow.transitions:
+                self._metrics.observe_transition(kind, from_state, to_state)
             _reply(envelope, result)
         return []
 

@@ -15,6 +15,7 @@ ID = r"([A-Za-z0-9_\-]{1,64})"
 def api_routes() -> list[tuple[str, type]]:
     return [
         (r"/health", ops.HealthHandler),
+        (r"/metrics", ops.MetricsHandler),
         (r"/api/v1/test/merchant", ops.TestMerchantHandler),
         (r"/api/v1/test/jobs/status", ops.JobsStatusHandler),
         (r"/api/v1/orders", orders.OrdersHandler),

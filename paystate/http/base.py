@@ -110,6 +110,10 @@ class BaseHandler(RequestHandler):
             self.set_header(name, value)
         self.finish(dumps({"error": {"code": err.code, "description": err.description}}))
 
+    def on_finish(self) -> None:
+        self.engine.metrics.observe_request(self.request.method or "", type(self).__name__,
+                                            self.get_status(), self.request.request_time())
+
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, ApiError) or to_error(value).status < 500:
             return

@@ -22,3 +22,10 @@ class TestMerchantHandler(BaseHandler):
 class JobsStatusHandler(BaseHandler):
     async def get(self) -> None:
         self.send(200, await self.engine.jobs_status())
+
+
+class MetricsHandler(BaseHandler):
+    async def get(self) -> None:
+        body = await self.engine.metrics_text()
+        self.set_header("Content-Type", self.engine.metrics.content_type)
+        self.finish(body)

@@ -1,0 +1,38 @@
+"""/metrics: Prometheus text with requests, transitions, queue depth and latency histograms."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support import Client
+
+
+def samples(client: Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    r = client.get("/metrics", auth=False)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("text/plain")
+    out = {}
+    for family in text_string_to_metric_families(r.text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_metrics_count_requests_and_transitions(client: Client) -> None:
+    payment = client.upi_payment(client.order()["id"])
+    client.wait_payment(payment["id"])
+    client.get("/api/v1/orders/order_doesnotexist00")
+    m = samples(client)
+    created = m[("paystate_transitions_total", (("from_state", "none"), ("machine", "payment"),
+                                                 ("to_state", "pending")))]
+    settled = m[("paystate_transitions_total", (("from_state", "pending"), ("machine", "payment"),
+                                                 ("to_state", "success")))]
+    assert created >= 1 and settled >= 1
+    assert m[("paystate_http_requests_total", (("handler", "PaymentsHandler"), ("method", "POST"),
+                                                ("status", "201")))] >= 1
+    assert m[("paystate_http_requests_total", (("handler", "OrderHandler"), ("method", "GET"),
+                                                ("status", "404")))] >= 1
+    assert m[("paystate_http_request_duration_seconds_count",
+              (("handler", "OrdersHandler"),))] >= 1
+    assert any(name == "paystate_queue_depth" for name, _ in m)
+    assert m[("paystate_shard_batch_commit_seconds_count", ())] >= 2
