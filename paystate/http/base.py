@@ -129,5 +129,11 @@ class BaseHandler(RequestHandler):
 
 
 class NotFoundHandler(BaseHandler):
-    async def prepare(self) -> None:  # type: ignore[override]
+    """Unknown paths. It answers from the method, not from ``prepare``: a streamed request
+    finished before its body was read makes Tornado close the connection after the response,
+    and a client reusing that keep-alive connection would see a reset."""
+
+    def _not_found(self, *args: Any) -> None:
         raise ApiError(404, "NOT_FOUND_ERROR", "The requested URL was not found")
+
+    get = post = put = patch = delete = head = options = _not_found  # type: ignore[assignment]
