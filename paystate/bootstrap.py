@@ -109,7 +109,8 @@ async def build(settings: Settings, *, api: bool = True, worker: bool = True,
     rt._stoppers.append(router.stop)
     # Every process runs the webhook actor (the API writes manual retries and test deliveries
     # through it); only workers consume events, sweep and send.
-    rt.webhooks = build_dispatcher(settings, client, clock, owner=worker_id()).start_actor()
+    rt.webhooks = build_dispatcher(settings, client, clock, owner=worker_id(),
+                                   metrics=metrics).start_actor()
     rt._stoppers.append(rt.webhooks.stop)
     if worker and start_background:
         rt.webhooks.start_worker()

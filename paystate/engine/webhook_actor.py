@@ -46,6 +46,7 @@ from ..machines.webhook import (
 )
 from ..machines.webhook_signing import serialise_body, signed_headers
 from .clock import Clock
+from .metrics import Metrics
 from .db import connect
 from .errors import Conflict, NotFound
 from .outbox import publish
@@ -167,8 +168,9 @@ def _is_uuid(value: Any) -> bool:
 
 class DispatcherActor(pykka.ThreadingActor):
     def __init__(self, config: DispatcherConfig, redis_client: redis.Redis, clock: Clock,
-                 sender: WebhookSender) -> None:
+                 sender: WebhookSender, metrics: Metrics) -> None:
         super().__init__()
+        self._metrics = metrics
         self._config = config
         self._redis = redis_client
         self._clock = clock
@@ -475,7 +477,11 @@ class DispatcherActor(pykka.ThreadingActor):
         except BaseException as exc:
             flight.done.set_exception(exc)
             raise
-        self._ack(flight.job, delivered(msg.result.status_code))
+        ok = delivered(msg.result.status_code)
+        self._ack(flight.job, ok)
+        outcome = "success" if ok else ("error" if msg.result.status_code is None else "http_error")
+        self._metrics.webhook_attempts.labels(outcome).inc()
+        self._metrics.webhook_latency.observe(msg.result.duration_ms / 1000)
         flight.done.set_result(delivery)
 
     def _record(self, uow: UnitOfWork, delivery_id: str, flight: InFlight,

@@ -31,6 +31,7 @@ import redis
 from ..config import Settings
 from ..machines.webhook import WebhookDelivery
 from .clock import Clock
+from .metrics import Metrics
 from .streams import StreamNames, autoclaim, ensure_group, read_group
 from .timers import DueQueue
 from .webhook_actor import (
@@ -60,8 +61,10 @@ class WebhookDispatcher:
     def __init__(self, config: DispatcherConfig, client: redis.Redis, clock: Clock, *,
                  transport_factory: Callable[[], Transport] | None = None,
                  allow_private: bool = False, grace: timedelta = timedelta(seconds=3),
-                 sweep_interval: float = 1.0, claim_idle_ms: int = 30_000) -> None:
+                 sweep_interval: float = 1.0, claim_idle_ms: int = 30_000,
+                 metrics: Metrics | None = None) -> None:
         self.config = config
+        self._metrics = metrics or Metrics()
         self._redis = client
         self._clock = clock
         self._grace = grace
@@ -88,7 +91,8 @@ class WebhookDispatcher:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start_actor(self) -> WebhookDispatcher:
-        self._ref = DispatcherActor.start(self.config, self._redis, self._clock, self.sender)
+        self._ref = DispatcherActor.start(self.config, self._redis, self._clock, self.sender,
+                                          self._metrics)
         return self
 
     def start_worker(self) -> None:
@@ -265,7 +269,7 @@ class WebhookDispatcher:
 
 
 def build_dispatcher(settings: Settings, client: redis.Redis, clock: Clock,
-                     owner: str) -> WebhookDispatcher:
+                     owner: str, metrics: Metrics | None = None) -> WebhookDispatcher:
     """The dispatcher as ``bootstrap`` wires it from the settings (not started)."""
     config = DispatcherConfig(database_url=settings.database_url,
                               streams=StreamNames(settings.stream_prefix),
@@ -275,4 +279,4 @@ def build_dispatcher(settings: Settings, client: redis.Redis, clock: Clock,
         allow_private=settings.test_mode or settings.webhook_allow_private,
         grace=timedelta(milliseconds=settings.sweep_grace_ms),
         sweep_interval=settings.sweep_interval_ms / 1000,
-        claim_idle_ms=settings.stream_claim_idle_ms)
+        claim_idle_ms=settings.stream_claim_idle_ms, metrics=metrics)

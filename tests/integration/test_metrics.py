@@ -36,3 +36,21 @@ def test_metrics_count_requests_and_transitions(client: Client) -> None:
               (("handler", "OrdersHandler"),))] >= 1
     assert any(name == "paystate_queue_depth" for name, _ in m)
     assert m[("paystate_shard_batch_commit_seconds_count", ())] >= 2
+
+
+def test_metrics_count_webhook_attempts_by_outcome(gateway: object, settings: object,
+                                                   paystate_webhook_receiver: object) -> None:
+    from paystate.testing import WebhookReceiver
+    from tests.support import ThreadGateway, wait_until
+    from tests.webhooks_support import new_merchant
+
+    assert isinstance(gateway, ThreadGateway)
+    receiver = paystate_webhook_receiver
+    assert isinstance(receiver, WebhookReceiver)
+    _mid, merchant = new_merchant(settings, gateway.url,  # type: ignore[arg-type]
+                                  webhook_url=receiver.url)
+    assert merchant.post("/api/v1/merchant/webhook/test").status_code in (200, 201)
+    key = ("paystate_webhook_attempts_total", (("outcome", "success"),))
+    wait_until(lambda: samples(gateway.client).get(key, 0) >= 1, 10, 0.05, "attempt metric")
+    m = samples(gateway.client)
+    assert m[("paystate_webhook_attempt_duration_seconds_count", ())] >= 1
