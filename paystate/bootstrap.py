@@ -11,9 +11,10 @@ import logging
 import os
 import random
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
@@ -68,7 +69,7 @@ class Runtime:
                 result = stop()
                 if hasattr(result, "__await__"):
                     await result
-            except Exception:  # noqa: BLE001 - keep tearing down
+            except Exception:
                 log.exception("error while stopping")
         self._stoppers.clear()
 

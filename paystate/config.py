@@ -7,8 +7,8 @@ a component needs) explicitly.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 TEST_MERCHANT_ID = "550e8400-e29b-41d4-a716-446655440000"
 
@@ -97,7 +97,7 @@ class Settings:
         return (0, 60, 300, 1800, 7200)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         pmin = _int(env, "PROCESSING_DELAY_MIN", 5000)
         pmax = _int(env, "PROCESSING_DELAY_MAX", 10000)

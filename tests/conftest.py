@@ -4,7 +4,7 @@ that fails a test when an unexpected ERROR was logged."""
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -13,7 +13,6 @@ from paystate.config import Settings
 from paystate.engine.clock import SystemClock
 from paystate.engine.merchants import seed_test_merchant
 from paystate.engine.migrations import reset_database
-
 from tests.support import Client, ThreadGateway, make_settings
 
 

@@ -12,8 +12,9 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
-from typing import Any, Callable, Coroutine
+from typing import Any
 
 import requests
 from tornado.httpserver import HTTPServer
@@ -91,9 +92,9 @@ def make_settings(**overrides: Any) -> Settings:
     """Settings from the environment, in TEST_MODE with short delays, on a fresh stream prefix
     (so concurrent gateways in one test run do not read each other's streams)."""
     base = Settings.from_env()
-    defaults: dict[str, Any] = dict(test_mode=True, test_processing_delay_ms=200,
-                                    sweep_grace_ms=1000, sweep_interval_ms=300,
-                                    stream_prefix=f"t{uuid.uuid4().hex[:10]}", shards=4)
+    defaults: dict[str, Any] = {"test_mode": True, "test_processing_delay_ms": 200,
+                                "sweep_grace_ms": 1000, "sweep_interval_ms": 300,
+                                "stream_prefix": f"t{uuid.uuid4().hex[:10]}", "shards": 4}
     defaults.update(overrides)
     return replace(base, **defaults)
 
@@ -116,7 +117,7 @@ class ThreadGateway:
     def call(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def start(self) -> "ThreadGateway":
+    def start(self) -> ThreadGateway:
         self._thread.start()
 
         async def up() -> None:
@@ -158,10 +159,10 @@ class ProcessGateway:
         self.client = Client(self.url)
         self.log_path = os.path.join("/tmp", f"paystate-gw-{self.port}-{uuid.uuid4().hex[:6]}.log")
 
-    def start(self, wait_healthy: bool = True) -> "ProcessGateway":
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "paystate", self.command],
-                                     env=self.env, cwd=ROOT, stdout=log, stderr=log)
+    def start(self, wait_healthy: bool = True) -> ProcessGateway:
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the fd
+            self.proc = subprocess.Popen([sys.executable, "-m", "paystate", self.command],
+                                         env=self.env, cwd=ROOT, stdout=log, stderr=log)
         if wait_healthy and self.command != "worker":
             def healthy() -> bool:
                 assert self.proc is not None

@@ -24,8 +24,8 @@ from .errors import NotFound
 from .heartbeat import STALE_AFTER_S
 from .idempotency import IdempotencyStore
 from .ids import new_id
-from .metrics import Metrics
 from .merchants import AuthCache, Merchant, merchant_from_row
+from .metrics import Metrics
 from .queries import Queries
 from .router import ShardRouter
 from .secrets_hash import check_password

@@ -54,4 +54,4 @@ def reset_database(database_url: str) -> None:
     migrate(database_url)
 
 
-__all__ = ["migrate", "migration_files", "reset_database", "psycopg"]
+__all__ = ["migrate", "migration_files", "psycopg", "reset_database"]

@@ -10,8 +10,9 @@ import json
 import logging
 import queue
 import threading
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any, Iterable
+from typing import Any
 
 import psycopg
 import redis

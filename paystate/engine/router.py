@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import zlib
 from concurrent.futures import Future
@@ -14,6 +15,8 @@ from .clock import Clock
 from .metrics import Metrics
 from .outbox import Publisher
 from .shard import DRAIN, Envelope, Mailbox, ShardActor, ShardConfig
+
+log = logging.getLogger(__name__)
 
 
 def shard_index(order_id: str, count: int) -> int:
@@ -44,10 +47,8 @@ class ShardRouter:
         for ref in self._refs:
             ref.stop(block=False)
         for ref in self._refs:
-            try:
-                ref.actor_stopped.wait(5)
-            except Exception:  # noqa: BLE001 - stopping is best effort
-                pass
+            if not ref.actor_stopped.wait(5):
+                log.warning("a shard actor did not stop within 5 s")
         self._refs = []
 
     def submit(self, command: c.Command) -> Future:

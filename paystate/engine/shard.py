@@ -15,10 +15,11 @@ import random
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, fields
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 import psycopg
 import pykka
@@ -146,7 +147,7 @@ class ShardActor(pykka.ThreadingActor):
         batch, more = self._mailbox.take(self._config.batch_size)
         try:
             self._run_batch(batch)
-        except BaseException as exc:  # noqa: BLE001 - a bad batch must not stop the actor
+        except BaseException as exc:
             log.exception("shard %d failed a batch", self.index)
             self._reset_connection()
             for envelope in batch:

@@ -10,8 +10,9 @@ import heapq
 import itertools
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from .clock import Clock
 
@@ -53,7 +54,7 @@ class DueQueue:
         for item in due:
             try:
                 self._on_due(item)
-            except Exception:  # noqa: BLE001 - one bad item must not stop the timer
+            except Exception:
                 log.exception("due item failed: %r", item)
         return len(due)
 

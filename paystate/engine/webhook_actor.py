@@ -46,9 +46,9 @@ from ..machines.webhook import (
 )
 from ..machines.webhook_signing import serialise_body, signed_headers
 from .clock import Clock
-from .metrics import Metrics
 from .db import connect
 from .errors import Conflict, NotFound
+from .metrics import Metrics
 from .outbox import publish
 from .streams import StreamNames
 from .unit_of_work import UnitOfWork

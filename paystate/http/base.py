@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +30,35 @@ class Deps:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    # 1e400 parses to inf, which neither jsonb nor a JSON response can hold.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def _storable_text(value: Any) -> bool:
+    """False if a string anywhere in ``value`` (object keys too) holds NUL or an unpaired
+    surrogate: PostgreSQL text and jsonb store neither (the driver cannot even encode the
+    latter), and JSON can smuggle both in as ``\\u`` escapes."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item or _SURROGATE.search(item):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def dumps(obj: Any) -> bytes:
@@ -76,11 +107,13 @@ class BaseHandler(RequestHandler):
         if not raw.strip():
             raise bad_request("Request body must be a JSON object")
         try:
-            body = json.loads(raw, parse_constant=_reject_constant)
+            body = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
         except (ValueError, UnicodeDecodeError, RecursionError):
             raise bad_request("Malformed JSON body") from None
         if not isinstance(body, dict):
             raise bad_request("Request body must be a JSON object")
+        if not _storable_text(body):
+            raise bad_request("Strings must not contain NUL characters or unpaired surrogates")
         return body
 
     async def merchant(self) -> Merchant:

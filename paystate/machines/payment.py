@@ -6,7 +6,8 @@ compare-and-set, so concurrent refund requests in any number of processes cannot
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .spec import MachineSpec, TransitionSpec
 

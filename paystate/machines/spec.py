@@ -9,8 +9,9 @@ transition), then ``apply_effect`` copies the committed field values onto the mo
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from transitions import Machine
 

@@ -3,8 +3,8 @@ arbiter, so conflicting transitions have exactly one winner."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator
 
 import psycopg
 import pytest

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,18 +14,17 @@ from paystate.machines.payment import PAYMENT, refundable_amount
 from paystate.machines.refund import REFUND
 from paystate.machines.spec import build_machine
 
-NOW = datetime(2026, 11, 26, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
 
 def payment(state: str = "pending", **kw: Any) -> Payment:
-    base: dict[str, Any] = dict(id="pay_x", order_id="order_x", merchant_id="m", amount=10000,
-                                currency="INR", method="upi", vpa="a@b", card_network=None,
-                                card_last4=None, state=state, captured=False, error_code=None,
-                                error_description=None, amount_refunded=0,
-                                amount_refund_pending=0, settle_due_at=None, version=1,
-                                created_at=NOW, updated_at=NOW)
-    base.update(kw)
-    return Payment(**base)
+    base: dict[str, Any] = {
+        "id": "pay_x", "order_id": "order_x", "merchant_id": "m", "amount": 10000,
+        "currency": "INR", "method": "upi", "vpa": "a@b", "card_network": None,
+        "card_last4": None, "state": state, "captured": False, "error_code": None,
+        "error_description": None, "amount_refunded": 0, "amount_refund_pending": 0,
+        "settle_due_at": None, "version": 1, "created_at": NOW, "updated_at": NOW}
+    return Payment(**{**base, **kw})
 
 
 class Recorder:
