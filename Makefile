@@ -15,7 +15,7 @@ help:
 	@echo "make run         the gateway on local PostgreSQL and Redis (Ctrl-C stops everything)"
 	@echo "make test        pytest on a separate local PostgreSQL and Redis; ARGS=\"-k foo\" passes through"
 	@echo "make bench       engine benchmark (10,000 payments in flight); ARGS=\"N SHARDS\""
-	@echo "make lint        ruff"
+	@echo "make lint        ruff and mypy"
 	@echo "make clean-data  stop the local services and delete their data"
 
 venv: $(STAMP)
@@ -37,6 +37,7 @@ bench: venv
 
 lint: venv
 	$(VENV)/bin/ruff check paystate tests
+	$(VENV)/bin/mypy paystate
 
 clean-data:
 	scripts/services.sh clean run

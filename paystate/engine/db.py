@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
+
+#: The pool the fronts' reads use: rows come back as dicts.
+ReadPool = AsyncConnectionPool[AsyncConnection[DictRow]]
 
 
 def connect(url: str, autocommit: bool = False) -> psycopg.Connection[dict[str, Any]]:
@@ -15,10 +19,11 @@ def connect(url: str, autocommit: bool = False) -> psycopg.Connection[dict[str, 
     return psycopg.connect(url, autocommit=autocommit, row_factory=dict_row, connect_timeout=5)
 
 
-def read_pool(url: str, max_size: int = 8) -> AsyncConnectionPool:
+def read_pool(url: str, max_size: int = 8) -> ReadPool:
     """The pool the bridge uses for read-only queries on the event loop. Opened by the caller."""
     return AsyncConnectionPool(
         url,
+        connection_class=AsyncConnection[DictRow],
         min_size=1,
         max_size=max_size,
         kwargs={"autocommit": True, "row_factory": dict_row},

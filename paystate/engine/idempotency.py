@@ -28,10 +28,9 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
 
 from .clock import Clock
-from .db import connect
+from .db import ReadPool, connect
 from .ids import new_id
 
 log = logging.getLogger(__name__)
@@ -122,7 +121,7 @@ class IdempotencyStore:
     that finds its key in progress waits for it before answering 409.
     """
 
-    def __init__(self, pool: AsyncConnectionPool, clock: Clock, *,
+    def __init__(self, pool: ReadPool, clock: Clock, *,
                  ttl: timedelta = timedelta(hours=24), lease: timedelta = timedelta(seconds=10),
                  wait: float = 2.0) -> None:
         self._pool = pool

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg_pool import AsyncConnectionPool
-
 from ..machines.models import Order, Payment, Refund
+from .db import ReadPool
 from .records import order_from_row, payment_from_row, refund_from_row, transition_json
 
 
 class Queries:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: ReadPool) -> None:
         self._pool = pool
 
     async def _one(self, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:

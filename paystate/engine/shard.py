@@ -18,7 +18,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -97,6 +97,11 @@ class Mailbox:
 
 
 DRAIN = "drain"
+
+
+def _iso(when: datetime | None) -> str:
+    assert when is not None, "a pending object always has a due time"
+    return when.isoformat()
 
 
 def _reply(envelope: Envelope, result: Any = None, exc: BaseException | None = None) -> None:
@@ -394,7 +399,7 @@ class ShardActor(pykka.ThreadingActor):
         self._create(uow, "payment", payment)
         uow.emit(self._config.streams.payment_jobs, {
             "kind": "settle_payment", "order_id": order.id, "payment_id": payment.id,
-            "method": payment.method, "due_at": payment.settle_due_at.isoformat()})
+            "method": payment.method, "due_at": _iso(payment.settle_due_at)})
         self._cache[payment.id] = payment
         return payment
 
@@ -436,7 +441,7 @@ class ShardActor(pykka.ThreadingActor):
         self._create(uow, "refund", refund)
         uow.emit(self._config.streams.refund_jobs, {
             "kind": "settle_refund", "order_id": payment.order_id, "refund_id": refund.id,
-            "due_at": refund.settle_due_at.isoformat()})
+            "due_at": _iso(refund.settle_due_at)})
         self._cache[refund.id] = refund
         return refund
 

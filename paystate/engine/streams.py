@@ -61,7 +61,7 @@ def decode_entry(fields: dict[Any, Any]) -> dict[str, Any]:
     return json.loads(raw) if raw else {}
 
 
-def read_group(client: redis.Redis, group: str, consumer: str, streams: dict[str, str],
+def read_group(client: redis.Redis, group: str, consumer: str, streams: dict[Any, Any],
                count: int = 100, block_ms: int | None = 1000) -> list[tuple[str, str, dict]]:
     """XREADGROUP returning flat (stream, entry_id, payload) tuples.
 
@@ -69,7 +69,9 @@ def read_group(client: redis.Redis, group: str, consumer: str, streams: dict[str
     own pending entries after a restart.
     """
     try:
-        reply = client.xreadgroup(group, consumer, streams, count=count, block=block_ms)
+        # redis-py's stub types the reply as a union; it is a list of (stream, entries).
+        reply: Any = client.xreadgroup(group, consumer, dict(streams), count=count,
+                                       block=block_ms)
     except redis.ResponseError as exc:
         if "NOGROUP" in str(exc):
             for stream in streams:

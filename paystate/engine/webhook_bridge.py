@@ -11,10 +11,9 @@ import asyncio
 import uuid
 from typing import Any
 
-from psycopg_pool import AsyncConnectionPool
-
 from ..machines.errors import ValidationError
 from .clock import Clock
+from .db import ReadPool
 from .errors import NotFound
 from .merchants import AuthCache, Merchant
 from .queries import Queries
@@ -33,7 +32,7 @@ def _uuid_or_none(value: str) -> str | None:
 
 
 class WebhookBridge:
-    def __init__(self, dispatcher: WebhookDispatcher, pool: AsyncConnectionPool,
+    def __init__(self, dispatcher: WebhookDispatcher, pool: ReadPool,
                  queries: Queries, clock: Clock, auth_cache: AuthCache, allow_private: bool,
                  test_wait_s: float = 6.5) -> None:
         self._dispatcher = dispatcher

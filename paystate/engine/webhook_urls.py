@@ -88,7 +88,7 @@ async def check_webhook_url(url: Any, allow_private: bool, timeout: float = 3.0)
                              type=socket.SOCK_STREAM), timeout)
     except (TimeoutError, OSError, UnicodeError):
         raise ValidationError("webhook url host cannot be resolved") from None
-    if not infos or any(is_forbidden(ipaddress.ip_address(info[4][0].split("%")[0]))
+    if not infos or any(is_forbidden(ipaddress.ip_address(str(info[4][0]).split("%")[0]))
                         for info in infos):
         raise ValidationError(PRIVATE_REFUSAL)
     return str(url)

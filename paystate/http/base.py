@@ -169,4 +169,4 @@ class NotFoundHandler(BaseHandler):
     def _not_found(self, *args: Any) -> None:
         raise ApiError(404, "NOT_FOUND_ERROR", "The requested URL was not found")
 
-    get = post = put = patch = delete = head = options = _not_found  # type: ignore[assignment]
+    get = post = put = patch = delete = head = options = _not_found
