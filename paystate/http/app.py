@@ -8,6 +8,7 @@ from tornado.web import Application
 
 from .base import Deps, NotFoundHandler
 from .handlers import merchant, ops, orders, payments, refunds, webhooks
+from .handlers.docs import OpenApiHandler
 
 ID = r"([A-Za-z0-9_\-]{1,64})"
 
@@ -15,6 +16,7 @@ ID = r"([A-Za-z0-9_\-]{1,64})"
 def api_routes() -> list[tuple[str, type]]:
     return [
         (r"/health", ops.HealthHandler),
+        (r"/openapi\.json", OpenApiHandler),
         (r"/metrics", ops.MetricsHandler),
         (r"/api/v1/test/merchant", ops.TestMerchantHandler),
         (r"/api/v1/test/jobs/status", ops.JobsStatusHandler),

@@ -1,0 +1,265 @@
+"""The JSON Schemas of ``/openapi.json`` (``components.schemas``): request bodies as the
+handlers and ``inputs`` check them, responses as ``engine/records.py`` and
+``engine/webhook_records.py`` render them.
+
+OpenAPI 3.1, so these are JSON Schema 2020-12: a nullable field is ``"type": [T, "null"]``.
+Response objects list every key the renderers write and forbid others
+(``additionalProperties: false``), so a renderer that grows a field without this file failing the
+conformance test is impossible. Request bodies allow unknown keys, because the handlers ignore
+them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..machines.instruments import VPA_PATTERN
+from .inputs import CURRENCIES, MAX_AMOUNT, MAX_TEXT
+
+Schema = dict[str, Any]
+
+ERROR_CODES = ("AUTHENTICATION_ERROR", "BAD_REQUEST_ERROR", "INVALID_VPA", "INVALID_CARD",
+               "EXPIRED_CARD", "NOT_FOUND_ERROR", "IDEMPOTENCY_KEY_REUSED",
+               "IDEMPOTENCY_KEY_IN_USE", "CONFLICT", "PAYLOAD_TOO_LARGE", "RATE_LIMITED",
+               "INTERNAL_ERROR", "SERVICE_UNAVAILABLE")
+WEBHOOK_EVENTS = ("payment.created", "payment.pending", "payment.success", "payment.failed",
+                  "payment.captured", "refund.created", "refund.processed", "webhook.test")
+PAYMENT_STATUSES = ("pending", "success", "failed")
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    """``schema`` or JSON null."""
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        widened = {**schema, "type": [kind, "null"]}
+        if "enum" in schema:  # an enum also constrains null, so null must be listed
+            widened["enum"] = [*schema["enum"], None]
+        return widened
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def string(max_length: int | None = None, **extra: Any) -> Schema:
+    return {"type": "string", **({"maxLength": max_length} if max_length else {}), **extra}
+
+
+def integer(minimum: int | None = None, maximum: int | None = None) -> Schema:
+    schema: Schema = {"type": "integer"}
+    if minimum is not None:
+        schema["minimum"] = minimum
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return schema
+
+
+def enum(*values: str) -> Schema:
+    return {"type": "string", "enum": list(values)}
+
+
+def const(value: str) -> Schema:
+    return {"type": "string", "const": value}
+
+
+def prefixed_id(prefix: str) -> Schema:
+    return string(pattern=f"^{prefix}[A-Za-z0-9]{{16}}$")
+
+
+UUID = string(format="uuid")
+TIMESTAMP = string(format="date-time", description="ISO-8601 UTC with milliseconds")
+AMOUNT = integer(0, MAX_AMOUNT) | {"description": "paise (minor units)"}
+CURRENCY = enum(*CURRENCIES)
+
+
+def response_object(properties: dict[str, Schema], description: str | None = None) -> Schema:
+    """A response body: every property is always present, nothing else is."""
+    schema: Schema = {"type": "object", "properties": properties,
+                      "required": list(properties), "additionalProperties": False}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def request_object(required: dict[str, Schema], optional: dict[str, Schema] | None = None,
+                   description: str | None = None) -> Schema:
+    """A request body: unknown keys are ignored by the handlers, so they are allowed."""
+    schema: Schema = {"type": "object", "properties": {**required, **(optional or {})},
+                      "required": list(required)}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+ERROR = response_object(
+    {"error": response_object({"code": enum(*ERROR_CODES), "description": string()})},
+    "Every error: the contract's envelope; never a stack trace.")
+
+# -- orders ----------------------------------------------------------------------------------
+
+NOTE_VALUE = {"anyOf": [string(512), {"type": "number"}, {"type": "boolean"}]}
+NOTES = {"type": "object", "maxProperties": 15, "propertyNames": string(64),
+         "additionalProperties": NOTE_VALUE}
+
+ORDER_CREATE = request_object(
+    {"amount": integer(100, MAX_AMOUNT) | {"description": "paise; at least 100"}},
+    {"currency": nullable(CURRENCY | {"default": "INR"}), "receipt": nullable(string(40)),
+     "notes": nullable(NOTES)})
+
+ORDER_STATUS = enum("created", "paid")
+ORDER = response_object({
+    "id": prefixed_id("order_"), "merchant_id": UUID, "amount": AMOUNT, "currency": CURRENCY,
+    "receipt": nullable(string()), "notes": {"type": "object"}, "status": ORDER_STATUS,
+    "created_at": TIMESTAMP, "updated_at": TIMESTAMP})
+ORDER_PUBLIC = response_object({"id": prefixed_id("order_"), "amount": AMOUNT,
+                                "currency": CURRENCY, "status": ORDER_STATUS},
+                               "What the checkout page shows; no merchant data.")
+
+# -- payments --------------------------------------------------------------------------------
+
+# An id as a client sends it in a body; an unknown one is a 404.
+ID_REF = string(64, minLength=1)
+# Expiry parts are integers or digit strings ("12", "2030"); a 2-digit year means 20YY.
+EXPIRY_PART = {"anyOf": [integer(0, 9999), string(4, pattern="^[0-9]{1,4}$")]}
+CARD = request_object(
+    {"number": string(64, description="13-19 digits after removing spaces and dashes; Luhn"),
+     "expiry_month": EXPIRY_PART, "expiry_year": EXPIRY_PART,
+     "cvv": string(pattern="^[0-9]{3,4}$")},
+    {"holder_name": nullable(string(MAX_TEXT))},
+    "Never stored, logged or returned: only the network and last 4 digits are kept.")
+UPI_PAYMENT_CREATE = request_object(
+    {"order_id": ID_REF, "method": const("upi"),
+     "vpa": string(MAX_TEXT, pattern=VPA_PATTERN.pattern)})
+CARD_PAYMENT_CREATE = request_object(
+    {"order_id": ID_REF, "method": const("card"), "card": ref("Card")})
+PAYMENT_CREATE = {"oneOf": [ref("UpiPaymentCreate"), ref("CardPaymentCreate")],
+                  "discriminator": {"propertyName": "method",
+                                    "mapping": {"upi": "#/components/schemas/UpiPaymentCreate",
+                                                "card": "#/components/schemas/CardPaymentCreate"}}}
+
+
+def payment(method: str, instrument: dict[str, Schema]) -> Schema:
+    """The merchant's view of a payment made with ``method`` (``payment_json``)."""
+    return response_object({
+        "id": prefixed_id("pay_"), "order_id": prefixed_id("order_"), "amount": AMOUNT,
+        "currency": CURRENCY, "method": const(method), **instrument,
+        "status": enum(*PAYMENT_STATUSES), "captured": {"type": "boolean"},
+        "amount_refunded": AMOUNT | {"description": "sum of processed refunds"},
+        "error_code": nullable(string()), "error_description": nullable(string()),
+        "created_at": TIMESTAMP, "updated_at": TIMESTAMP})
+
+
+UPI_PAYMENT = payment("upi", {"vpa": string()})
+CARD_PAYMENT = payment("card", {
+    "card_network": enum("visa", "mastercard", "amex", "rupay", "unknown"),
+    "card_last4": string(pattern="^[0-9]{4}$")})
+PAYMENT = {"oneOf": [ref("UpiPayment"), ref("CardPayment")]}
+PAYMENT_PUBLIC = response_object({
+    "id": prefixed_id("pay_"), "order_id": prefixed_id("order_"), "amount": AMOUNT,
+    "currency": CURRENCY, "method": enum("upi", "card"), "status": enum(*PAYMENT_STATUSES),
+    "error_code": nullable(string()), "error_description": nullable(string()),
+    "created_at": TIMESTAMP}, "The checkout page's view: status polling, no instrument.")
+CAPTURE = request_object({}, {"amount": nullable(integer(1, MAX_AMOUNT))},
+                         "amount, when given, must equal the payment's amount.")
+
+# -- refunds ---------------------------------------------------------------------------------
+
+REFUND_FIELDS = {"amount": integer(1, MAX_AMOUNT) | {"description": "paise; at most what is "
+                                                     "left after other refunds"}}
+REFUND_OPTIONAL = {"reason": nullable(string(MAX_TEXT))}
+REFUND_CREATE = request_object(REFUND_FIELDS, REFUND_OPTIONAL)
+REFUND_CREATE_WITH_PAYMENT = request_object({"payment_id": ID_REF, **REFUND_FIELDS},
+                                            REFUND_OPTIONAL)
+REFUND = response_object({
+    "id": prefixed_id("rfnd_"), "payment_id": prefixed_id("pay_"), "amount": AMOUNT,
+    "reason": nullable(string()), "status": enum("pending", "processed", "failed"),
+    "created_at": TIMESTAMP, "processed_at": nullable(TIMESTAMP)})
+
+TRANSITION = response_object({
+    "from_state": nullable(string()), "to_state": string(), "trigger": string(),
+    "at": TIMESTAMP, "data": {"type": "object"}},
+    "One persisted state change; a list of them is oldest first.")
+
+# -- webhooks and the merchant ---------------------------------------------------------------
+
+DELIVERY_FIELDS: dict[str, Schema] = {
+    "id": UUID, "event": enum(*WEBHOOK_EVENTS),
+    "status": enum("pending", "retrying", "succeeded", "failed"),
+    "attempts": integer(0), "created_at": TIMESTAMP, "last_attempt_at": nullable(TIMESTAMP),
+    "next_retry_at": nullable(TIMESTAMP), "response_code": nullable(integer())}
+DELIVERY = response_object(DELIVERY_FIELDS)
+DELIVERY_PAGE = response_object({"data": {"type": "array", "items": ref("WebhookDelivery")},
+                                 "total": integer(0), "limit": integer(1, 100),
+                                 "offset": integer(0)},
+                                "Newest first.")
+ATTEMPT = response_object({
+    "attempt": integer(1), "at": TIMESTAMP, "response_code": nullable(integer()),
+    "duration_ms": integer(0), "response_body": nullable(string(1000)),
+    "error": nullable(string())})
+WEBHOOK_PAYLOAD = {
+    "type": "object", "required": ["event", "timestamp", "data"],
+    "properties": {"event": enum(*WEBHOOK_EVENTS),
+                   "timestamp": integer(0) | {"description": "unix seconds"},
+                   "data": {"type": "object"}},
+    "description": "The body that was signed and sent."}
+DELIVERY_DETAIL = response_object({
+    **DELIVERY_FIELDS, "merchant_id": UUID, "updated_at": TIMESTAMP,
+    "payload": WEBHOOK_PAYLOAD,
+    "attempt_log": {"type": "array", "items": ref("WebhookAttempt")}})
+WEBHOOK_RETRY = response_object({"id": UUID, "status": const("pending"),
+                                 "message": const("Webhook retry scheduled")})
+MERCHANT = response_object({
+    "id": UUID, "name": string(), "email": string(), "api_key": string(),
+    "webhook_url": nullable(string()), "webhook_secret": string(),
+    "created_at": TIMESTAMP, "updated_at": TIMESTAMP})
+WEBHOOK_URL = request_object(
+    {"url": nullable(string(2048, format="uri",
+                            description="http(s); null removes it. Outside TEST_MODE and "
+                                        "WEBHOOK_ALLOW_PRIVATE the host must resolve to "
+                                        "public addresses"))})
+
+# -- operations ------------------------------------------------------------------------------
+
+HEALTH = response_object({
+    "status": enum("healthy", "unhealthy"), "database": enum("connected", "disconnected"),
+    "redis": enum("connected", "disconnected"), "worker": enum("running", "stopped", "unknown"),
+    "timestamp": TIMESTAMP})
+JOBS_STATUS = response_object({
+    "pending": integer(0), "processing": integer(0), "completed": integer(0),
+    "failed": integer(0), "worker_status": enum("running", "stopped")},
+    "Integers summed over all job streams; the worker status comes from a heartbeat.")
+TEST_MERCHANT = response_object({"id": UUID, "email": string(), "api_key": string(),
+                                 "seeded": {"type": "boolean", "const": True}})
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": ERROR, "OrderCreate": ORDER_CREATE, "Order": ORDER, "OrderPublic": ORDER_PUBLIC,
+    "Card": CARD, "UpiPaymentCreate": UPI_PAYMENT_CREATE,
+    "CardPaymentCreate": CARD_PAYMENT_CREATE, "PaymentCreate": PAYMENT_CREATE,
+    "UpiPayment": UPI_PAYMENT, "CardPayment": CARD_PAYMENT, "Payment": PAYMENT,
+    "PaymentPublic": PAYMENT_PUBLIC, "Capture": CAPTURE, "RefundCreate": REFUND_CREATE,
+    "RefundCreateWithPayment": REFUND_CREATE_WITH_PAYMENT, "Refund": REFUND,
+    "Transition": TRANSITION, "WebhookDelivery": DELIVERY, "WebhookDeliveryPage": DELIVERY_PAGE,
+    "WebhookAttempt": ATTEMPT, "WebhookDeliveryDetail": DELIVERY_DETAIL,
+    "WebhookRetry": WEBHOOK_RETRY, "Merchant": MERCHANT, "WebhookUrl": WEBHOOK_URL,
+    "Health": HEALTH, "JobsStatus": JOBS_STATUS, "TestMerchant": TEST_MERCHANT,
+}
+
+# Request bodies that succeed (given ids that exist), by schema name and example name.
+EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
+    "OrderCreate": {"order": {"amount": 50000, "currency": "INR", "receipt": "receipt#1",
+                              "notes": {"customer": "Asha"}}},
+    "PaymentCreate": {
+        "upi": {"order_id": "order_NXhj3bEkV8kKDhWq", "method": "upi", "vpa": "asha@okbank"},
+        "card": {"order_id": "order_NXhj3bEkV8kKDhWq", "method": "card",
+                 "card": {"number": "4111 1111 1111 1111", "expiry_month": 12,
+                          "expiry_year": 2035, "cvv": "123", "holder_name": "Asha Rao"}}},
+    "Capture": {"capture": {"amount": 50000}},
+    "RefundCreate": {"refund": {"amount": 10000, "reason": "Customer request"}},
+    "RefundCreateWithPayment": {"refund": {"payment_id": "pay_H8sK2jLm9PqR4tVx",
+                                           "amount": 10000, "reason": "Customer request"}},
+    "WebhookUrl": {"set": {"url": "https://merchant.example.com/webhooks"},
+                   "remove": {"url": None}},
+}
