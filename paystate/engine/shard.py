@@ -25,7 +25,7 @@ import psycopg
 import pykka
 from transitions import MachineError
 
-from ..machines.errors import DomainError, InvalidTransition
+from ..machines.errors import DomainError, InvalidTransition, ValidationError
 from ..machines.models import Order, Payment, Refund
 from ..machines.order import ORDER
 from ..machines.payment import PAYMENT, WRONG_STATE
@@ -179,43 +179,70 @@ class ShardActor(pykka.ThreadingActor):
     # -- decide, write, apply ------------------------------------------------------------
 
     def _run_batch(self, batch: list[Envelope]) -> None:
-        """Decide a batch and commit it at once. If another process moved one of its objects,
-        decide each command of the batch again on its own, so one contended object cannot
-        hold the others back."""
-        conflicted = self._attempt(batch)
-        for envelope in conflicted:
-            for _attempt in range(MAX_CONFLICT_RETRIES):
+        """Decide a batch and commit it at once. If the commit lost a compare-and-set (another
+        process moved an object) or PostgreSQL refused the batch, decide each of its commands
+        again on its own: one contended object or one unstorable value must not fail the
+        other callers of the batch."""
+        try:
+            again = self._attempt(batch)
+        except psycopg.Error as exc:
+            if len(batch) == 1:
+                self._database_failure(batch[0], exc)
+                return
+            log.warning("shard %d: a batch of %d failed (%s); deciding each alone",
+                        self.index, len(batch), exc)
+            self._reset_connection()
+            again = [e for e in batch if not e.reply.done()]
+        for envelope in again:
+            self._run_alone(envelope)
+
+    def _run_alone(self, envelope: Envelope) -> None:
+        for _attempt in range(MAX_CONFLICT_RETRIES):
+            try:
                 if not self._attempt([envelope]):
-                    break
-            else:
-                _reply(envelope, exc=Conflict(
-                    f"gave up after {MAX_CONFLICT_RETRIES} conflicting attempts"))
+                    return
+            except psycopg.Error as exc:
+                self._database_failure(envelope, exc)
+                return
+        _reply(envelope, exc=Conflict(
+            f"gave up after {MAX_CONFLICT_RETRIES} conflicting attempts"))
+
+    def _database_failure(self, envelope: Envelope, exc: psycopg.Error) -> None:
+        if isinstance(exc, psycopg.errors.DataError):
+            # A value PostgreSQL cannot store (SQLSTATE class 22): the request's fault.
+            _reply(envelope, exc=ValidationError("A value in the request cannot be stored"))
+            return
+        log.error("shard %d: %s failed in PostgreSQL: %s", self.index,
+                  type(envelope.command).__name__, exc)
+        self._reset_connection()
+        _reply(envelope, exc=exc)
 
     def _attempt(self, batch: list[Envelope]) -> list[Envelope]:
         """Decide every command of ``batch``, commit all decisions in one transaction and
         answer them; return the envelopes to decide again if the commit lost a
-        compare-and-set (their in-memory changes are dropped first)."""
+        compare-and-set. Whatever goes wrong, the in-memory changes of every decision that
+        was not committed are dropped first."""
         decided: list[tuple[Envelope, Any, UnitOfWork]] = []
-        for envelope in batch:
-            uow = UnitOfWork(at=self._clock.now())
-            self._uow = uow
-            try:
-                result = self._decide(envelope.command, uow)
-            except psycopg.Error:
-                self._forget(uow)
-                raise
-            except Exception as exc:  # refusals and bugs alike fail this command only
-                self._forget(uow)
-                if not isinstance(exc, (DomainError, NotFound)):
-                    log.exception("shard %d failed on %s", self.index,
-                                  type(envelope.command).__name__)
-                _reply(envelope, exc=exc)
-                continue
-            finally:
-                self._uow = None
-            decided.append((envelope, result, uow))
-        started = time.perf_counter()
         try:
+            for envelope in batch:
+                uow = UnitOfWork(at=self._clock.now())
+                self._uow = uow
+                try:
+                    result = self._decide(envelope.command, uow)
+                except psycopg.Error:
+                    self._forget(uow)
+                    raise
+                except Exception as exc:  # refusals and bugs alike fail this command only
+                    self._forget(uow)
+                    if not isinstance(exc, (DomainError, NotFound)):
+                        log.exception("shard %d failed on %s", self.index,
+                                      type(envelope.command).__name__)
+                    _reply(envelope, exc=exc)
+                    continue
+                finally:
+                    self._uow = None
+                decided.append((envelope, result, uow))
+            started = time.perf_counter()
             commit_all(self.conn, [uow for _e, _r, uow in decided])
         except Conflict:
             for _envelope, _result, uow in decided:
