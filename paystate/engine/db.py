@@ -19,6 +19,28 @@ def connect(url: str, autocommit: bool = False) -> psycopg.Connection[dict[str, 
     return psycopg.connect(url, autocommit=autocommit, row_factory=dict_row, connect_timeout=5)
 
 
+class ActorConnection:
+    """The lazily (re)opened autocommit connection of one actor thread.
+
+    ``get()`` opens it on first use or after ``reset()``; an actor resets it after a database
+    error so the next message starts on a fresh connection instead of a broken one.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._conn: psycopg.Connection[dict[str, Any]] | None = None
+
+    def get(self) -> psycopg.Connection[dict[str, Any]]:
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self._url, autocommit=True)
+        return self._conn
+
+    def reset(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
 def read_pool(url: str, max_size: int = 8) -> ReadPool:
     """The pool the bridge uses for read-only queries on the event loop. Opened by the caller."""
     return AsyncConnectionPool(

@@ -33,7 +33,7 @@ from ..machines.refund import REFUND
 from ..machines.spec import MachineSpec, build_machine
 from . import commands as c
 from .clock import Clock
-from .db import connect
+from .db import ActorConnection
 from .errors import Conflict, NotFound, Unavailable
 from .metrics import Metrics
 from .outbox import Publisher
@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 
 SPECS: dict[str, MachineSpec] = {"order": ORDER, "payment": PAYMENT, "refund": REFUND}
 KIND_OF = {Order: "order", Payment: "payment", Refund: "refund"}
+LOADERS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
+    "order": ("orders", order_from_row, "Order"),
+    "payment": ("payments", payment_from_row, "Payment"),
+    "refund": ("refunds", refund_from_row, "Refund"),
+}
 MAX_CONFLICT_RETRIES = 8
 
 
@@ -124,7 +129,7 @@ class ShardActor(pykka.ThreadingActor):
         self._publisher = publisher
         self._clock = clock
         self._rng = rng
-        self._conn: psycopg.Connection[Any] | None = None
+        self._db = ActorConnection(config.database_url)
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._uow: UnitOfWork | None = None
         self._machines = {kind: build_machine(spec, self._before_state_change)
@@ -133,7 +138,7 @@ class ShardActor(pykka.ThreadingActor):
     # -- actor plumbing ------------------------------------------------------------------
 
     def on_start(self) -> None:
-        self._conn = connect(self._config.database_url, autocommit=True)
+        self._db.get()
 
     def on_stop(self) -> None:
         # Whatever is still queued will not be decided by this actor: say so to the callers.
@@ -143,8 +148,7 @@ class ShardActor(pykka.ThreadingActor):
                 _reply(envelope, exc=Unavailable("the shard is stopping"))
             if not more:
                 break
-        if self._conn is not None:
-            self._conn.close()
+        self._db.reset()
 
     def on_receive(self, message: Any) -> Any:
         if message != DRAIN:
@@ -163,18 +167,12 @@ class ShardActor(pykka.ThreadingActor):
 
     def _reset_connection(self) -> None:
         self._cache.clear()
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            finally:
-                self._conn = None
+        self._db.reset()
 
     @property
     def conn(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed:
-            # Autocommit: a batch opens its own transaction; loads outside one need none.
-            self._conn = connect(self._config.database_url, autocommit=True)
-        return self._conn
+        # Autocommit: a batch opens its own transaction; loads outside one need none.
+        return self._db.get()
 
     # -- decide, write, apply ------------------------------------------------------------
 
@@ -341,34 +339,27 @@ class ShardActor(pykka.ThreadingActor):
             self._cache.move_to_end(key)
         return obj
 
+    def _get(self, kind: str, object_id: str) -> Any:
+        """The cached object, or the row loaded from PostgreSQL; ``NotFound`` if neither."""
+        table, from_row, name = LOADERS[kind]
+
+        def load() -> Any:
+            row = self.conn.execute(f"SELECT * FROM {table} WHERE id = %s",
+                                    (object_id,)).fetchone()
+            return from_row(row) if row else None
+        obj = self._cached(object_id, load)
+        if obj is None:
+            raise NotFound(name)
+        return obj
+
     def _order(self, order_id: str) -> Order:
-        def load() -> Order | None:
-            row = self.conn.execute("SELECT * FROM orders WHERE id = %s", (order_id,)).fetchone()
-            return order_from_row(row) if row else None
-        order = self._cached(order_id, load)
-        if order is None:
-            raise NotFound("Order")
-        return order
+        return self._get("order", order_id)
 
     def _payment(self, payment_id: str) -> Payment:
-        def load() -> Payment | None:
-            row = self.conn.execute("SELECT * FROM payments WHERE id = %s",
-                                    (payment_id,)).fetchone()
-            return payment_from_row(row) if row else None
-        payment = self._cached(payment_id, load)
-        if payment is None:
-            raise NotFound("Payment")
-        return payment
+        return self._get("payment", payment_id)
 
     def _refund(self, refund_id: str) -> Refund:
-        def load() -> Refund | None:
-            row = self.conn.execute("SELECT * FROM refunds WHERE id = %s",
-                                    (refund_id,)).fetchone()
-            return refund_from_row(row) if row else None
-        refund = self._cached(refund_id, load)
-        if refund is None:
-            raise NotFound("Refund")
-        return refund
+        return self._get("refund", refund_id)
 
     def _created_before(self, load: Callable[[str], Any], object_id: str,
                         merchant_id: str) -> Any:

@@ -46,7 +46,7 @@ from ..machines.webhook import (
 )
 from ..machines.webhook_signing import serialise_body, signed_headers
 from .clock import Clock
-from .db import connect
+from .db import ActorConnection
 from .errors import Conflict, NotFound
 from .metrics import Metrics
 from .outbox import publish
@@ -175,7 +175,7 @@ class DispatcherActor(pykka.ThreadingActor):
         self._redis = redis_client
         self._clock = clock
         self._sender = sender
-        self._conn: psycopg.Connection[Any] | None = None
+        self._db = ActorConnection(config.database_url)
         self._uow: UnitOfWork | None = None
         self._machine = build_machine(WEBHOOK_DELIVERY, self._before_state_change)
         self._inflight: dict[str, InFlight] = {}
@@ -184,7 +184,7 @@ class DispatcherActor(pykka.ThreadingActor):
     # -- actor plumbing ------------------------------------------------------------------
 
     def on_start(self) -> None:
-        self._conn = connect(self._config.database_url, autocommit=True)
+        self._db.get()
 
     def on_stop(self) -> None:
         """Release this process's leases: a graceful stop lets the next process attempt at
@@ -196,8 +196,7 @@ class DispatcherActor(pykka.ThreadingActor):
                                   " lease_token = ANY(%s::uuid[])", (tokens,))
         except psycopg.Error as exc:
             log.warning("could not release webhook leases (they expire): %s", exc)
-        if self._conn is not None:
-            self._conn.close()
+        self._db.reset()
 
     def on_receive(self, message: Any) -> Any:
         if not isinstance(message, Envelope):
@@ -218,17 +217,11 @@ class DispatcherActor(pykka.ThreadingActor):
         return None
 
     def _reset_connection(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            finally:
-                self._conn = None
+        self._db.reset()
 
     @property
     def conn(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed:
-            self._conn = connect(self._config.database_url, autocommit=True)
-        return self._conn
+        return self._db.get()
 
     # -- decide, write, apply ------------------------------------------------------------
 
