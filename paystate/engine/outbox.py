@@ -131,7 +131,10 @@ class OutboxRelay:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        elif self._conn is not None:  # driven by hand (tests): close what run_once opened
+            self._conn.close()
 
     def run_once(self, limit: int = 500) -> int:
         """Republish one batch of stale rows; return how many. Callable from tests."""
@@ -156,9 +159,25 @@ class OutboxRelay:
         log.info("relay republished %d outbox rows", len(rows))
         return len(rows)
 
+    def prune_once(self, keep: timedelta = timedelta(days=7), limit: int = 5000) -> int:
+        """Delete published rows older than ``keep`` (the webhook reconcile reads 15 minutes
+        back; the rest is history nobody reads), a bounded batch at a time."""
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self._url)
+        with self._conn.transaction():
+            cur = self._conn.execute(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at"
+                " IS NOT NULL AND created_at < %s LIMIT %s FOR UPDATE SKIP LOCKED)",
+                (self._clock.now() - keep, limit))
+        return cur.rowcount
+
     def _run(self) -> None:
+        rounds = 0
         while not self._stop.wait(self._interval):
+            rounds += 1
             try:
+                if rounds % 60 == 0:
+                    self.prune_once()
                 self.run_once()
             except (psycopg.Error, redis.RedisError) as exc:
                 log.warning("outbox relay: %s", exc)

@@ -92,6 +92,16 @@ class CreateFromEvents:
 
 
 @dataclass(frozen=True)
+class ReconcileEvents:
+    """Create the deliveries of events the outbox holds but the events stream may have lost
+    (Redis can drop its latest writes): every event row committed between the last reconcile
+    and ``until``; the first reconcile of a process looks back ``lookback``."""
+    until: datetime
+    lookback: timedelta
+    limit: int = 1000
+
+
+@dataclass(frozen=True)
 class CreateDelivery:
     """One delivery of an event made up here (``webhook.test``, simulations)."""
     merchant_id: str
@@ -176,6 +186,8 @@ class DispatcherActor(pykka.ThreadingActor):
         self._clock = clock
         self._sender = sender
         self._db = ActorConnection(config.database_url)
+        # The outbox seq up to which events were checked for lost deliveries.
+        self._reconciled_seq: int | None = None
         self._uow: UnitOfWork | None = None
         self._machine = build_machine(WEBHOOK_DELIVERY, self._before_state_change)
         self._inflight: dict[str, InFlight] = {}
@@ -334,6 +346,26 @@ class DispatcherActor(pykka.ThreadingActor):
             return made
 
         return self._write(decide)
+
+    def _on_ReconcileEvents(self, msg: ReconcileEvents) -> int:
+        """Event rows past the watermark go through ``CreateFromEvents``, whose per-merchant
+        ``event_key`` makes a delivery at most once however many copies of an event arrive."""
+        if self._reconciled_seq is None:
+            row = self.conn.execute(
+                "SELECT coalesce(max(seq), 0) AS seq FROM outbox WHERE stream = %s"
+                " AND created_at < %s", (self._config.streams.events, msg.until - msg.lookback),
+            ).fetchone()
+            self._reconciled_seq = int(row["seq"]) if row else 0
+        rows = self.conn.execute(
+            "SELECT seq, payload FROM outbox WHERE stream = %s AND seq > %s AND created_at <= %s"
+            " ORDER BY seq LIMIT %s",
+            (self._config.streams.events, self._reconciled_seq, msg.until, msg.limit)).fetchall()
+        if not rows:
+            return 0
+        made = self._on_CreateFromEvents(CreateFromEvents(
+            tuple((event_key(r["payload"]), r["payload"]) for r in rows)))
+        self._reconciled_seq = int(rows[-1]["seq"])
+        return made
 
     def _on_CreateDelivery(self, msg: CreateDelivery) -> WebhookDelivery:
         return self._write(lambda uow: self._new_delivery(

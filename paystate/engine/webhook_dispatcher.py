@@ -44,12 +44,17 @@ from .webhook_actor import (
     InFlightCount,
     JobRef,
     ManualRetry,
+    ReconcileEvents,
     SweepDue,
     event_key,
 )
 from .webhook_sender import AiohttpTransport, Transport, WebhookSender
 
 log = logging.getLogger(__name__)
+#: How far back a process's first reconcile looks for events the stream lost, and how often
+#: it reconciles (each event row is read once per process, so this stays cheap).
+RECONCILE_LOOKBACK = timedelta(minutes=15)
+RECONCILE_EVERY_S = 5.0
 GROUP = "webhooks"
 
 
@@ -182,6 +187,13 @@ class WebhookDispatcher:
         now = self._clock.now()
         return len(self.submit(SweepDue(now, now - self._grace)).result(30))
 
+    def reconcile_once(self) -> int:
+        """Create deliveries for committed events that never reached this group (lost with
+        Redis): the events committed at least ``grace`` ago are checked once each. Returns how
+        many deliveries were created."""
+        until = self._clock.now() - self._grace
+        return int(self.submit(ReconcileEvents(until, RECONCILE_LOOKBACK)).result(30))
+
     def poll_once(self, block_ms: int | None = None) -> int:
         """Read one batch of new events and jobs and act on it; return how many entries."""
         entries = read_group(self._reader or self._redis, GROUP, self.config.owner,
@@ -261,9 +273,15 @@ class WebhookDispatcher:
                 self._stop.wait(1.0)
 
     def _sweep_loop(self) -> None:
+        last_reconcile = 0.0
         while not self._stop.wait(self._sweep_interval):
             try:
                 self.sweep_once()
+                if time.monotonic() - last_reconcile >= RECONCILE_EVERY_S:
+                    last_reconcile = time.monotonic()
+                    if made := self.reconcile_once():
+                        log.warning("created %d webhook deliveries for events the stream lost",
+                                    made)
             except Exception as exc:  # noqa: BLE001 - the next sweep tries again
                 log.warning("webhook sweeper: %s", exc)
 
