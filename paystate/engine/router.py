@@ -12,9 +12,10 @@ import pykka
 
 from . import commands as c
 from .clock import Clock
+from .mailbox import DRAIN, Envelope, Mailbox
 from .metrics import Metrics
 from .outbox import Publisher
-from .shard import DRAIN, Envelope, Mailbox, ShardActor, ShardConfig
+from .shard import ShardActor, ShardConfig
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +33,7 @@ from . import commands as c
 from .clock import Clock
 from .db import ActorConnection
 from .errors import Conflict, NotFound, Unavailable
+from .mailbox import DRAIN, Envelope, Mailbox, reply
 from .metrics import Metrics
 from .outbox import Publisher
 from .records import order_from_row, payment_from_row, payment_json, refund_from_row, refund_json
@@ -54,12 +53,6 @@ MAX_CONFLICT_RETRIES = 8
 
 
 @dataclass(frozen=True)
-class Envelope:
-    command: c.Command
-    reply: Future
-
-
-@dataclass(frozen=True)
 class ShardConfig:
     database_url: str
     streams: StreamNames
@@ -69,53 +62,9 @@ class ShardConfig:
     batch_size: int = 64
 
 
-class Mailbox:
-    """A shard's queue of envelopes, filled from any thread, emptied in batches by the actor.
-
-    The actor is told ``DRAIN`` only when the mailbox goes from idle to busy, so a burst of
-    commands costs one Pykka message, and the actor takes up to a batch at a time: those
-    decisions share one transaction and one commit (DESIGN: batching is the first lever).
-    """
-
-    def __init__(self) -> None:
-        self._items: deque[Envelope] = deque()
-        self._lock = threading.Lock()
-        self._scheduled = False
-
-    def put(self, envelope: Envelope) -> bool:
-        """Queue ``envelope``; True if the caller must wake the actor."""
-        with self._lock:
-            self._items.append(envelope)
-            if self._scheduled:
-                return False
-            self._scheduled = True
-            return True
-
-    def take(self, limit: int) -> tuple[list[Envelope], bool]:
-        """Up to ``limit`` envelopes, and whether more are waiting (the actor then wakes
-        itself again, after any control message such as stop)."""
-        with self._lock:
-            batch = [self._items.popleft() for _ in range(min(limit, len(self._items)))]
-            more = bool(self._items)
-            self._scheduled = more
-            return batch, more
-
-
-DRAIN = "drain"
-
-
 def _iso(when: datetime | None) -> str:
     assert when is not None, "a pending object always has a due time"
     return when.isoformat()
-
-
-def _reply(envelope: Envelope, result: Any = None, exc: BaseException | None = None) -> None:
-    if envelope.reply.done():
-        return
-    if exc is not None:
-        envelope.reply.set_exception(exc)
-    else:
-        envelope.reply.set_result(result)
 
 
 class ShardActor(pykka.ThreadingActor):
@@ -145,7 +94,7 @@ class ShardActor(pykka.ThreadingActor):
         while True:
             batch, more = self._mailbox.take(1000)
             for envelope in batch:
-                _reply(envelope, exc=Unavailable("the shard is stopping"))
+                reply(envelope, exc=Unavailable("the shard is stopping"))
             if not more:
                 break
         self._db.reset()
@@ -160,7 +109,7 @@ class ShardActor(pykka.ThreadingActor):
             log.exception("shard %d failed a batch", self.index)
             self._reset_connection()
             for envelope in batch:
-                _reply(envelope, exc=exc)
+                reply(envelope, exc=exc)
         if more:
             self.actor_ref.tell(DRAIN)
         return None
@@ -202,18 +151,18 @@ class ShardActor(pykka.ThreadingActor):
             except psycopg.Error as exc:
                 self._database_failure(envelope, exc)
                 return
-        _reply(envelope, exc=Conflict(
+        reply(envelope, exc=Conflict(
             f"gave up after {MAX_CONFLICT_RETRIES} conflicting attempts"))
 
     def _database_failure(self, envelope: Envelope, exc: psycopg.Error) -> None:
         if isinstance(exc, psycopg.errors.DataError):
             # A value PostgreSQL cannot store (SQLSTATE class 22): the request's fault.
-            _reply(envelope, exc=ValidationError("A value in the request cannot be stored"))
+            reply(envelope, exc=ValidationError("A value in the request cannot be stored"))
             return
         log.error("shard %d: %s failed in PostgreSQL: %s", self.index,
                   type(envelope.command).__name__, exc)
         self._reset_connection()
-        _reply(envelope, exc=exc)
+        reply(envelope, exc=exc)
 
     def _attempt(self, batch: list[Envelope]) -> list[Envelope]:
         """Decide every command of ``batch``, commit all decisions in one transaction and
@@ -235,7 +184,7 @@ class ShardActor(pykka.ThreadingActor):
                     if not isinstance(exc, (DomainError, NotFound)):
                         log.exception("shard %d failed on %s", self.index,
                                       type(envelope.command).__name__)
-                    _reply(envelope, exc=exc)
+                    reply(envelope, exc=exc)
                     continue
                 finally:
                     self._uow = None
@@ -258,7 +207,7 @@ class ShardActor(pykka.ThreadingActor):
                 self._publisher.enqueue(uow.outbox)
             for kind, _id, _seq, from_state, to_state, _trigger, _data in uow.transitions:
                 self._metrics.observe_transition(kind, from_state, to_state)
-            _reply(envelope, result)
+            reply(envelope, result)
         return []
 
     def _decide(self, command: c.Command, uow: UnitOfWork) -> Any:
