@@ -24,6 +24,17 @@ from .unit_of_work import OutboxRow
 log = logging.getLogger(__name__)
 
 
+#: Streams are capped (approximately) at this many entries: they are a transport, not a log.
+#: An entry trimmed before a consumer read it is work the sweepers and the webhook reconcile
+#: find again in PostgreSQL.
+STREAM_MAXLEN = 100_000
+
+
+def _xadd(pipe: Any, stream: str, payload: Any, outbox_id: Any) -> None:
+    pipe.xadd(stream, {"payload": json.dumps(payload), "outbox_id": str(outbox_id)},
+              maxlen=STREAM_MAXLEN, approximate=True)
+
+
 def publish(client: redis.Redis, conn: psycopg.Connection[Any], rows: Iterable[OutboxRow],
             clock: Clock) -> bool:
     """XADD each row, then mark them published. False (rows stay for the relay) if Redis or
@@ -34,7 +45,7 @@ def publish(client: redis.Redis, conn: psycopg.Connection[Any], rows: Iterable[O
     try:
         pipe = client.pipeline(transaction=False)
         for row in rows:
-            pipe.xadd(row.stream, {"payload": json.dumps(row.payload), "outbox_id": str(row.id)})
+            _xadd(pipe, row.stream, row.payload, row.id)
         pipe.execute()
     except redis.RedisError as exc:
         log.warning("outbox publish deferred to the relay: %s", exc)
@@ -152,7 +163,7 @@ class OutboxRelay:
                 return 0
             pipe = self._client.pipeline(transaction=False)
             for r in rows:
-                pipe.xadd(r["stream"], {"payload": json.dumps(r["payload"]), "outbox_id": str(r["id"])})
+                _xadd(pipe, r["stream"], r["payload"], r["id"])
             pipe.execute()
             conn.execute("UPDATE outbox SET published_at = %s WHERE id = ANY(%s::uuid[])",
                          (self._clock.now(), [str(r["id"]) for r in rows]))
