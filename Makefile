@@ -8,13 +8,14 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help venv run test bench clean-data lint
+.PHONY: help venv run test bench bench-http clean-data lint
 
 help:
 	@echo "make venv        create $(VENV) and install the package with its test extras"
 	@echo "make run         the gateway on local PostgreSQL and Redis (Ctrl-C stops everything)"
 	@echo "make test        pytest on a separate local PostgreSQL and Redis; ARGS=\"-k foo\" passes through"
 	@echo "make bench       engine benchmark (10,000 payments in flight); ARGS=\"N SHARDS\""
+	@echo "make bench-http  HTTP benchmark (orders + UPI payments); ARGS=\"SECONDS CONCURRENCY\""
 	@echo "make lint        ruff and mypy"
 	@echo "make clean-data  stop the local services and delete their data"
 
@@ -33,7 +34,10 @@ test: venv
 	scripts/test.sh $(ARGS)
 
 bench: venv
-	scripts/bench.sh $(ARGS)
+	scripts/bench.sh bench/engine_inflight.py $(ARGS)
+
+bench-http: venv
+	scripts/bench.sh bench/http_load.py $(ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check paystate tests

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`: the engine benchmark against its own PostgreSQL (54349) and Redis (63819),
-# stopped afterwards. Arguments go to bench/engine_inflight.py (N payments, shards).
+# `make bench` / `make bench-http`: a benchmark script against its own PostgreSQL (54349) and
+# Redis (63819), stopped afterwards. Usage: scripts/bench.sh SCRIPT [ARGS...]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -12,4 +12,6 @@ while IFS= read -r line; do
   case $line in DATABASE_URL=* | REDIS_URL=*) export "${line?}" ;; esac
 done <<<"$urls"
 
-.venv/bin/python bench/engine_inflight.py "$@"
+script=$1
+shift
+.venv/bin/python "$script" "$@"
