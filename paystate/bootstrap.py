@@ -53,7 +53,6 @@ class Runtime:
     webhooks: WebhookDispatcher | None = None
     webhook_bridge: WebhookBridge | None = None
     idempotency_janitor: IdempotencyJanitor | None = None
-    extras: list[Any] = field(default_factory=list)
     _stoppers: list[Callable[[], Any]] = field(default_factory=list)
 
     def front_extras(self) -> dict[str, Any]:
@@ -83,7 +82,7 @@ def prepare_database(settings: Settings, clock: Clock) -> None:
     seed_test_merchant(settings.database_url, settings.test_merchant_password, clock.now())
 
 
-async def build(settings: Settings, *, api: bool = True, worker: bool = True,
+async def build(settings: Settings, *, worker: bool = True,
                 clock: Clock | None = None, rng: random.Random | None = None,
                 start_background: bool = True) -> Runtime:
     """Start the pieces for the roles asked for. Call from inside the event loop.
