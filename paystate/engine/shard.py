@@ -21,7 +21,6 @@ from typing import Any
 
 import psycopg
 import pykka
-from transitions import MachineError
 
 from ..machines.errors import DomainError, InvalidTransition, ValidationError
 from ..machines.models import Order, Payment, Refund
@@ -32,6 +31,7 @@ from ..machines.spec import MachineSpec, build_machine
 from . import commands as c
 from .clock import Clock
 from .db import ActorConnection
+from .decisions import INVALID, fire, record
 from .errors import Conflict, NotFound, Unavailable
 from .mailbox import DRAIN, Envelope, Mailbox, reply
 from .metrics import Metrics
@@ -219,53 +219,27 @@ class ShardActor(pykka.ThreadingActor):
             self._cache.pop(obj.id, None)
 
     def _fire(self, model: Any, trigger: str, **kwargs: Any) -> None:
+        """Decide ``trigger`` on ``model`` inside the current unit of work, then record the
+        events the transition emits, carrying the object as it is after it."""
         kind = KIND_OF[type(model)]
-        machine = self._machines[kind]
-        try:
-            ok = machine.events[trigger].trigger(model, **kwargs)
-        except MachineError:
-            message = WRONG_STATE.get(trigger, "Invalid state transition") if kind == "payment" \
-                else "Invalid state transition"
-            raise InvalidTransition(message) from None
-        if not ok:
-            spec = SPECS[kind].transition(trigger, model.state)
-            raise InvalidTransition(spec.refusal if spec else "Invalid state transition")
+        wrong_state = WRONG_STATE.get(trigger, INVALID) if kind == "payment" else INVALID
+        taken = fire(self._machines[kind], SPECS[kind], model, trigger, wrong_state, **kwargs)
+        assert self._uow is not None
+        for name in taken.events:
+            self._emit_event(self._uow, name, model)
 
     def _before_state_change(self, event: Any) -> None:
-        """Runs inside the trigger, after guards, before the state moves: record the row
-        update, the transition row and the events in the unit of work, and apply the effect."""
         uow = self._uow
         assert uow is not None, "triggers fire only inside a batch"
-        model = event.model
-        kind = KIND_OF[type(model)]
-        spec = SPECS[kind].transition(event.event.name, model.state)
-        assert spec is not None
-        kwargs = dict(event.kwargs)
-        changes = spec.effect(model, kwargs)
-        uow.update(kind, model.id, model.version, {"state": spec.dest, **changes})
-        data = {k: v for k, v in kwargs.items() if isinstance(v, (str, int, bool)) and k != "at"}
-        uow.record_transition(kind, model.id, model.version + 1, model.state, spec.dest,
-                              spec.trigger, data)
-        for name, value in changes.items():
-            setattr(model, name, value)
-        model.version += 1
-        model.updated_at = uow.at
-        uow.touched.append(model)
-        for name in spec.events:
-            self._emit_event(uow, name, model, spec.dest)
+        kind = KIND_OF[type(event.model)]
+        record(uow, kind, SPECS[kind], event)
+        uow.touched.append(event.model)
 
-    def _emit_event(self, uow: UnitOfWork, name: str, model: Any, state: str) -> None:
+    def _emit_event(self, uow: UnitOfWork, name: str, model: Any) -> None:
         if isinstance(model, Payment):
-            # The event carries the object as it is after the transition.
-            saved = model.state
-            model.state = state
             body = {"payment": payment_json(model)}
-            model.state = saved
         elif isinstance(model, Refund):
-            saved = model.state
-            model.state = state
             body = {"refund": refund_json(model)}
-            model.state = saved
         else:
             return
         uow.emit(self._config.streams.events, {
@@ -329,7 +303,7 @@ class ShardActor(pykka.ThreadingActor):
         uow.record_transition(kind, obj.id, 1, None, obj.state, "create", {})
         uow.touched.append(obj)
         for name in SPECS[kind].created_events:
-            self._emit_event(uow, name, obj, obj.state)
+            self._emit_event(uow, name, obj)
 
     def _due(self, delay_range_ms: tuple[int, int], uow: UnitOfWork) -> Any:
         low, high = delay_range_ms

@@ -32,7 +32,6 @@ from typing import Any, TypeVar
 import psycopg
 import pykka
 import redis
-from transitions import MachineError
 
 from ..machines.errors import InvalidTransition
 from ..machines.spec import build_machine
@@ -47,6 +46,7 @@ from ..machines.webhook import (
 from ..machines.webhook_signing import serialise_body, signed_headers
 from .clock import Clock
 from .db import ActorConnection
+from .decisions import fire, record
 from .errors import Conflict, NotFound
 from .metrics import Metrics
 from .outbox import publish
@@ -257,33 +257,11 @@ class DispatcherActor(pykka.ThreadingActor):
         raise Conflict(f"gave up after {MAX_CONFLICT_RETRIES} conflicting attempts")
 
     def _fire(self, delivery: WebhookDelivery, trigger: str, **kwargs: Any) -> None:
-        try:
-            ok = self._machine.events[trigger].trigger(delivery, **kwargs)
-        except MachineError:
-            raise InvalidTransition("Invalid state transition") from None
-        if not ok:
-            spec = WEBHOOK_DELIVERY.transition(trigger, delivery.state)
-            raise InvalidTransition(spec.refusal if spec else "Invalid state transition")
+        fire(self._machine, WEBHOOK_DELIVERY, delivery, trigger, **kwargs)
 
     def _before_state_change(self, event: Any) -> None:
-        """Inside the trigger, after guards, before the state moves: record the row update and
-        the transition row in the unit of work, then apply the effect to the model."""
-        uow = self._uow
-        assert uow is not None, "triggers fire only inside _write"
-        model: WebhookDelivery = event.model
-        spec = WEBHOOK_DELIVERY.transition(event.event.name, model.state)
-        assert spec is not None
-        kwargs = dict(event.kwargs)
-        changes = spec.effect(model, kwargs)
-        uow.update(KIND, model.id, model.version, {"state": spec.dest, **changes})
-        data = {k: v for k, v in kwargs.items()
-                if isinstance(v, (str, int, bool)) and k != "at"}
-        uow.record_transition(KIND, model.id, model.version + 1, model.state, spec.dest,
-                              spec.trigger, data)
-        for name, value in changes.items():
-            setattr(model, name, value)
-        model.version += 1
-        model.updated_at = uow.at
+        assert self._uow is not None, "triggers fire only inside _write"
+        record(self._uow, KIND, WEBHOOK_DELIVERY, event)
 
     def _load(self, delivery_id: str) -> WebhookDelivery | None:
         if not _is_uuid(delivery_id):

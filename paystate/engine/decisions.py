@@ -1,0 +1,54 @@
+"""Firing a trigger on a shared ``transitions`` Machine and writing what it decided.
+
+Both kinds of actor (shards, the webhook dispatcher) decide the same way: ``fire`` runs the
+trigger (guards included) and turns a refusal into the domain's ``InvalidTransition``; their
+``before_state_change`` hook calls ``record`` which, before the state moves, puts the row update
+(compare-and-set on ``version``), the transition row and the effect's field changes into the
+unit of work and applies them to the in-memory object.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transitions import Machine, MachineError
+
+from ..machines.errors import InvalidTransition
+from ..machines.spec import MachineSpec, TransitionSpec
+from .unit_of_work import UnitOfWork
+
+INVALID = "Invalid state transition"
+
+
+def fire(machine: Machine, spec: MachineSpec, model: Any, trigger: str,
+         wrong_state: str = INVALID, **kwargs: Any) -> TransitionSpec:
+    """Run ``trigger`` on ``model``; return the transition taken. ``wrong_state`` is the refusal
+    when the trigger is not allowed from the current state at all; a guard's own refusal comes
+    from its ``TransitionSpec``."""
+    taken = spec.transition(trigger, model.state)
+    try:
+        ok = machine.events[trigger].trigger(model, **kwargs)
+    except MachineError:
+        raise InvalidTransition(wrong_state) from None
+    if not ok or taken is None:
+        raise InvalidTransition(taken.refusal if taken else INVALID)
+    return taken
+
+
+def record(uow: UnitOfWork, kind: str, spec: MachineSpec, event: Any) -> TransitionSpec:
+    """The body of a ``before_state_change`` hook (``event`` is transitions' EventData)."""
+    model = event.model
+    taken = spec.transition(event.event.name, model.state)
+    assert taken is not None, "transitions fired a trigger the spec does not know"
+    kwargs = dict(event.kwargs)
+    changes = taken.effect(model, kwargs)
+    uow.update(kind, model.id, model.version, {"state": taken.dest, **changes})
+    # Scalars only: the data column shows what the trigger was given, not the clock.
+    data = {k: v for k, v in kwargs.items() if isinstance(v, (str, int, bool)) and k != "at"}
+    uow.record_transition(kind, model.id, model.version + 1, model.state, taken.dest,
+                          taken.trigger, data)
+    for name, value in changes.items():
+        setattr(model, name, value)
+    model.version += 1
+    model.updated_at = uow.at
+    return taken
