@@ -28,7 +28,6 @@ from .merchants import AuthCache, Merchant, merchant_from_row
 from .metrics import Metrics
 from .queries import Queries
 from .router import ShardRouter
-from .secrets_hash import check_password
 from .streams import StreamNames
 
 
@@ -75,21 +74,6 @@ class Engine:
         self.auth_cache.put(api_key, row["api_secret_hash"], merchant)
         got = self.auth_cache.get(api_key, api_secret)
         return got if isinstance(got, Merchant) else None
-
-    async def login(self, email: str, password: str) -> Merchant | None:
-        row = await self.queries.merchant_by_email(email)
-        if row is None:
-            check_password(password, None)
-            return None
-        ok = await asyncio.get_running_loop().run_in_executor(
-            None, check_password, password, row["password_hash"])
-        return merchant_from_row(row) if ok else None
-
-    async def merchant(self, merchant_id: str) -> Merchant:
-        row = await self.queries.merchant_by_id(merchant_id)
-        if row is None:
-            raise NotFound("Merchant")
-        return merchant_from_row(row)
 
     # -- orders ------------------------------------------------------------------------
 

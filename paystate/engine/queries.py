@@ -29,9 +29,6 @@ class Queries:
     async def merchant_by_id(self, merchant_id: str) -> dict[str, Any] | None:
         return await self._one("SELECT * FROM merchants WHERE id = %s", (merchant_id,))
 
-    async def merchant_by_email(self, email: str) -> dict[str, Any] | None:
-        return await self._one("SELECT * FROM merchants WHERE email = %s", (email,))
-
     async def order(self, order_id: str) -> Order | None:
         row = await self._one("SELECT * FROM orders WHERE id = %s", (order_id,))
         return order_from_row(row) if row else None
