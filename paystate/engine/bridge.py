@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import redis
@@ -215,3 +215,33 @@ class Engine:
             totals[key] = int(raw or 0)
         alive = await self.aredis.zcount(self.streams.workers, time.time() - STALE_AFTER_S, "+inf")
         return {**totals, "worker_status": "running" if alive else "stopped"}
+
+    # -- lists by creation time (any front's collections) --------------------------------
+
+    async def orders_page(self, merchant: Merchant, limit: int, offset: int,
+                          created_from: datetime | None = None,
+                          created_to: datetime | None = None,
+                          receipt: str | None = None) -> list[Order]:
+        """The merchant's orders, newest first, created within [from, to] when given."""
+        return await self.queries.orders_page(merchant.id, limit, offset, created_from,
+                                              created_to, receipt)
+
+    async def payments_page(self, merchant: Merchant, limit: int, offset: int,
+                            created_from: datetime | None = None,
+                            created_to: datetime | None = None) -> list[Payment]:
+        return await self.queries.payments_page(merchant.id, limit, offset, created_from,
+                                                created_to)
+
+    async def refunds_page(self, merchant: Merchant, limit: int, offset: int,
+                           created_from: datetime | None = None,
+                           created_to: datetime | None = None) -> list[Refund]:
+        return await self.queries.refunds_page(merchant.id, limit, offset, created_from,
+                                               created_to)
+
+    async def payments_of_order(self, merchant: Merchant, order_id: str) -> list[Payment]:
+        """Every payment of one of the merchant's orders, newest first (NotFound otherwise)."""
+        order = await self.order(merchant, order_id)
+        return await self.queries.payments_of_order(order.id)
+
+    async def payment_counts(self, order_ids: list[str]) -> dict[str, int]:
+        return await self.queries.payment_counts(order_ids) if order_ids else {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ..machines.models import Order, Payment, Refund
@@ -66,3 +67,56 @@ class Queries:
 
     async def ping(self) -> None:
         await self._one("SELECT 1 AS ok", ())
+
+    # -- pages by creation time (any front's lists) -----------------------------------
+
+    async def _page(self, table: str, where: str, params: tuple[Any, ...], limit: int,
+                    offset: int, created_from: datetime | None,
+                    created_to: datetime | None) -> list[dict[str, Any]]:
+        """Rows of ``table`` matching ``where``, created within [from, to] when given, newest
+        first. ``table`` and ``where`` are the caller's constants, never client text."""
+        if created_from is not None:
+            where += " AND created_at >= %s"
+            params += (created_from,)
+        if created_to is not None:
+            where += " AND created_at <= %s"
+            params += (created_to,)
+        return await self._all(f"SELECT * FROM {table} WHERE {where}"
+                               " ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
+                               (*params, limit, offset))
+
+    async def orders_page(self, merchant_id: str, limit: int, offset: int,
+                          created_from: datetime | None = None,
+                          created_to: datetime | None = None,
+                          receipt: str | None = None) -> list[Order]:
+        where = "merchant_id = %s"
+        params: tuple[Any, ...] = (merchant_id,)
+        if receipt is not None:
+            where, params = where + " AND receipt = %s", (merchant_id, receipt)
+        rows = await self._page("orders", where, params, limit, offset, created_from, created_to)
+        return [order_from_row(r) for r in rows]
+
+    async def payments_page(self, merchant_id: str, limit: int, offset: int,
+                            created_from: datetime | None = None,
+                            created_to: datetime | None = None) -> list[Payment]:
+        rows = await self._page("payments", "merchant_id = %s", (merchant_id,), limit, offset,
+                                created_from, created_to)
+        return [payment_from_row(r) for r in rows]
+
+    async def refunds_page(self, merchant_id: str, limit: int, offset: int,
+                           created_from: datetime | None = None,
+                           created_to: datetime | None = None) -> list[Refund]:
+        rows = await self._page("refunds", "merchant_id = %s", (merchant_id,), limit, offset,
+                                created_from, created_to)
+        return [refund_from_row(r) for r in rows]
+
+    async def payments_of_order(self, order_id: str) -> list[Payment]:
+        rows = await self._all("SELECT * FROM payments WHERE order_id = %s"
+                               " ORDER BY created_at DESC, id DESC", (order_id,))
+        return [payment_from_row(r) for r in rows]
+
+    async def payment_counts(self, order_ids: list[str]) -> dict[str, int]:
+        """How many payments each order has had (its attempts)."""
+        rows = await self._all("SELECT order_id, count(*) AS n FROM payments"
+                               " WHERE order_id = ANY(%s) GROUP BY order_id", (order_ids,))
+        return {r["order_id"]: int(r["n"]) for r in rows}

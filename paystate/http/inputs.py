@@ -1,10 +1,15 @@
 """Field checks for JSON bodies: exact types, no coercion (an amount of "100", 100.0 or true is
-refused), bounded sizes."""
+refused), bounded sizes. Every front (the native API, the Razorpay dialect) calls these: a rule
+of the API lives here once."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
+from ..engine.bridge import NewPayment
+from ..machines.instruments import validate_card, validate_vpa
 from .errors import bad_request
 
 MAX_AMOUNT = 10**11  # 100 crore rupees in paise: larger is an absurd value, not a payment
@@ -72,12 +77,54 @@ def notes(body: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+@dataclass(frozen=True)
+class NewOrder:
+    amount: int
+    currency: str
+    receipt: str | None
+    notes: dict[str, Any]
+
+
+def new_order(body: dict[str, Any]) -> NewOrder:
+    """The fields of an order to create: amount >= 100 paise, currency, receipt, notes."""
+    amount = integer(body, "amount", minimum=100, minimum_message="amount must be at least 100")
+    assert amount is not None
+    return NewOrder(amount, currency(body), text(body, "receipt", max_length=40), notes(body))
+
+
+def refund_amount(body: dict[str, Any], *, required: bool = True) -> int | None:
+    """A refund's amount: a positive integer of paise (None if absent and not required)."""
+    return integer(body, "amount", required=required, minimum=1,
+                   minimum_message="amount must be a positive integer")
+
+
+def instrument(method: object, vpa: object, card: object, today: date) -> NewPayment:
+    """What may be kept of a payment's instrument: the VPA of a UPI payment, the network and
+    last four digits of a card (checked against ``today`` for expiry)."""
+    if method == "upi":
+        return NewPayment(method="upi", vpa=validate_vpa(vpa))
+    if method == "card":
+        summary = validate_card(card, today)
+        return NewPayment(method="card", card_network=summary.network,
+                          card_last4=summary.last4)
+    raise bad_request("method must be one of: upi, card")
+
+
+def query_int(raw: str | None, name: str, default: int, maximum: int) -> int:
+    """A non-negative integer query parameter (ASCII digits only, at most ``maximum``)."""
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or int(raw) > maximum:
+        raise bad_request(f"{name} must be an integer between 0 and {maximum}")
+    return int(raw)
+
+
 def page(query_limit: str | None, query_offset: str | None, default: int,
          maximum: int) -> tuple[int, int]:
     def parse(raw: str | None, name: str, fallback: int) -> int:
         if raw is None or raw == "":
             return fallback
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
             raise bad_request(f"{name} must be a non-negative integer")
         return int(raw)
     limit = parse(query_limit, "limit", default)

@@ -21,14 +21,9 @@ class OrdersHandler(BaseHandler):
 
     async def create(self, merchant: Merchant, body: dict[str, Any],
                      order_id: str | None) -> Order:
-        amount = inputs.integer(body, "amount", minimum=100,
-                                minimum_message="amount must be at least 100")
-        assert amount is not None
-        currency = inputs.currency(body)
-        receipt = inputs.text(body, "receipt", max_length=40)
-        notes = inputs.notes(body)
-        return await self.engine.create_order(merchant, amount, currency, receipt, notes,
-                                              order_id)
+        new = inputs.new_order(body)
+        return await self.engine.create_order(merchant, new.amount, new.currency, new.receipt,
+                                              new.notes, order_id)
 
 
 class OrderHandler(BaseHandler):

@@ -15,8 +15,7 @@ from ..idempotency import create_once
 class RefundCreation(BaseHandler):
     async def create(self, merchant: Merchant, payment_id: str, body: dict[str, Any],
                      refund_id: str | None = None) -> Refund:
-        amount = inputs.integer(body, "amount", minimum=1,
-                                minimum_message="amount must be a positive integer")
+        amount = inputs.refund_amount(body)
         assert amount is not None
         reason = inputs.text(body, "reason", max_length=255)
         return await self.engine.create_refund(merchant, payment_id, amount, reason, refund_id)
