@@ -76,6 +76,8 @@ class Settings:
     stream_claim_idle_ms: int = 30000
     max_body_bytes: int = 1024 * 1024
     stream_prefix: str = "paystate"
+    # The Razorpay-compatible dialect at /v1 (paystate/http/razorpay/), beside /api/v1.
+    razorpay_front: bool = True
 
     @property
     def settle_delay_range_ms(self) -> tuple[int, int]:
@@ -121,4 +123,5 @@ class Settings:
             webhook_allow_private=_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
             shards=_int(env, "PAYSTATE_SHARDS", 8, minimum=1),
             stream_prefix=env.get("PAYSTATE_STREAM_PREFIX") or "paystate",
+            razorpay_front=_bool(env, "RAZORPAY_FRONT", True),
         )

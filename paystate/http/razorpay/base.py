@@ -1,0 +1,122 @@
+"""The Razorpay dialect's handler base: HTTP Basic credentials, the dialect's error envelope,
+strict bodies and query strings, and the collection parameters (``count``, ``skip``, ``from``,
+``to``). Everything else (bounded bodies, JSON parsing, metrics) is the shared ``BaseHandler``'s.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ...engine.merchants import Merchant
+from .. import inputs
+from ..base import BaseHandler, dumps
+from .errors import about, envelope, refused, unauthorized
+
+MAX_COUNT = 100
+MAX_UNIX = 10**10  # year 2286: later is not a time anyone means
+
+
+@dataclass(frozen=True)
+class Window:
+    """One page of a collection: ``count`` items after ``skip``, created within [from, to]."""
+
+    count: int
+    skip: int
+    created_from: datetime | None
+    created_to: datetime | None
+
+    def __call__(self, items: list[Any]) -> list[Any]:
+        """The page of an already loaded list (newest first) - for short lists only."""
+        kept = [i for i in items
+                if (self.created_from is None or i.created_at >= self.created_from)
+                and (self.created_to is None or i.created_at <= self.created_to)]
+        return kept[self.skip:self.skip + self.count]
+
+
+class RazorpayHandler(BaseHandler):
+    """Runs on the gateway's event loop, like every handler."""
+
+    async def merchant(self) -> Merchant:
+        """The caller, from ``Authorization: Basic base64(api_key:api_secret)``."""
+        header = self.request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "basic" or not token or len(token) > 1024:
+            raise unauthorized()
+        try:
+            decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise unauthorized() from None
+        key, colon, secret = decoded.partition(":")
+        if not colon or not key or not secret or len(key) > 255 or len(secret) > 255:
+            raise unauthorized()
+        merchant = await self.engine.authenticate(key, secret)
+        if merchant is None:
+            raise unauthorized()
+        return merchant
+
+    def body(self, allowed: Iterable[str], *, optional: bool = False) -> dict[str, Any]:
+        """The JSON object body, refusing fields this dialect does not support (Razorpay's
+        own API refuses unknown fields too). ``optional``: an empty body reads as {}."""
+        if optional and not self.raw_body().strip():
+            return {}
+        body = self.json_body()
+        allowed = set(allowed)
+        for name in body:
+            if name not in allowed:
+                raise refused(f"{name} is not supported by this API", name)
+        return body
+
+    def only_query(self, allowed: Iterable[str]) -> None:
+        allowed = set(allowed)
+        for name in self.request.query_arguments:
+            if name not in allowed:
+                raise refused(f"query parameter {name} is not supported by this API", name)
+
+    def window(self, *extra: str) -> Window:
+        """``count`` (1-100, default 10), ``skip`` (default 0), ``from`` and ``to`` (unix
+        seconds, inclusive); any other query parameter but ``extra`` is refused."""
+        self.only_query(("count", "skip", "from", "to", *extra))
+
+        def arg(name: str) -> str | None:
+            return self.get_query_argument(name, None)
+
+        with about("count"):
+            count = inputs.query_int(arg("count"), "count", 10, MAX_COUNT)
+            if count < 1:
+                raise refused("count must be at least 1", "count")
+        with about("skip"):
+            skip = inputs.query_int(arg("skip"), "skip", 0, 10**9)
+        bounds = []
+        for name in ("from", "to"):
+            with about(name):
+                raw = arg(name)
+                bounds.append(None if raw in (None, "") else datetime.fromtimestamp(
+                    inputs.query_int(raw, name, 0, MAX_UNIX), UTC))
+        return Window(count, skip, bounds[0], bounds[1])
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        err, body = envelope(exc, status_code)
+        self.clear()
+        self.set_status(err.status)
+        self.set_header("Content-Type", "application/json")
+        for name, value in err.headers.items():
+            self.set_header(name, value)
+        self.finish(dumps(body))
+
+
+class UnsupportedHandler(RazorpayHandler):
+    """Any other path under ``/v1``: Razorpay's API is larger than this dialect. A clear 400
+    (the clients' ``BadRequestError``) rather than a 404 the clients would call a server
+    error."""
+
+    async def _unsupported(self, *args: Any) -> None:
+        raise refused(f"{self.request.method} {self.request.path} is not supported by "
+                      "Paystate's Razorpay-compatible API (see the README)")
+
+    get = post = put = patch = delete = head = options = _unsupported

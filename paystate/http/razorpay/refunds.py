@@ -1,0 +1,95 @@
+"""Refunds: ``POST /v1/payments/{id}/refund``, ``POST /v1/refunds``, and their reads.
+
+Without ``amount`` a refund is for the payment's whole refundable rest (its amount less its
+pending and processed refunds) as read now; the payment's shard decides again under its
+compare-and-set, so a concurrent refund makes this one fail rather than overdraw.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...engine.errors import NotFound
+from ...engine.merchants import Merchant
+from ...machines.models import Refund
+from ...machines.payment import refundable_amount
+from .. import inputs
+from ..idempotency import create_once
+from . import renderers
+from .base import RazorpayHandler
+from .errors import about, refused
+
+REFUND_FIELDS = ("amount", "notes", "speed")
+
+
+class RefundCreation(RazorpayHandler):
+    async def create(self, merchant: Merchant, payment_id: str, body: dict[str, Any],
+                     refund_id: str | None) -> Refund:
+        with about("amount"):
+            amount = inputs.refund_amount(body, required=False)
+        with about("notes"):
+            inputs.notes(body)  # accepted, not stored (README)
+        speed = body.get("speed")
+        if speed not in (None, "normal"):
+            raise refused("speed must be normal: instant refunds are not supported", "speed")
+        if amount is None:
+            amount = refundable_amount(await self.engine.payment(merchant, payment_id))
+        return await self.engine.create_refund(merchant, payment_id, amount, None, refund_id)
+
+
+class RazorpayPaymentRefundHandler(RefundCreation):
+    async def post(self, payment_id: str) -> None:
+        merchant = await self.merchant()
+        body = self.body(REFUND_FIELDS, optional=True)
+        await create_once(self, merchant.id, body, "refund",
+                          lambda refund_id: self.create(merchant, payment_id, body, refund_id),
+                          renderers.refund, status=200)
+
+
+class RazorpayPaymentRefundsHandler(RazorpayHandler):
+    async def get(self, payment_id: str) -> None:
+        merchant = await self.merchant()
+        window = self.window()
+        refunds = await self.engine.refunds_of_payment(merchant, payment_id)
+        newest_first = list(reversed(refunds))
+        self.send(200, renderers.collection([renderers.refund(r) for r in window(newest_first)]))
+
+
+class RazorpayPaymentRefundOneHandler(RazorpayHandler):
+    async def get(self, payment_id: str, refund_id: str) -> None:
+        merchant = await self.merchant()
+        self.only_query(())
+        refund = await self.engine.refund(merchant, refund_id)
+        if refund.payment_id != payment_id:
+            raise NotFound("Refund")
+        self.send(200, renderers.refund(refund))
+
+
+class RazorpayRefundsHandler(RefundCreation):
+    async def post(self) -> None:
+        merchant = await self.merchant()
+        body = self.body(("payment_id", *REFUND_FIELDS))
+        await create_once(self, merchant.id, body, "refund",
+                          lambda refund_id: self.create_from_body(merchant, body, refund_id),
+                          renderers.refund, status=200)
+
+    async def create_from_body(self, merchant: Merchant, body: dict[str, Any],
+                               refund_id: str | None) -> Refund:
+        with about("payment_id"):
+            payment_id = inputs.text(body, "payment_id", required=True, max_length=64)
+        assert payment_id is not None
+        return await self.create(merchant, payment_id, body, refund_id)
+
+    async def get(self) -> None:
+        merchant = await self.merchant()
+        window = self.window()
+        refunds = await self.engine.refunds_page(merchant, window.count, window.skip,
+                                                 window.created_from, window.created_to)
+        self.send(200, renderers.collection([renderers.refund(r) for r in refunds]))
+
+
+class RazorpayRefundHandler(RazorpayHandler):
+    async def get(self, refund_id: str) -> None:
+        merchant = await self.merchant()
+        self.only_query(())
+        self.send(200, renderers.refund(await self.engine.refund(merchant, refund_id)))
