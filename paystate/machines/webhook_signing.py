@@ -65,6 +65,7 @@ def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dic
     return {
         "Content-Type": "application/json",
         "X-Webhook-Signature": hex_signature(secret, body),
+        "X-Razorpay-Signature": hex_signature(secret, body),  # the Razorpay clients' check
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": standard_signature(secret, msg_id, timestamp, body),
