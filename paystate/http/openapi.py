@@ -12,7 +12,9 @@ import copy
 from typing import Any
 
 from ..engine.idempotency import MAX_KEY_LENGTH
+from .openapi_parts import assemble, json_content, path_param, query_param, reply
 from .openapi_schemas import EXAMPLES, PAYMENT_STATUSES, SCHEMAS, Schema, integer, ref, string
+from .razorpay import openapi as razorpay_openapi
 
 OPENAPI_VERSION = "3.1.0"
 AUTH: list[dict[str, list[str]]] = [{"ApiKey": [], "ApiSecret": []}]
@@ -39,31 +41,8 @@ SERVER_ERROR = ("ServerError", ("INTERNAL_ERROR, or SERVICE_UNAVAILABLE (503, wi
 
 # -- building blocks -------------------------------------------------------------------------
 
-def json_content(schema: Schema) -> dict[str, Any]:
-    return {"application/json": {"schema": schema}}
-
-
-def reply(description: str, schema: Schema,
-          headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description, "content": json_content(schema)}
-    if headers:
-        response["headers"] = headers
-    return response
-
-
 def list_of(name: str) -> Schema:
     return {"type": "array", "items": ref(name)}
-
-
-def path_param(name: str, description: str) -> dict[str, Any]:
-    # The pattern is the route's: any other value never reaches the handler (404).
-    return {"name": name, "in": "path", "required": True, "description": description,
-            "schema": string(64, minLength=1, pattern="^[A-Za-z0-9_-]{1,64}$")}
-
-
-def query_param(name: str, schema: Schema, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": schema}
 
 
 def page_params(default: int, maximum: int) -> list[dict[str, Any]]:
@@ -86,26 +65,11 @@ def operation(op_id: str, tag: str, summary: str, ok: dict[int, dict[str, Any]],
         statuses |= {400, 413}
     if idempotent:
         statuses |= {400, 409, 422}
-    op: dict[str, Any] = {"operationId": op_id, "tags": [tag], "summary": summary,
-                          "security": AUTH if auth else PUBLIC}
-    if description:
-        op["description"] = description
-    parameters = list(params or [])
-    if idempotent:
-        parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
-    if parameters:
-        op["parameters"] = parameters
-    if body:
-        content = json_content(ref(body))
-        content["application/json"]["examples"] = {
-            name: {"value": value} for name, value in EXAMPLES[body].items()}
-        op["requestBody"] = {"required": body_required, "content": content}
-    responses: dict[str, Any] = {str(status): response for status, response in ok.items()}
-    for status in sorted(statuses):
-        responses[str(status)] = {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
-    responses["5XX"] = {"$ref": f"#/components/responses/{SERVER_ERROR[0]}"}
-    op["responses"] = responses
-    return op
+    return assemble(op_id, tag, summary, ok, security=AUTH if auth else PUBLIC,
+                    errors={status: ERRORS[status][0] for status in statuses},
+                    server_error=SERVER_ERROR[0], params=params, body=body,
+                    body_required=body_required, examples=EXAMPLES.get(body or ""),
+                    idempotent=idempotent, description=description)
 
 
 def created(description: str, schema_name: str) -> dict[int, dict[str, Any]]:
@@ -294,15 +258,19 @@ def components() -> dict[str, Any]:
     }
 
 
-def openapi_document(server_url: str | None = None) -> dict[str, Any]:
+def openapi_document(server_url: str | None = None, razorpay: bool = True) -> dict[str, Any]:
     """The whole document, a fresh copy each call (callers may change it). ``server_url``:
-    the base URL to list under ``servers``, e.g. the URL the request came in on."""
+    the base URL to list under ``servers``, e.g. the URL the request came in on.
+    ``razorpay``: include the ``/v1`` dialect (``RAZORPAY_FRONT``)."""
     doc: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Paystate", "version": "1",
                  "description": "Payment gateway API. Money is an integer of paise; "
                                 "timestamps are ISO-8601 UTC. Errors are "
-                                "{\"error\": {\"code\", \"description\"}}."},
+                                "{\"error\": {\"code\", \"description\"}}. The "
+                                "operations tagged razorpay are the Razorpay-compatible "
+                                "dialect at /v1: Basic auth, unix-second timestamps and "
+                                "Razorpay's error envelope."},
         "security": AUTH,
         "tags": [{"name": name} for name in ("orders", "payments", "refunds", "webhooks",
                                              "merchant", "operations")],
@@ -310,6 +278,12 @@ def openapi_document(server_url: str | None = None) -> dict[str, Any]:
                   **webhook_paths()},
         "components": components(),
     }
+    if razorpay:
+        doc["tags"].append({"name": razorpay_openapi.TAG,
+                            "description": "Razorpay-compatible dialect (/v1)"})
+        doc["paths"].update(razorpay_openapi.paths())
+        for part, entries in razorpay_openapi.components().items():
+            doc["components"][part] = {**doc["components"][part], **entries}
     if server_url:
         doc["servers"] = [{"url": server_url}]
     return copy.deepcopy(doc)

@@ -5,6 +5,7 @@ contract's error envelope."""
 
 from __future__ import annotations
 
+import base64
 import inspect
 import itertools
 import re
@@ -30,9 +31,12 @@ from tornado.web import RequestHandler
 
 from paystate.config import Settings
 from paystate.engine.webhook_urls import parse_webhook_url
+from paystate.http import razorpay
 from paystate.http.app import api_routes
 from paystate.http.openapi import openapi_document
 from paystate.http.openapi_schemas import ERROR_CODES, SCHEMAS
+from paystate.http.razorpay import openapi as razorpay_openapi
+from paystate.http.razorpay.base import UnsupportedHandler
 from paystate.machines.errors import ValidationError
 from paystate.testing import WebhookReceiver
 from tests.support import Client, ThreadGateway, make_settings, wait_until
@@ -54,10 +58,13 @@ def path_template(pattern: str, names: list[str]) -> str:
 
 
 def served_operations() -> set[tuple[str, str]]:
-    """(path template, method) for every method a handler in ``api_routes()`` defines; each
-    regex group becomes ``{name}``, named by the handler method's argument."""
+    """(path template, method) for every method a handler in ``api_routes()`` and the
+    Razorpay dialect's ``routes()`` defines (but the dialect's catch-all for unsupported
+    paths); each regex group becomes ``{name}``, named by the handler method's argument."""
     served = set()
-    for pattern, handler in api_routes():
+    for pattern, handler in api_routes() + razorpay.routes():
+        if handler is UnsupportedHandler:
+            continue
         methods = [m for m in METHODS if getattr(handler, m) is not getattr(RequestHandler, m)]
         assert methods, f"{handler.__name__} serves no method"
         for method in methods:
@@ -150,7 +157,9 @@ OPERATIONS: dict[str, Any] = {op.label: op for op in (
 HOSTILE_TEXT = ("\x00", "a\x00b", "\u202e", "\U0001f642", "' OR '1'='1", "../../etc/passwd",
                 "%00", "A" * 5000)
 FRESH = "(a new order)"
-DOCUMENTED_FIELDS = {name for schema in SCHEMAS.values() for name in schema.get("properties", {})}
+DOCUMENTED_FIELDS = {name for schema in [*SCHEMAS.values(), *razorpay_openapi.SCHEMAS.values()]
+                     for name in schema.get("properties", {})}
+RAZORPAY_ERROR_KEYS = {"code", "description", "source", "step", "reason", "metadata", "field"}
 
 
 def loopback_url(url: Any, receiver: WebhookReceiver) -> Any:
@@ -247,8 +256,16 @@ def send(case: Any, target: FuzzTarget) -> Any:
     if case.path == "/api/v1/merchant/webhook" and isinstance(case.body, dict):
         case.body = {**case.body, "url": loopback_url(case.body.get("url"), target.receiver)}
     headers = target.auth if case.operation.definition.raw["security"] else {}
+    if case.path.startswith("/v1/"):
+        headers = basic_auth(target.auth)
     return case.call(base_url=target.gateway.url, session=target.session, headers=headers,
                      timeout=30)
+
+
+def basic_auth(auth: dict[str, str]) -> dict[str, str]:
+    """The Razorpay dialect's credentials: the same key and secret, as HTTP Basic."""
+    pair = f"{auth['X-Api-Key']}:{auth['X-Api-Secret']}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
 
 
 def assert_contract(case: Any, response: Any) -> None:
@@ -259,8 +276,12 @@ def assert_contract(case: Any, response: Any) -> None:
     if response.status_code >= 400:
         body = response.json()
         assert set(body) == {"error"}, (where, body)
-        assert set(body["error"]) == {"code", "description"}, (where, body)
-        assert body["error"]["code"] in ERROR_CODES, (where, body)
+        if case.path.startswith("/v1/"):  # the Razorpay dialect's envelope
+            assert set(body["error"]) == RAZORPAY_ERROR_KEYS, (where, body)
+            assert body["error"]["code"] == "BAD_REQUEST_ERROR", (where, body)
+        else:
+            assert set(body["error"]) == {"code", "description"}, (where, body)
+            assert body["error"]["code"] in ERROR_CODES, (where, body)
         assert isinstance(body["error"]["description"], str), (where, body)
     if case.method.lower() != case.operation.method.lower():
         assert response.status_code == 405, where
@@ -297,6 +318,22 @@ def test_unstorable_json_is_a_400(fuzz_target: FuzzTarget, path: str, raw: str) 
                                    headers={"Content-Type": "application/json"})
     assert r.status_code == 400, r.text
     assert r.json()["error"]["code"] == "BAD_REQUEST_ERROR"
+
+
+RAZORPAY_UNSTORABLE = [("/v1/orders", '{"amount": 1000, "receipt": "a\\u0000b"}'),
+                       ("/v1/orders", '{"amount": 1000, "notes": {"k": "\\udfff"}}'),
+                       ("/v1/refunds", '{"payment_id": "pay_\\u0000", "amount": 100}'),
+                       ("/v1/payments/create/upi", '{"order_id": "o\\ud800", "amount": 1}')]
+
+
+@pytest.mark.parametrize("path,raw", RAZORPAY_UNSTORABLE)
+def test_unstorable_json_is_a_400_on_the_razorpay_dialect(fuzz_target: FuzzTarget, path: str,
+                                                          raw: str) -> None:
+    r = fuzz_target.client.request("POST", path, data=raw.encode(), auth=False,
+                                   headers={"Content-Type": "application/json",
+                                            **basic_auth(fuzz_target.auth)})
+    assert r.status_code == 400, r.text
+    assert set(r.json()["error"]) == RAZORPAY_ERROR_KEYS
 
 
 def test_unstorable_webhook_url_is_a_400(fuzz_target: FuzzTarget) -> None:
