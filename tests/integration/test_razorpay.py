@@ -220,6 +220,10 @@ def test_error_envelope_is_razorpays(gateway: ThreadGateway) -> None:
     r = requests.get(f"{url}/v1/payments/pay_unknown", headers=basic(KEY, SECRET), timeout=10)
     assert (r.status_code, r.json()["error"]["description"]) == (
         400, "The id provided does not exist")
+    r = requests.get(f"{url}/v1/customers", headers=basic(KEY, "nope"), timeout=10)
+    assert r.status_code == 401, r.text
+    r = requests.get(f"{url}/v1/customers", headers=basic(KEY, SECRET), timeout=10)
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "BAD_REQUEST_ERROR")
     r = requests.delete(f"{url}/v1/orders", headers=basic(KEY, SECRET), timeout=10)
     assert (r.status_code, r.json()["error"]["code"]) == (405, "BAD_REQUEST_ERROR")
     r = requests.post(f"{url}/v1/orders", data=b"{", headers=basic(KEY, SECRET), timeout=10)

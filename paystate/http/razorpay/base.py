@@ -116,6 +116,7 @@ class UnsupportedHandler(RazorpayHandler):
     error."""
 
     async def _unsupported(self, *args: Any) -> None:
+        await self.merchant()  # strangers learn nothing, not even what is supported
         raise refused(f"{self.request.method} {self.request.path} is not supported by "
                       "Paystate's Razorpay-compatible API (see the README)")
 

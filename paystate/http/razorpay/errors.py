@@ -65,6 +65,8 @@ def envelope(exc: BaseException | None, status: int = 500) -> tuple[ApiError, di
         err = ApiError(400, BAD_REQUEST, NOT_FOUND)
     else:
         err = to_error(exc, status)
+        if err.status == 401:  # whoever refused the credentials, Razorpay's words
+            err = ApiError(401, BAD_REQUEST, AUTH_FAILED, err.headers)
     field = _FIELDS.get(exc) if exc is not None else None
     validation = err.status == 400 and err.description != NOT_FOUND
     if err.status >= 500:
