@@ -258,8 +258,16 @@ def test_idempotency_key_replays_within_the_dialect_only(gateway: ThreadGateway)
     # The same key on the native front never replays the dialect's bytes.
     native = requests.post(f"{gateway.url}/api/v1/orders", json=body,
                            headers={**AUTH, "Idempotency-Key": key}, timeout=10)
-    assert native.content != first.content
-    assert "Idempotent-Replayed" not in native.headers
+    assert native.status_code == 201 and "Idempotent-Replayed" not in native.headers
+    assert native.json()["id"] != first.json()["id"]
+    # ...and the reverse: each front's key is its own, even with another body.
+    fresh = f"native-{uuid.uuid4().hex}"
+    assert requests.post(f"{gateway.url}/api/v1/orders", json=body,
+                         headers={**AUTH, "Idempotency-Key": fresh}, timeout=10).status_code == 201
+    other_body = requests.post(f"{gateway.url}/v1/orders", json={"amount": 777},
+                               headers={**basic(KEY, SECRET), "Idempotency-Key": fresh},
+                               timeout=10)
+    assert other_body.status_code == 200 and other_body.json()["amount"] == 777
 
     # Through the client, as a merchant would pass the header.
     rzp = razorpay.Client(auth=(KEY, SECRET), base_url=gateway.url)

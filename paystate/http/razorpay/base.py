@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,7 @@ from .errors import about, envelope, refused, unauthorized
 
 MAX_COUNT = 100
 MAX_UNIX = 10**10  # year 2286: later is not a time anyone means
+KEY_NAMESPACE = "razorpay"
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,13 @@ class Window:
 
 
 class RazorpayHandler(BaseHandler):
-    """Runs on the gateway's event loop, like every handler."""
+    """Runs on the gateway's event loop, like every handler. Every route needs the merchant's
+    credentials, checked before the body is read (``BaseHandler.prepare``)."""
 
-    async def merchant(self) -> Merchant:
-        """The caller, from ``Authorization: Basic base64(api_key:api_secret)``."""
+    merchant_auth = True
+
+    def credentials(self) -> tuple[str, str]:
+        """``Authorization: Basic base64(api_key:api_secret)``, as Razorpay's clients send."""
         header = self.request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "basic" or not token or len(token) > 1024:
@@ -54,10 +58,15 @@ class RazorpayHandler(BaseHandler):
         key, colon, secret = decoded.partition(":")
         if not colon or not key or not secret or len(key) > 255 or len(secret) > 255:
             raise unauthorized()
-        merchant = await self.engine.authenticate(key, secret)
-        if merchant is None:
-            raise unauthorized()
-        return merchant
+        return key, secret
+
+    @staticmethod
+    def key_owner(merchant: Merchant) -> Callable[[], Awaitable[tuple[str, str]]]:
+        """Idempotency keys of this dialect live in a namespace of their own: the same key
+        sent to ``/api/v1`` is another key, and neither replays the other's response."""
+        async def owner() -> tuple[str, str]:
+            return merchant.id, KEY_NAMESPACE
+        return owner
 
     def body(self, allowed: Iterable[str], *, optional: bool = False) -> dict[str, Any]:
         """The JSON object body, refusing fields this dialect does not support (Razorpay's

@@ -25,9 +25,9 @@ class RazorpayOrdersHandler(RazorpayHandler):
     async def post(self) -> None:
         merchant = await self.merchant()
         body = self.body(ORDER_FIELDS)
-        await create_once(self, merchant.id, body, "order",
+        await create_once(self, self.key_owner(merchant), body, "order",
                           lambda order_id: self.create(merchant, body, order_id),
-                          lambda o: renderers.order(o, 0), status=200)
+                          renderers.order, status=200)
 
     async def create(self, merchant: Merchant, body: dict[str, Any],
                      order_id: str | None) -> Order:
@@ -48,18 +48,14 @@ class RazorpayOrdersHandler(RazorpayHandler):
         orders = await self.engine.orders_page(merchant, window.count, window.skip,
                                                window.created_from, window.created_to,
                                                receipt or None)
-        attempts = await self.engine.payment_counts([o.id for o in orders])
-        self.send(200, renderers.collection(
-            [renderers.order(o, attempts.get(o.id, 0)) for o in orders]))
+        self.send(200, renderers.collection([renderers.order(o) for o in orders]))
 
 
 class RazorpayOrderHandler(RazorpayHandler):
     async def get(self, order_id: str) -> None:
         merchant = await self.merchant()
         self.only_query(())
-        order = await self.engine.order(merchant, order_id)
-        attempts = await self.engine.payment_counts([order.id])
-        self.send(200, renderers.order(order, attempts.get(order.id, 0)))
+        self.send(200, renderers.order(await self.engine.order(merchant, order_id)))
 
 
 class RazorpayOrderPaymentsHandler(RazorpayHandler):

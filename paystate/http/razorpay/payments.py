@@ -35,7 +35,7 @@ class PaymentCreation(RazorpayHandler):
     async def post(self) -> None:
         merchant = await self.merchant()
         body = self.body(PAYMENT_FIELDS)
-        await create_once(self, merchant.id, body, "payment",
+        await create_once(self, self.key_owner(merchant), body, "payment",
                           lambda payment_id: self.create(merchant, body, payment_id),
                           self.answer, status=200)
 

@@ -41,7 +41,7 @@ class RazorpayPaymentRefundHandler(RefundCreation):
     async def post(self, payment_id: str) -> None:
         merchant = await self.merchant()
         body = self.body(REFUND_FIELDS, optional=True)
-        await create_once(self, merchant.id, body, "refund",
+        await create_once(self, self.key_owner(merchant), body, "refund",
                           lambda refund_id: self.create(merchant, payment_id, body, refund_id),
                           renderers.refund, status=200)
 
@@ -69,7 +69,7 @@ class RazorpayRefundsHandler(RefundCreation):
     async def post(self) -> None:
         merchant = await self.merchant()
         body = self.body(("payment_id", *REFUND_FIELDS))
-        await create_once(self, merchant.id, body, "refund",
+        await create_once(self, self.key_owner(merchant), body, "refund",
                           lambda refund_id: self.create_from_body(merchant, body, refund_id),
                           renderers.refund, status=200)
 
