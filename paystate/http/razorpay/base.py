@@ -100,13 +100,22 @@ class RazorpayHandler(BaseHandler):
                 raise refused("count must be at least 1", "count")
         with about("skip"):
             skip = inputs.query_int(arg("skip"), "skip", 0, 10**9)
-        bounds = []
-        for name in ("from", "to"):
-            with about(name):
-                raw = arg(name)
-                bounds.append(None if raw in (None, "") else datetime.fromtimestamp(
-                    inputs.query_int(raw, name, 0, MAX_UNIX), UTC))
+        bounds = [self.unix_time(arg(name), name) for name in ("from", "to")]
         return Window(count, skip, bounds[0], bounds[1])
+
+    @staticmethod
+    def unix_time(raw: str | None, name: str) -> datetime | None:
+        """Unix seconds, whole or with a fraction (the Node client turns a Date into
+        milliseconds / 1000)."""
+        if raw is None or raw == "":
+            return None
+        whole, dot, fraction = raw.partition(".")
+        if dot and not (fraction.isascii() and fraction.isdigit() and len(fraction) <= 9):
+            raise refused(f"{name} must be unix seconds", name)
+        with about(name):
+            seconds = inputs.query_int(whole, name, 0, MAX_UNIX)
+        return datetime.fromtimestamp(seconds + (int(fraction) / 10 ** len(fraction)
+                                                 if dot else 0), UTC)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
