@@ -255,3 +255,7 @@ class Engine:
         """Every payment of one of the merchant's orders, newest first (NotFound otherwise)."""
         order = await self.order(merchant, order_id)
         return await self.queries.payments_of_order(order.id)
+
+    async def payment_counts(self, order_ids: list[str]) -> dict[str, int]:
+        """How many payments each order has had (orders with none are left out)."""
+        return await self.queries.payment_counts(order_ids) if order_ids else {}

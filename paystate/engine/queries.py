@@ -114,3 +114,9 @@ class Queries:
         rows = await self._all("SELECT * FROM payments WHERE order_id = %s"
                                " ORDER BY created_at DESC, id DESC", (order_id,))
         return [payment_from_row(r) for r in rows]
+
+    async def payment_counts(self, order_ids: list[str]) -> dict[str, int]:
+        """How many payments each order has had (its attempts), for orders that have any."""
+        rows = await self._all("SELECT order_id, count(*) AS n FROM payments"
+                               " WHERE order_id = ANY(%s) GROUP BY order_id", (order_ids,))
+        return {r["order_id"]: int(r["n"]) for r in rows}

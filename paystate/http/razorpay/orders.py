@@ -27,7 +27,7 @@ class RazorpayOrdersHandler(RazorpayHandler):
         body = self.body(ORDER_FIELDS)
         await create_once(self, self.key_owner(merchant), body, "order",
                           lambda order_id: self.create(merchant, body, order_id),
-                          renderers.order, status=200)
+                          lambda o: renderers.order(o, 0), status=200)
 
     async def create(self, merchant: Merchant, body: dict[str, Any],
                      order_id: str | None) -> Order:
@@ -48,14 +48,18 @@ class RazorpayOrdersHandler(RazorpayHandler):
         orders = await self.engine.orders_page(merchant, window.count, window.skip,
                                                window.created_from, window.created_to,
                                                receipt or None)
-        self.send(200, renderers.collection([renderers.order(o) for o in orders]))
+        attempts = await self.engine.payment_counts([o.id for o in orders])
+        self.send(200, renderers.collection(
+            [renderers.order(o, attempts.get(o.id, 0)) for o in orders]))
 
 
 class RazorpayOrderHandler(RazorpayHandler):
     async def get(self, order_id: str) -> None:
         merchant = await self.merchant()
         self.only_query(())
-        self.send(200, renderers.order(await self.engine.order(merchant, order_id)))
+        order = await self.engine.order(merchant, order_id)
+        attempts = await self.engine.payment_counts([order.id])
+        self.send(200, renderers.order(order, attempts.get(order.id, 0)))
 
 
 class RazorpayOrderPaymentsHandler(RazorpayHandler):

@@ -19,13 +19,13 @@ def unix(at: datetime) -> int:
     return int(at.timestamp())
 
 
-def order(o: Order) -> dict[str, Any]:
+def order(o: Order, attempts: int) -> dict[str, Any]:
     """``attempts``: how many payments the order has had (paid or not)."""
     paid = o.amount if o.state == "paid" else 0
-    status = "paid" if o.state == "paid" else ("attempted" if o.attempts else "created")
+    status = "paid" if o.state == "paid" else ("attempted" if attempts else "created")
     return {"id": o.id, "entity": "order", "amount": o.amount, "amount_paid": paid,
             "amount_due": o.amount - paid, "currency": o.currency, "receipt": o.receipt,
-            "status": status, "attempts": o.attempts, "notes": o.notes,
+            "status": status, "attempts": attempts, "notes": o.notes,
             "created_at": unix(o.created_at)}
 
 
