@@ -1,0 +1,116 @@
+"""Support for the checkout browser tests: a merchant's shop served from an origin other than the
+gateway's (another loopback port), and headless Debian Chromium driven by Playwright.
+
+Playwright never downloads a browser here: it launches ``/usr/bin/chromium`` (``CHROMIUM``
+overrides the path; ``.ci/run`` installs the Debian package)."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+SHOP_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Chai &amp; Co.</title>
+<style>body{{font:16px system-ui,sans-serif;margin:0;padding:32px;background:#fffaf0}}
+button{{font:inherit;padding:10px 18px}}</style></head>
+<body><h1>Chai &amp; Co.</h1><p>Assam tea, 500 g</p>
+<button id="buy" type="button">Buy now</button>
+<script src="{gateway}/checkout.js"></script>
+<script>
+window.events = [];
+window.markers = [];
+window.addEventListener("message", function (e) {{
+  if (e.data && e.data.marker) {{ window.markers.push(e.data.marker); }}
+}});
+function record(type) {{
+  return function (data) {{ window.events.push({{type: type, data: data === undefined ? null : data}}); }};
+}}
+var options = {options};
+document.getElementById("buy").addEventListener("click", function () {{
+  var callbacks = {{onSuccess: record("success"), onFailure: record("failure"),
+                   onClose: record("close")}};
+  if (options.shorthand) {{
+    window.checkout = PaymentGateway.open(Object.assign({{order_id: options.orderId,
+                                                         amount: options.amount}}, callbacks));
+  }} else {{
+    window.checkout = new PaymentGateway(Object.assign({{key: "key_test_abc123",
+                                                         orderId: options.orderId}}, callbacks));
+    window.checkout.open();
+  }}
+}});
+</script></body></html>
+"""
+
+# Posts what a hostile frame on the merchant's page might: the checkout's own message types,
+# then a marker, so a test knows the forgeries were delivered before it looks.
+FORGER_PAGE = """<!DOCTYPE html><html><body><script>
+var forged = [{type: "payment_success", data: {paymentId: "pay_forged0000000000"}},
+              {type: "payment_failed", data: {description: "forged"}},
+              {type: "close_modal"}];
+forged.forEach(function (m) { window.parent.postMessage(m, "*"); });
+window.parent.postMessage({marker: "forger_done"}, "*");
+</script></body></html>
+"""
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which(
+        "chromium-browser")
+
+
+class _ShopHandler(BaseHTTPRequestHandler):
+    gateway: str = ""
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path == "/shop":
+            options: dict[str, Any] = {"orderId": query.get("order_id", ""),
+                                       "shorthand": query.get("style") == "shorthand"}
+            if "amount" in query:
+                options["amount"] = int(query["amount"])
+            page = SHOP_PAGE.format(gateway=html.escape(self.gateway),
+                                    options=json.dumps(options).replace("<", "\\u003c"))
+        elif url.path == "/blank":
+            page = "<!DOCTYPE html><html><body><p>blank</p></body></html>"
+        elif url.path == "/frame":  # a page that frames whatever ``src`` says
+            page = f'<!DOCTYPE html><iframe src="{html.escape(query.get("src", ""))}"></iframe>'
+        elif url.path == "/forger":
+            page = FORGER_PAGE
+        else:
+            self.send_error(404)
+            return
+        body = page.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def shop_site(gateway_url: str) -> Iterator[str]:
+    """A merchant's site on its own loopback port (its own origin); yields its base URL."""
+    handler = type("ShopHandler", (_ShopHandler,), {"gateway": gateway_url})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="shop-site", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
