@@ -10,13 +10,15 @@ Every wait is a DOM condition or a poll with a deadline.
 from __future__ import annotations
 
 import os
+import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, FrameLocator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, FrameLocator, Page, Route, expect, sync_playwright
 
 from paystate.config import Settings
 from tests.e2e.checkout_support import chromium_path, shop_site
@@ -189,6 +191,10 @@ def test_upi_payment_in_the_modal_calls_on_success_with_the_payment_id(
     assert (payment["order_id"], payment["method"], payment["vpa"], payment["status"]) == (
         order["id"], "upi", "shopper@okbank", "success")
     assert gw.client.get(f"/api/v1/orders/{order['id']}").json()["status"] == "paid"
+
+    frame.get_by_role("button", name="Done").click()  # the page asks the SDK to close
+    expect(page.locator(tid("payment-modal"))).to_have_count(0)
+    assert [e["type"] for e in events(page, 2)] == ["success", "close"]
 
 
 def test_card_payment_through_the_shorthand_succeeds(
@@ -422,6 +428,53 @@ def test_375px_wide_page_and_modal_have_no_horizontal_scroll(
         assert checkout.evaluate(overflow) == 0
         box = page.locator(".modal-content").bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+        screenshot(page, "mobile")
     finally:
         page.context.close()
     assert not console.page_errors, console.page_errors
+
+
+def test_rate_limited_requests_wait_for_retry_after_and_keep_their_key(
+        page: Page, gw: ThreadGateway) -> None:
+    """429 RATE_LIMITED from the public endpoints (played here by Playwright's router): a
+    payment request is resent with the same Idempotency-Key after Retry-After, a few times,
+    then the shopper is told to wait; polling slows down to Retry-After."""
+    order = gw.client.order(50000)
+    keys: list[str | None] = []
+    polls: list[float] = []
+    limited = {"posts": 4, "polls": 1}
+
+    def too_many(route: Route, retry_after: str) -> None:
+        route.fulfill(status=429, headers={"Retry-After": retry_after},
+                      content_type="application/json",
+                      body='{"error":{"code":"RATE_LIMITED","description":"Too many requests"}}')
+
+    def on_post(route: Route) -> None:
+        keys.append(route.request.headers.get("idempotency-key"))
+        if limited["posts"]:
+            limited["posts"] -= 1
+            too_many(route, "1")
+        else:
+            route.continue_()
+
+    def on_poll(route: Route) -> None:
+        polls.append(time.monotonic())
+        if limited["polls"]:
+            limited["polls"] -= 1
+            too_many(route, "2")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/payments/public", on_post)
+    page.route(re.compile(r"/api/v1/payments/pay_[A-Za-z0-9]+/public$"), on_poll)
+    page.goto(f"{gw.url}/checkout?order_id={order['id']}")
+    page.locator(tid("vpa-input")).fill("shopper@okbank")
+    page.locator(tid("pay-button")).click()
+    expect(page.locator("#form-error")).to_contain_text("Too many attempts")
+    assert len(keys) == 4 and len(set(keys)) == 1 and keys[0]
+
+    page.locator(tid("pay-button")).click()  # a new attempt: a new key, and it goes through
+    expect(page.locator(tid("processing-message"))).to_contain_text("Still processing")
+    expect(page.locator(tid("success-state"))).to_be_visible()
+    assert len(keys) == 5 and keys[4] != keys[0]
+    assert len(polls) >= 2 and polls[1] - polls[0] >= 1.9
