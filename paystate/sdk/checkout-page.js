@@ -334,6 +334,7 @@
 
   function failed(payment, message) {
     ui.errorMessage.textContent = message;
+    ui.retry.hidden = false;
     show(ui.error);
     ui.retry.focus();
     notifyParent("payment_failed", {
@@ -341,6 +342,16 @@
       code: payment ? payment.error_code : null,
       description: message
     });
+  }
+
+  // Polling gave up while the payment is still pending: it may yet succeed, so tell nobody it
+  // failed and offer no retry (a second payment could be charged too).
+  function stillPending() {
+    ui.errorMessage.textContent = "Your bank has not confirmed this payment yet. Please do " +
+      "not pay again: the merchant will be told the result.";
+    ui.retry.hidden = true;
+    show(ui.error);
+    ui.error.focus();
   }
 
   function submit(event) {
@@ -373,8 +384,7 @@
       return poll(payment.id, Date.now()).then(function (final) {
         setBusy(false);
         if (!final) {
-          failed(payment, "This payment is taking longer than usual. If money left your " +
-                          "account it will be returned or the merchant will be told.");
+          stillPending();
         } else if (final.status === "success") {
           succeeded(final);
         } else {

@@ -478,3 +478,23 @@ def test_rate_limited_requests_wait_for_retry_after_and_keep_their_key(
     expect(page.locator(tid("success-state"))).to_be_visible()
     assert len(keys) == 5 and keys[4] != keys[0]
     assert len(polls) >= 2 and polls[1] - polls[0] >= 1.9
+
+
+def test_a_payment_still_pending_after_five_minutes_is_not_reported_as_failed(
+        page: Page, gw: ThreadGateway, shop: str) -> None:
+    order = gw.client.order(50000)
+    page.clock.install()
+    frame = open_checkout(page, shop, order["id"])
+
+    def pending(route: Route) -> None:
+        response = route.fetch()
+        body = {**response.json(), "status": "pending"}
+        route.fulfill(response=response, json=body)
+
+    page.context.route(re.compile(r"/api/v1/payments/pay_[A-Za-z0-9]+/public$"), pending)
+    pay_upi(frame)
+    expect(frame.locator(tid("processing-state"))).to_be_visible()
+    page.clock.fast_forward("05:01")
+    expect(frame.locator(tid("error-message"))).to_contain_text("not confirmed this payment yet")
+    expect(frame.locator(tid("retry-button"))).to_be_hidden()
+    assert page.evaluate("window.events") == []
