@@ -230,12 +230,19 @@
 
   // -- the flow -------------------------------------------------------------------------------
 
-  function loadOrder() {
+  // Network errors, 429 and 5xx are retried a few times, Retry-After apart.
+  function loadOrder(tries) {
     if (!config.orderId) {
       return;
     }
     request("GET", "/api/v1/orders/" + encodeURIComponent(config.orderId) + "/public")
       .then(function (result) {
+        var transient = result.status === 0 || result.status === 429 || result.status >= 500;
+        if (transient && tries + 1 < SEND_TRIES) {
+          return sleep(result.retryAfter).then(function () {
+            loadOrder(tries + 1);
+          });
+        }
         if (result.status === 404) {
           ui.amount.textContent = "\u2014";
           return unavailable("We could not find this order. Please check the link or ask " +
@@ -436,5 +443,5 @@
   }
 
   selectMethod("upi");
-  loadOrder();
+  loadOrder(0);
 })();

@@ -402,6 +402,11 @@ def test_unknown_or_missing_order_shows_a_message_not_a_form(
     expect(page.locator("#notice")).to_contain_text("could not find this order")
     expect(page.locator(tid("payment-methods"))).to_be_hidden()
 
+    order = gw.client.order(50000)
+    page.goto(f"{gw.url}/checkout?order_id={order['id']}&amount=40000")  # not what was shown
+    expect(page.locator("#notice")).to_contain_text("does not match this order")
+    expect(page.locator(tid("pay-button"))).to_be_hidden()
+
     response = page.goto(f"{gw.url}/checkout")
     assert response is not None and response.status == 400
     expect(page.locator("#notice")).to_contain_text("no valid order")
@@ -436,13 +441,13 @@ def test_375px_wide_page_and_modal_have_no_horizontal_scroll(
 
 def test_rate_limited_requests_wait_for_retry_after_and_keep_their_key(
         page: Page, gw: ThreadGateway) -> None:
-    """429 RATE_LIMITED from the public endpoints (played here by Playwright's router): a
-    payment request is resent with the same Idempotency-Key after Retry-After, a few times,
+    """429 RATE_LIMITED from the public endpoints (played here by Playwright's router): the
+    order is read again after Retry-After; a payment request is resent with the same Idempotency-Key after Retry-After, a few times,
     then the shopper is told to wait; polling slows down to Retry-After."""
     order = gw.client.order(50000)
     keys: list[str | None] = []
     polls: list[float] = []
-    limited = {"posts": 4, "polls": 1}
+    limited = {"order": 1, "posts": 4, "polls": 1}
 
     def too_many(route: Route, retry_after: str) -> None:
         route.fulfill(status=429, headers={"Retry-After": retry_after},
@@ -465,9 +470,19 @@ def test_rate_limited_requests_wait_for_retry_after_and_keep_their_key(
         else:
             route.continue_()
 
+    def on_order(route: Route) -> None:
+        if limited["order"]:
+            limited["order"] -= 1
+            too_many(route, "1")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/orders/*/public", on_order)
     page.route("**/api/v1/payments/public", on_post)
     page.route(re.compile(r"/api/v1/payments/pay_[A-Za-z0-9]+/public$"), on_poll)
     page.goto(f"{gw.url}/checkout?order_id={order['id']}")
+    expect(page.locator(tid("order-amount"))).to_have_text("₹500.00")  # loaded on the 2nd try
+    assert limited["order"] == 0
     page.locator(tid("vpa-input")).fill("shopper@okbank")
     page.locator(tid("pay-button")).click()
     expect(page.locator("#form-error")).to_contain_text("Too many attempts")
