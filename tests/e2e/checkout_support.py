@@ -92,6 +92,10 @@ class _ShopHandler(BaseHTTPRequestHandler):
             return
         body = page.encode()
         self.send_response(200)
+        if "csp" in query:  # a strict merchant: only the gateway's script and frames, no styles
+            self.send_header("Content-Security-Policy",
+                             f"default-src 'none'; script-src 'unsafe-inline' {self.gateway}; "
+                             f"frame-src {self.gateway}; style-src 'none'")
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

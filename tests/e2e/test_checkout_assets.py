@@ -34,6 +34,9 @@ def test_checkout_js_is_javascript_cached_briefly_and_revalidated(
     assert "window" in r.text and "PaymentGateway" in r.text
     again = requests.get(gw.url + path, headers={"If-None-Match": r.headers["Etag"]}, timeout=10)
     assert again.status_code == 304 and again.content == b""
+    head = requests.head(gw.url + path, timeout=10)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["Content-Type"] == r.headers["Content-Type"]
 
 
 def test_page_files_named_with_their_hash_are_immutable(gw: ThreadGateway) -> None:

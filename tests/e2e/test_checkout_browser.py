@@ -513,3 +513,18 @@ def test_a_payment_still_pending_after_five_minutes_is_not_reported_as_failed(
     expect(frame.locator(tid("error-message"))).to_contain_text("not confirmed this payment yet")
     expect(frame.locator(tid("retry-button"))).to_be_hidden()
     assert page.evaluate("window.events") == []
+
+
+def test_the_modal_works_under_a_strict_merchant_csp(
+        page: Page, gw: ThreadGateway, shop: str) -> None:
+    """A merchant whose CSP allows no inline styles: the SDK styles through the CSSOM."""
+    order = gw.client.order(50000)
+    frame = open_checkout(page, shop, order["id"], csp="1")
+    expect(frame.locator(tid("order-amount"))).to_have_text("₹500.00")
+    styles = page.evaluate("""() => [
+        getComputedStyle(document.getElementById('payment-gateway-modal')).position,
+        getComputedStyle(document.querySelector('.modal-overlay')).display,
+        getComputedStyle(document.querySelector('.close-button')).position]""")
+    assert styles == ["fixed", "flex", "absolute"]
+    # ... while the shop's own <style> element was indeed refused (body margin stays 8px).
+    assert page.evaluate("getComputedStyle(document.body).marginTop") == "8px"
