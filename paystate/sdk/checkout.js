@@ -200,6 +200,17 @@
     this._onKey = function (event) {
       if (event.key === "Escape") {
         self.close();
+      } else if (event.key === "Tab" && !event.shiftKey && event.target === closeButton) {
+        event.preventDefault();
+        iframe.focus();
+      }
+    };
+    // Keep keyboard focus in the dialog: Tab on the close button (the dialog's last control)
+    // wraps to the iframe, and Shift+Tab out of the iframe, which lands on the merchant's page
+    // behind the overlay, wraps to the close button.
+    this._onFocus = function (event) {
+      if (!modal.contains(event.target)) {
+        closeButton.focus();
       }
     };
     this._onClose = opts.onClose;
@@ -208,6 +219,7 @@
     });
     window.addEventListener("message", this._onMessage);
     document.addEventListener("keydown", this._onKey);
+    document.addEventListener("focusin", this._onFocus);
     this._bodyOverflow = document.body.style.overflow;
     document.body.style.overflow = "hidden";
     document.body.appendChild(modal);
@@ -224,6 +236,7 @@
     this._modal = null;
     window.removeEventListener("message", this._onMessage);
     document.removeEventListener("keydown", this._onKey);
+    document.removeEventListener("focusin", this._onFocus);
     if (modal.parentNode) {
       modal.parentNode.removeChild(modal);
     }

@@ -256,10 +256,16 @@ def test_close_button_calls_on_close_and_removes_the_modal(
     expect(page.locator("#payment-gateway-modal")).to_have_count(0)
     assert events(page, 1) == [{"type": "close", "data": None}]
     assert page.evaluate("document.body.style.overflow") == ""
+    expect(page.locator("#buy")).to_be_focused()  # focus goes back where it was
 
-    # Opens again, and Escape (keyboard users) closes it the same way.
+    # Opens again; focus stays in the dialog; Escape (keyboard users) closes it too.
     page.click("#buy")
     expect(page.frame_locator(tid("payment-iframe")).locator(tid("vpa-input"))).to_be_focused()
+    page.locator(tid("close-modal-button")).focus()
+    page.keyboard.press("Tab")  # past the last control of the dialog: back to the iframe
+    assert page.evaluate("document.activeElement.tagName") == "IFRAME"
+    page.locator("#buy").focus()  # as Shift+Tab out of the iframe would: wraps to close
+    assert page.evaluate("document.activeElement.dataset.testId") == "close-modal-button"
     page.keyboard.press("Escape")
     expect(page.locator("#payment-gateway-modal")).to_have_count(0)
     assert [e["type"] for e in events(page, 2)] == ["close", "close"]
