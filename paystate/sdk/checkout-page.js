@@ -17,6 +17,10 @@
   var POLL_MS = 1000;
   var POLL_LIMIT_MS = 5 * 60 * 1000;
   var SEND_TRIES = 4;
+  // A request is resent by itself only when told to wait this long at most; a longer
+  // Retry-After (an order out of attempts says an hour) is shown to the shopper instead.
+  var RESEND_MAX_WAIT_MS = 10 * 1000;
+  var POLL_MAX_WAIT_MS = 60 * 1000;
 
   var root = document.querySelector("[data-test-id=checkout-container]");
   var config = {
@@ -196,7 +200,7 @@
 
   function retryAfterMs(response) {
     var seconds = Number(response.headers.get("Retry-After"));
-    return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 60) * 1000 : 1000;
+    return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000;
   }
 
   // fetch that answers {status, body, retryAfter}; status 0 means the network failed.
@@ -217,9 +221,15 @@
     });
   }
 
+  function resendable(result) {
+    var transient = result.status === 0 || result.status === 409 || result.status === 429 ||
+      result.status >= 500;
+    return transient && result.retryAfter <= RESEND_MAX_WAIT_MS;
+  }
+
   function errorText(result) {
     var error = result.body && result.body.error;
-    if (result.status === 429) {
+    if (result.status === 429 && result.retryAfter <= RESEND_MAX_WAIT_MS) {
       return "Too many attempts right now. Please wait a moment and try again.";
     }
     if (result.status === 0) {
@@ -237,8 +247,7 @@
     }
     request("GET", "/api/v1/orders/" + encodeURIComponent(config.orderId) + "/public")
       .then(function (result) {
-        var transient = result.status === 0 || result.status === 429 || result.status >= 500;
-        if (transient && tries + 1 < SEND_TRIES) {
+        if (resendable(result) && tries + 1 < SEND_TRIES) {
           return sleep(result.retryAfter).then(function () {
             loadOrder(tries + 1);
           });
@@ -296,13 +305,13 @@
     }).join("");
   }
 
-  // POST with one Idempotency-Key; resent (same key) after a network error, 409 or 429.
+  // POST with one Idempotency-Key; resent with the same key after a network error, 409, 429
+  // or 5xx whose Retry-After is short (see resendable).
   function createPayment(body) {
     var headers = { "Idempotency-Key": newKey() };
     function attempt(n) {
       return request("POST", "/api/v1/payments/public", body, headers).then(function (result) {
-        var transient = result.status === 0 || result.status === 409 || result.status === 429;
-        if (transient && n + 1 < SEND_TRIES) {
+        if (resendable(result) && n + 1 < SEND_TRIES) {
           return sleep(result.retryAfter).then(function () {
             return attempt(n + 1);
           });
@@ -325,7 +334,7 @@
       if (result.status === 429) {
         ui.processingMessage.textContent = "Still processing\u2026 checking again shortly.";
       }
-      var wait = result.status === 200 ? POLL_MS : Math.max(POLL_MS, result.retryAfter);
+      var wait = result.status === 200 ? POLL_MS : Math.min(Math.max(POLL_MS, result.retryAfter), POLL_MAX_WAIT_MS);
       return sleep(wait).then(function () {
         return poll(paymentId, startedAt);
       });

@@ -534,3 +534,20 @@ def test_the_modal_works_under_a_strict_merchant_csp(
     assert styles == ["fixed", "flex", "absolute"]
     # ... while the shop's own <style> element was indeed refused (body margin stays 8px).
     assert page.evaluate("getComputedStyle(document.body).marginTop") == "8px"
+
+
+def test_an_order_out_of_attempts_says_so_at_once(page: Page) -> None:
+    """The gateway's cap on payments per order answers 429 with an hour's Retry-After: the
+    page shows the server's reason instead of resending."""
+    with running_gateway(test_payment_success=False, public_payment_attempts=1) as capped:
+        order = capped.client.order(50000)
+        page.goto(f"{capped.url}/checkout?order_id={order['id']}")
+        page.locator(tid("vpa-input")).fill("shopper@okbank")
+        page.locator(tid("pay-button")).click()
+        expect(page.locator(tid("error-state"))).to_be_visible()
+        page.locator(tid("retry-button")).click()
+        started = time.monotonic()
+        page.locator(tid("pay-button")).click()
+        expect(page.locator("#form-error")).to_contain_text("the most allowed")
+        assert time.monotonic() - started < 5
+        expect(page.locator(tid("pay-button"))).to_be_enabled()
