@@ -1,8 +1,12 @@
 """Support for the checkout browser tests: a merchant's shop served from an origin other than the
-gateway's (another loopback port), and headless Debian Chromium driven by Playwright.
+gateway's (another loopback port), headless Debian Chromium driven by Playwright, and the
+fixtures and helpers both test modules use (a test module imports the fixtures it needs).
 
 Playwright never downloads a browser here: it launches ``/usr/bin/chromium`` (``CHROMIUM``
-overrides the path; ``.ci/run`` installs the Debian package)."""
+overrides the path; ``.ci/run`` installs the Debian package).
+
+``PAYSTATE_CHECKOUT_SCREENSHOTS=docs/images`` also writes the README's screenshots
+(``checkout-modal.png``, ``-processing``, ``-success``, ``-error``, ``-mobile``)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,16 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import Browser, FrameLocator, Page, expect, sync_playwright
+
+from paystate.config import Settings
+from tests.support import ThreadGateway, make_settings
+
+SCREENSHOTS = os.environ.get("PAYSTATE_CHECKOUT_SCREENSHOTS")
+TIMEOUT_MS = 15_000
+expect.set_options(timeout=TIMEOUT_MS)
 
 SHOP_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -118,3 +132,124 @@ def shop_site(gateway_url: str) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def tid(name: str) -> str:
+    return f"[data-test-id={name}]"
+
+
+# -- fixtures -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    path = chromium_path()
+    assert path, "Chromium is needed: apt-get install chromium (or set CHROMIUM=/path)"
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=path, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@contextmanager
+def running_gateway(**overrides: Any) -> Iterator[ThreadGateway]:
+    gateway = ThreadGateway(make_settings(test_processing_delay_ms=200, **overrides)).start()
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+
+
+@pytest.fixture(scope="module")
+def gw(base_settings: Settings) -> Iterator[ThreadGateway]:
+    with running_gateway() as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="module")
+def declining_gw(base_settings: Settings) -> Iterator[ThreadGateway]:
+    """TEST_PAYMENT_SUCCESS=false: every payment is declined."""
+    with running_gateway(test_payment_success=False) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="module")
+def shop(gw: ThreadGateway) -> Iterator[str]:
+    with shop_site(gw.url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def declining_shop(declining_gw: ThreadGateway) -> Iterator[str]:
+    with shop_site(declining_gw.url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def foreign(gw: ThreadGateway) -> Iterator[str]:
+    """A third origin, neither the gateway nor the merchant."""
+    with shop_site(gw.url) as url:
+        yield url
+
+
+class Console:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.page_errors: list[str] = []
+
+
+@pytest.fixture
+def console() -> Console:
+    return Console()
+
+
+def new_page(browser: Browser, console: Console, width: int = 1000,
+             height: int = 760) -> Page:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.on("console", lambda m: console.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: console.page_errors.append(str(e)))
+    return page
+
+
+@pytest.fixture
+def page(browser: Browser, console: Console) -> Iterator[Page]:
+    p = new_page(browser, console)
+    try:
+        yield p
+    finally:
+        p.context.close()
+    assert not console.page_errors, console.page_errors
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+def screenshot(page: Page, name: str) -> None:
+    if SCREENSHOTS:
+        page.screenshot(path=os.path.join(SCREENSHOTS, f"checkout-{name}.png"))
+
+
+def open_checkout(page: Page, shop: str, order_id: str, **query: str) -> FrameLocator:
+    extra = "".join(f"&{k}={v}" for k, v in query.items())
+    page.goto(f"{shop}/shop?order_id={order_id}{extra}")
+    page.click("#buy")
+    frame = page.frame_locator(tid("payment-iframe"))
+    expect(frame.locator(tid("pay-button"))).to_be_visible()
+    return frame
+
+
+def events(page: Page, count: int) -> list[dict[str, Any]]:
+    page.wait_for_function("n => window.events.length >= n", arg=count, timeout=TIMEOUT_MS)
+    result: list[dict[str, Any]] = page.evaluate("window.events")
+    return result
+
+
+def pay_upi(frame: FrameLocator, vpa: str = "shopper@okbank") -> None:
+    frame.locator(tid("method-upi")).click()
+    frame.locator(tid("vpa-input")).fill(vpa)
+    frame.locator(tid("pay-button")).click()
+
+
+def wait_marker(page: Page, marker: str) -> None:
+    page.wait_for_function("m => window.markers.includes(m)", arg=marker, timeout=TIMEOUT_MS)

@@ -1,160 +1,39 @@
-"""checkout.js and the hosted checkout page in real headless Chromium.
+"""checkout.js and its modal in real headless Chromium.
 
 The gateway runs in a thread (TEST_MODE, 200 ms processing delay); the merchant's shop is served
 from another loopback port, so the modal's iframe is cross-origin exactly as on a real site.
-Every wait is a DOM condition or a poll with a deadline.
+Every wait is a DOM condition or a poll with a deadline. The hosted page on its own:
+test_checkout_page.py."""
 
-``PAYSTATE_CHECKOUT_SCREENSHOTS=docs/images`` also writes the README's screenshots
-(``checkout-modal.png``, ``-processing``, ``-success``, ``-error``)."""
-
+# The fixtures live in checkout_support.py and are imported (a module's own fixtures win over
+# any conftest's); test arguments then name them again, which is what F811 would flag.
+# ruff: noqa: F811
 from __future__ import annotations
 
-import os
 import re
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-import pytest
-from playwright.sync_api import Browser, FrameLocator, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 
-from paystate.config import Settings
-from tests.e2e.checkout_support import chromium_path, shop_site
-from tests.support import ThreadGateway, make_settings, wait_until
-
-SCREENSHOTS = os.environ.get("PAYSTATE_CHECKOUT_SCREENSHOTS")
-TIMEOUT_MS = 15_000
-expect.set_options(timeout=TIMEOUT_MS)
-
-IDS = ("checkout-container", "order-summary", "order-amount", "order-id", "payment-methods",
-       "method-upi", "method-card", "upi-form", "vpa-input", "card-form", "card-number-input",
-       "expiry-input", "cvv-input", "cardholder-name-input", "pay-button", "processing-state",
-       "processing-message", "success-state", "payment-id", "success-message", "error-state",
-       "error-message", "retry-button")
-
-
-def tid(name: str) -> str:
-    return f"[data-test-id={name}]"
-
-
-# -- fixtures -------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    path = chromium_path()
-    assert path, "Chromium is needed: apt-get install chromium (or set CHROMIUM=/path)"
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=path, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@contextmanager
-def running_gateway(**overrides: Any) -> Iterator[ThreadGateway]:
-    gateway = ThreadGateway(make_settings(test_processing_delay_ms=200, **overrides)).start()
-    try:
-        yield gateway
-    finally:
-        gateway.stop()
-
-
-@pytest.fixture(scope="module")
-def gw(base_settings: Settings) -> Iterator[ThreadGateway]:
-    with running_gateway() as gateway:
-        yield gateway
-
-
-@pytest.fixture(scope="module")
-def declining_gw(base_settings: Settings) -> Iterator[ThreadGateway]:
-    """TEST_PAYMENT_SUCCESS=false: every payment is declined."""
-    with running_gateway(test_payment_success=False) as gateway:
-        yield gateway
-
-
-@pytest.fixture(scope="module")
-def shop(gw: ThreadGateway) -> Iterator[str]:
-    with shop_site(gw.url) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def declining_shop(declining_gw: ThreadGateway) -> Iterator[str]:
-    with shop_site(declining_gw.url) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def foreign(gw: ThreadGateway) -> Iterator[str]:
-    """A third origin, neither the gateway nor the merchant."""
-    with shop_site(gw.url) as url:
-        yield url
-
-
-class Console:
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-        self.page_errors: list[str] = []
-
-
-@pytest.fixture
-def console() -> Console:
-    return Console()
-
-
-def new_page(browser: Browser, console: Console, width: int = 1000,
-             height: int = 760) -> Page:
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.on("console", lambda m: console.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: console.page_errors.append(str(e)))
-    return page
-
-
-@pytest.fixture
-def page(browser: Browser, console: Console) -> Iterator[Page]:
-    p = new_page(browser, console)
-    try:
-        yield p
-    finally:
-        p.context.close()
-    assert not console.page_errors, console.page_errors
-
-
-# -- helpers --------------------------------------------------------------------------------
-
-def screenshot(page: Page, name: str) -> None:
-    if SCREENSHOTS:
-        page.screenshot(path=os.path.join(SCREENSHOTS, f"checkout-{name}.png"))
-
-
-def open_checkout(page: Page, shop: str, order_id: str, **query: str) -> FrameLocator:
-    extra = "".join(f"&{k}={v}" for k, v in query.items())
-    page.goto(f"{shop}/shop?order_id={order_id}{extra}")
-    page.click("#buy")
-    frame = page.frame_locator(tid("payment-iframe"))
-    expect(frame.locator(tid("pay-button"))).to_be_visible()
-    return frame
-
-
-def events(page: Page, count: int) -> list[dict[str, Any]]:
-    page.wait_for_function("n => window.events.length >= n", arg=count, timeout=TIMEOUT_MS)
-    result: list[dict[str, Any]] = page.evaluate("window.events")
-    return result
-
-
-def pay_upi(frame: FrameLocator, vpa: str = "shopper@okbank") -> None:
-    frame.locator(tid("method-upi")).click()
-    frame.locator(tid("vpa-input")).fill(vpa)
-    frame.locator(tid("pay-button")).click()
-
-
-def wait_marker(page: Page, marker: str) -> None:
-    page.wait_for_function("m => window.markers.includes(m)", arg=marker, timeout=TIMEOUT_MS)
-
+from tests.e2e.checkout_support import (  # noqa: F401 (fixtures)
+    Console,
+    browser,
+    console,
+    declining_gw,
+    declining_shop,
+    events,
+    foreign,
+    gw,
+    new_page,
+    open_checkout,
+    page,
+    pay_upi,
+    screenshot,
+    shop,
+    tid,
+    wait_marker,
+)
+from tests.support import ThreadGateway, wait_until
 
 # -- the modal ------------------------------------------------------------------------------
 
@@ -334,91 +213,6 @@ def test_bad_options_log_one_error_and_open_no_modal(
     expect(page.locator("iframe")).to_have_count(0)
 
 
-# -- the standalone page --------------------------------------------------------------------
-
-def test_standalone_page_pays_an_order_by_keyboard_and_shows_its_id(
-        page: Page, gw: ThreadGateway) -> None:
-    order = gw.client.order(50000)
-    response = page.goto(f"{gw.url}/checkout?order_id={order['id']}")
-    assert response is not None
-    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
-    for name in IDS:
-        expect(page.locator(tid(name))).to_have_count(1)
-    expect(page.locator(tid("order-amount"))).to_have_text("₹500.00")
-    expect(page.get_by_label("UPI ID")).to_be_focused()  # labelled, and focused on load
-
-    page.keyboard.type("shopper@okbank")
-    page.keyboard.press("Enter")
-    expect(page.locator(tid("success-state"))).to_be_visible()
-    payment_id = page.locator(tid("payment-id")).inner_text()
-    assert payment_id.startswith("pay_")
-    assert gw.client.get(f"/api/v1/payments/{payment_id}").json()["status"] == "success"
-
-    page.reload()
-    expect(page.locator("#notice")).to_contain_text("already been paid")
-    expect(page.locator(tid("pay-button"))).to_be_hidden()
-
-
-def test_card_form_by_keyboard_and_client_checks_before_sending(
-        page: Page, gw: ThreadGateway) -> None:
-    order = gw.client.order(50000)
-    page.goto(f"{gw.url}/checkout?order_id={order['id']}")
-    expect(page.get_by_label("UPI ID")).to_be_focused()
-    page.keyboard.type("not a vpa")
-    page.keyboard.press("Enter")
-    expect(page.locator("#vpa-error")).to_have_text("Enter a UPI ID like name@bank")
-    expect(page.get_by_label("UPI ID")).to_have_attribute("aria-invalid", "true")
-
-    page.locator(tid("method-card")).focus()
-    page.keyboard.press("Enter")
-    expect(page.get_by_label("Card number")).to_be_visible()
-    page.get_by_label("Card number").fill("4111 1111 1111 1112")   # fails Luhn
-    page.get_by_label("Expiry (MM/YY)").fill("13/30")
-    page.get_by_label("CVV").fill("12")
-    page.get_by_label("Name on card").press("Enter")
-    expect(page.locator("#card-number-error")).to_have_text("Enter a valid card number")
-    expect(page.locator("#expiry-error")).to_have_text("The month must be 01 to 12")
-    expect(page.locator("#cvv-error")).to_have_text("Enter the 3 or 4 digit CVV")
-    page.get_by_label("Expiry (MM/YY)").fill("01/20")
-    page.locator(tid("pay-button")).click()
-    expect(page.locator("#expiry-error")).to_have_text("This card has expired")
-    expect(page.locator(tid("processing-state"))).to_be_hidden()
-    payments = gw.client.get("/api/v1/payments?limit=1000").json()
-    assert not [p for p in payments if p["order_id"] == order["id"]]
-
-
-def test_the_servers_refusal_is_shown_in_the_form(page: Page, gw: ThreadGateway) -> None:
-    order = gw.client.order(50000)
-    page.goto(f"{gw.url}/checkout?order_id={order['id']}")
-    expect(page.locator(tid("pay-button"))).to_be_visible()
-    # Meanwhile the order gets paid elsewhere: the server refuses, the page says why.
-    gw.client.wait_payment(gw.client.upi_payment(order["id"])["id"])
-    page.locator(tid("vpa-input")).fill("shopper@okbank")
-    page.locator(tid("pay-button")).click()
-    refusal = gw.client.post("/api/v1/payments/public", {
-        "order_id": order["id"], "method": "upi", "vpa": "shopper@okbank"}, auth=False)
-    assert refusal.status_code == 400
-    expect(page.locator("#form-error")).to_have_text(refusal.json()["error"]["description"])
-    expect(page.locator(tid("pay-button"))).to_be_enabled()
-
-
-def test_unknown_or_missing_order_shows_a_message_not_a_form(
-        page: Page, gw: ThreadGateway) -> None:
-    page.goto(f"{gw.url}/checkout?order_id=order_doesnotexist0000")
-    expect(page.locator("#notice")).to_contain_text("could not find this order")
-    expect(page.locator(tid("payment-methods"))).to_be_hidden()
-
-    order = gw.client.order(50000)
-    page.goto(f"{gw.url}/checkout?order_id={order['id']}&amount=40000")  # not what was shown
-    expect(page.locator("#notice")).to_contain_text("does not match this order")
-    expect(page.locator(tid("pay-button"))).to_be_hidden()
-
-    response = page.goto(f"{gw.url}/checkout")
-    assert response is not None and response.status == 400
-    expect(page.locator("#notice")).to_contain_text("no valid order")
-    expect(page.locator(tid("pay-button"))).to_be_hidden()
-
-
 def test_375px_wide_page_and_modal_have_no_horizontal_scroll(
         browser: Browser, console: Console, gw: ThreadGateway, shop: str) -> None:
     page = new_page(browser, console, width=375, height=720)
@@ -443,62 +237,6 @@ def test_375px_wide_page_and_modal_have_no_horizontal_scroll(
     finally:
         page.context.close()
     assert not console.page_errors, console.page_errors
-
-
-def test_rate_limited_requests_wait_for_retry_after_and_keep_their_key(
-        page: Page, gw: ThreadGateway) -> None:
-    """429 RATE_LIMITED from the public endpoints (played here by Playwright's router): the
-    order is read again after Retry-After; a payment request is resent with the same Idempotency-Key after Retry-After, a few times,
-    then the shopper is told to wait; polling slows down to Retry-After."""
-    order = gw.client.order(50000)
-    keys: list[str | None] = []
-    polls: list[float] = []
-    limited = {"order": 1, "posts": 4, "polls": 1}
-
-    def too_many(route: Route, retry_after: str) -> None:
-        route.fulfill(status=429, headers={"Retry-After": retry_after},
-                      content_type="application/json",
-                      body='{"error":{"code":"RATE_LIMITED","description":"Too many requests"}}')
-
-    def on_post(route: Route) -> None:
-        keys.append(route.request.headers.get("idempotency-key"))
-        if limited["posts"]:
-            limited["posts"] -= 1
-            too_many(route, "1")
-        else:
-            route.continue_()
-
-    def on_poll(route: Route) -> None:
-        polls.append(time.monotonic())
-        if limited["polls"]:
-            limited["polls"] -= 1
-            too_many(route, "2")
-        else:
-            route.continue_()
-
-    def on_order(route: Route) -> None:
-        if limited["order"]:
-            limited["order"] -= 1
-            too_many(route, "1")
-        else:
-            route.continue_()
-
-    page.route("**/api/v1/orders/*/public", on_order)
-    page.route("**/api/v1/payments/public", on_post)
-    page.route(re.compile(r"/api/v1/payments/pay_[A-Za-z0-9]+/public$"), on_poll)
-    page.goto(f"{gw.url}/checkout?order_id={order['id']}")
-    expect(page.locator(tid("order-amount"))).to_have_text("₹500.00")  # loaded on the 2nd try
-    assert limited["order"] == 0
-    page.locator(tid("vpa-input")).fill("shopper@okbank")
-    page.locator(tid("pay-button")).click()
-    expect(page.locator("#form-error")).to_contain_text("Too many attempts")
-    assert len(keys) == 4 and len(set(keys)) == 1 and keys[0]
-
-    page.locator(tid("pay-button")).click()  # a new attempt: a new key, and it goes through
-    expect(page.locator(tid("processing-message"))).to_contain_text("Still processing")
-    expect(page.locator(tid("success-state"))).to_be_visible()
-    assert len(keys) == 5 and keys[4] != keys[0]
-    assert len(polls) >= 2 and polls[1] - polls[0] >= 1.9
 
 
 def test_a_payment_still_pending_after_five_minutes_is_not_reported_as_failed(
@@ -534,20 +272,3 @@ def test_the_modal_works_under_a_strict_merchant_csp(
     assert styles == ["fixed", "flex", "absolute"]
     # ... while the shop's own <style> element was indeed refused (body margin stays 8px).
     assert page.evaluate("getComputedStyle(document.body).marginTop") == "8px"
-
-
-def test_an_order_out_of_attempts_says_so_at_once(page: Page) -> None:
-    """The gateway's cap on payments per order answers 429 with an hour's Retry-After: the
-    page shows the server's reason instead of resending."""
-    with running_gateway(test_payment_success=False, public_payment_attempts=1) as capped:
-        order = capped.client.order(50000)
-        page.goto(f"{capped.url}/checkout?order_id={order['id']}")
-        page.locator(tid("vpa-input")).fill("shopper@okbank")
-        page.locator(tid("pay-button")).click()
-        expect(page.locator(tid("error-state"))).to_be_visible()
-        page.locator(tid("retry-button")).click()
-        started = time.monotonic()
-        page.locator(tid("pay-button")).click()
-        expect(page.locator("#form-error")).to_contain_text("the most allowed")
-        assert time.monotonic() - started < 5
-        expect(page.locator(tid("pay-button"))).to_be_enabled()
