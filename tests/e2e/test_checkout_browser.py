@@ -149,6 +149,12 @@ def test_close_button_calls_on_close_and_removes_the_modal(
     expect(page.locator("#payment-gateway-modal")).to_have_count(0)
     assert [e["type"] for e in events(page, 2)] == ["close", "close"]
 
+    page.click("#buy")  # and the merchant's own code may close it
+    expect(page.locator(tid("payment-modal"))).to_have_count(1)
+    page.evaluate("window.checkout.close(); window.checkout.close()")
+    expect(page.locator("#payment-gateway-modal")).to_have_count(0)
+    assert [e["type"] for e in events(page, 3)] == ["close", "close", "close"]
+
 
 def test_forged_messages_from_other_origins_are_ignored(
         page: Page, gw: ThreadGateway, shop: str, foreign: str) -> None:
