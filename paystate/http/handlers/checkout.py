@@ -1,7 +1,8 @@
 """The shopper's side: ``checkout.js`` (the SDK merchants embed), the hosted checkout page
 ``/checkout`` and that page's script and stylesheet. The files live in ``paystate/sdk``; this
 module only serves them. The page reads and pays through the public API like any client, so
-nothing here touches the engine.
+nothing here touches the engine. Handlers run on the gateway's event loop; each file is read
+from the package once per process (small, at its first request) and served from memory.
 
 Content-Security-Policy of the page: everything from the gateway's own origin only, no inline
 script or style. Framing: the standalone page (a payment link) may not be framed at all; the
