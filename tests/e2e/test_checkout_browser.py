@@ -35,6 +35,9 @@ from tests.e2e.checkout_support import (  # noqa: F401 (fixtures)
 )
 from tests.support import ThreadGateway, wait_until
 
+STATUS_POLL = re.compile(r"/api/v1/payments/pay_[A-Za-z0-9]+/public$")
+
+
 # -- the modal ------------------------------------------------------------------------------
 
 def test_upi_payment_in_the_modal_calls_on_success_with_the_payment_id(
@@ -56,10 +59,25 @@ def test_upi_payment_in_the_modal_calls_on_success_with_the_payment_id(
     frame.locator(tid("vpa-input")).fill("shopper@okbank")
     screenshot(page, "modal")
 
+    # Status polls are held back until the processing state has been seen: on a busy machine
+    # the state lasts about one poll interval, shorter than an assertion's retry may take.
+    held: list[Route] = []
+    holding = [True]
+
+    def hold(route: Route) -> None:
+        if holding[0]:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.context.route(STATUS_POLL, hold)
     pay_upi(frame)
     expect(frame.locator(tid("processing-state"))).to_be_visible()
     expect(frame.locator(tid("processing-message"))).to_contain_text("Processing")
     screenshot(page, "processing")
+    holding[0] = False
+    for route in held:
+        route.continue_()
     expect(frame.locator(tid("success-state"))).to_be_visible()
     expect(frame.locator(tid("success-message"))).to_be_visible()
     payment_id = frame.locator(tid("payment-id")).inner_text()
@@ -256,7 +274,7 @@ def test_a_payment_still_pending_after_five_minutes_is_not_reported_as_failed(
         body = {**response.json(), "status": "pending"}
         route.fulfill(response=response, json=body)
 
-    page.context.route(re.compile(r"/api/v1/payments/pay_[A-Za-z0-9]+/public$"), pending)
+    page.context.route(STATUS_POLL, pending)
     pay_upi(frame)
     expect(frame.locator(tid("processing-state"))).to_be_visible()
     page.clock.fast_forward("05:01")
