@@ -95,8 +95,10 @@ class CheckoutPageHandler(BaseHandler):
     def get_template_path(self) -> str:
         return str(files("paystate") / "sdk")
 
-    def get(self) -> None:
+    async def get(self) -> None:
         order_id = self.get_query_argument("order_id", "").strip()
+        # A public page: the same shared limits as the public API, per address and per order.
+        await self.limit_public(("order", order_id[:64], self.deps.guards.public_order_rate))
         embedded = self.get_query_argument("embedded", "") == "true"
         parent = web_origin(self.get_query_argument("parent_origin", "")) if embedded else None
         amount = self.get_query_argument("amount", "")
