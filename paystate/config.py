@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 TEST_MERCHANT_ID = "550e8400-e29b-41d4-a716-446655440000"
 
@@ -50,6 +50,13 @@ def _rate(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _secret(env: Mapping[str, str], name: str, minimum: int = 32) -> str:
+    raw = env.get(name) or ""
+    if raw and len(raw) < minimum:
+        raise SettingsError(f"{name} must be at least {minimum} characters")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "postgresql://paystate:paystate@127.0.0.1:54329/paystate"
@@ -76,6 +83,10 @@ class Settings:
     stream_claim_idle_ms: int = 30000
     max_body_bytes: int = 1024 * 1024
     stream_prefix: str = "paystate"
+    # Key that signs dashboard session cookies. Empty: a random key per process (sessions end
+    # with the process and are not shared between processes).
+    dashboard_cookie_secret: str = field(default="", repr=False)
+    dashboard_session_hours: int = 8
 
     @property
     def settle_delay_range_ms(self) -> tuple[int, int]:
@@ -121,4 +132,6 @@ class Settings:
             webhook_allow_private=_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
             shards=_int(env, "PAYSTATE_SHARDS", 8, minimum=1),
             stream_prefix=env.get("PAYSTATE_STREAM_PREFIX") or "paystate",
+            dashboard_cookie_secret=_secret(env, "DASHBOARD_COOKIE_SECRET"),
+            dashboard_session_hours=_int(env, "DASHBOARD_SESSION_HOURS", 8, minimum=1),
         )
