@@ -85,7 +85,8 @@ class DashboardHandler(RequestHandler):
             if len(self.request.body) > MAX_FORM_BYTES:
                 raise ApiError(413, "PAYLOAD_TOO_LARGE", "Request body too large")
             self.check_xsrf_cookie()
-        found = session.read(self.deps.settings,
+        found = session.read(self.dashboard.cookie_secret,
+                             self.deps.settings.dashboard_session_hours,
                              self.get_cookie(session.COOKIE))
         if found is not None:
             self.merchant = await self.dashboard.session(*found)
@@ -100,7 +101,8 @@ class DashboardHandler(RequestHandler):
 
     def start_session(self, merchant: Merchant, stamp: str) -> None:
         hours = self.deps.settings.dashboard_session_hours
-        self.set_cookie(session.COOKIE, session.sign(self.deps.settings, merchant.id, stamp),
+        self.set_cookie(session.COOKIE, session.sign(self.dashboard.cookie_secret, merchant.id,
+                                                     stamp),
                         httponly=True, samesite="Lax", secure=self.request.protocol == "https",
                         expires_days=hours / 24, path="/")
 

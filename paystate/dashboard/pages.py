@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from ..engine.rate_limits import rate
 from ..machines.errors import DomainError
 from ..machines.payment import PAYMENT
 from ..machines.refund import REFUND
@@ -57,6 +58,13 @@ class LoginHandler(DashboardHandler):
     async def post(self) -> None:
         email = self.get_body_argument("email", "").strip()[:254]
         password = self.get_body_argument("password", "")[:1024]
+        retry_after = await self._throttled(email)
+        if retry_after is not None:
+            self.set_status(429)
+            self.set_header("Retry-After", str(retry_after))
+            self.render_page("login.html", email=email, logged_out=False, next=self._next(),
+                             error=f"Too many sign-in attempts. Try again in {retry_after} s.")
+            return
         found = await self.dashboard.login(email, password) if email and password else None
         if found is None:
             await self.slow_refusal()
@@ -66,6 +74,16 @@ class LoginHandler(DashboardHandler):
             return
         self.start_session(*found)
         self.redirect(self._next())
+
+    async def _throttled(self, email: str) -> int | None:
+        """Seconds to wait if this address or this email used up its sign-in attempts (every
+        attempt counts, in the limits all processes share), else None."""
+        shared = self.deps.engine.shared_limits
+        if shared is None:
+            return None
+        limit = rate(self.deps.settings.dashboard_login_rate_limit)
+        return await shared.acquire([(limit, "login-client", self.request.remote_ip or "-"),
+                                     (limit, "login-email", email.lower())])
 
 
 class LogoutHandler(DashboardHandler):

@@ -34,10 +34,13 @@ def session_stamp(row: dict[str, Any]) -> str:
 
 
 class DashboardBridge:
-    def __init__(self, queries: DashboardQueries, live: LiveFeed, clock: Clock) -> None:
+    def __init__(self, queries: DashboardQueries, live: LiveFeed, clock: Clock,
+                 cookie_secret: str) -> None:
         self.queries = queries
         self.live = live
         self._clock = clock
+        #: The key that signs session cookies (configured, or kept per database).
+        self.cookie_secret = cookie_secret
 
     async def login(self, email: str, password: str) -> tuple[Merchant, str] | None:
         """The merchant and its session stamp if the password is right, else None."""

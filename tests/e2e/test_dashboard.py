@@ -67,7 +67,7 @@ def new_operator(settings: Settings, base_url: str, webhook_url: str | None = No
 
 @pytest.fixture(scope="module")
 def dash_settings(base_settings: Settings) -> Settings:
-    s = make_settings(test_processing_delay_ms=2500)
+    s = make_settings(test_processing_delay_ms=2500, dashboard_login_rate_limit="1000/minute")
     return FastRetrySettings(**{f.name: getattr(s, f.name) for f in fields(s)})
 
 
@@ -146,7 +146,8 @@ def test_login_wrong_password_then_right_then_logout(page: Any, gw: ThreadGatewa
     login(page, "test@example.com", dash_settings.test_merchant_password)
     session = next(c for c in page.context.cookies() if c["name"] == "paystate_session")
     assert session["httpOnly"] and session["sameSite"] == "Lax"
-    assert 0 < session["expires"] - time.time() <= dash_settings.dashboard_session_hours * 3600
+    # Cookie dates have whole seconds: allow for the rounding.
+    assert 0 < session["expires"] - time.time() <= dash_settings.dashboard_session_hours * 3600 + 2
     sync_api.expect(page.locator("[data-test-id=api-key]")).to_have_text("key_test_abc123")
     # The seeded merchant's secret is public and still valid, so it is shown in full.
     sync_api.expect(page.locator("[data-test-id=api-secret]")).to_have_text("secret_test_xyz789")

@@ -30,15 +30,22 @@ def live_gw(base_settings: Settings) -> Iterator[ThreadGateway]:
         gateway.stop()
 
 
-def session_cookie(base: str, email: str) -> str:
-    """Sign in through the login form (XSRF token included) and return the Cookie header."""
-    http = requests.Session()
+def sign_in(base: str, email: str, password: str = PASSWORD,
+            http: requests.Session | None = None) -> requests.Response:
+    """Post the login form (with the page's XSRF token) without following the redirect."""
+    http = http or requests.Session()
     page = http.get(base + "/login", timeout=10).text
     token = re.search(r'name="xsrf-token" content="([^"]+)"', page)
     assert token is not None
-    r = http.post(base + "/login", data={"_xsrf": token.group(1), "email": email,
-                                         "password": PASSWORD},
-                  allow_redirects=False, timeout=10)
+    return http.post(base + "/login", data={"_xsrf": token.group(1), "email": email,
+                                            "password": password},
+                     allow_redirects=False, timeout=10)
+
+
+def session_cookie(base: str, email: str) -> str:
+    """Sign in and return the Cookie header that carries the session."""
+    http = requests.Session()
+    r = sign_in(base, email, http=http)
     assert r.status_code == 302, r.text
     return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
 
@@ -142,3 +149,22 @@ def test_a_slow_browser_is_dropped_instead_of_buffered(live_gw: ThreadGateway) -
 
     assert live_gw.call(fill()) == (True, True)
     assert live.subscribers == 0
+
+
+def test_sign_in_attempts_are_limited(base_settings: Settings) -> None:
+    """Three attempts a minute here (DASHBOARD_LOGIN_RATE_LIMIT, per client address and per
+    email): the fourth is 429 with Retry-After, even with the right password."""
+    gateway = ThreadGateway(make_settings(dashboard_login_rate_limit="3/minute")).start()
+    try:
+        op = new_operator(gateway.settings, gateway.url)
+        for _ in range(2):
+            started = time.monotonic()
+            assert sign_in(gateway.url, op.email, "wrong").status_code == 401
+            assert time.monotonic() - started >= 0.5
+        assert sign_in(gateway.url, op.email).status_code == 302
+        refused = sign_in(gateway.url, op.email)
+        assert refused.status_code == 429
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert "Too many sign-in attempts" in refused.text
+    finally:
+        gateway.stop()
