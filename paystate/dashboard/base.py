@@ -5,6 +5,10 @@ with 401 in the contract's envelope. Every POST must carry Tornado's XSRF token 
 form field or the ``X-XSRFToken`` header) matching the ``_xsrf`` cookie; the check runs here
 rather than through the Application's ``xsrf_cookies`` setting, which would also demand tokens
 from the merchant API's POSTs.
+
+Bodies are streamed: at most ``MAX_FORM_BYTES`` of a form is held in memory, and anything
+longer is drained and answered 413, so nobody (signed in or not) can make the process hold a
+large body. ``post`` parses the form, checks the XSRF token, then calls the handler's ``submit``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import os
 from typing import Any
 from urllib.parse import quote
 
-from tornado.web import HTTPError, RequestHandler
+from tornado.httputil import parse_body_arguments
+from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from ..engine.dashboard_bridge import DashboardBridge
 from ..engine.merchants import Merchant
@@ -37,6 +42,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        " object-src 'none'")
 
 
+@stream_request_body
 class DashboardHandler(RequestHandler):
     #: False for data calls: JSON answers, 401 instead of a redirect.
     page = True
@@ -48,6 +54,8 @@ class DashboardHandler(RequestHandler):
     def initialize(self, deps: Deps) -> None:
         self.deps = deps
         self.merchant = None
+        self._form: list[bytes] = []
+        self._form_size = 0
 
     @property
     def dashboard(self) -> DashboardBridge:
@@ -71,7 +79,7 @@ class DashboardHandler(RequestHandler):
         return TEMPLATES
 
     def get_template_namespace(self) -> dict[str, Any]:
-        return {**super().get_template_namespace(), **HELPERS}
+        return {**super().get_template_namespace(), **HELPERS, "active": None}
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Security-Policy", CSP)
@@ -81,10 +89,6 @@ class DashboardHandler(RequestHandler):
         self.set_header("Cache-Control", "no-store")
 
     async def prepare(self) -> None:
-        if self.request.method not in ("GET", "HEAD", "OPTIONS"):
-            if len(self.request.body) > MAX_FORM_BYTES:
-                raise ApiError(413, "PAYLOAD_TOO_LARGE", "Request body too large")
-            self.check_xsrf_cookie()
         found = session.read(self.dashboard.cookie_secret,
                              self.deps.settings.dashboard_session_hours,
                              self.get_cookie(session.COOKIE))
@@ -95,6 +99,28 @@ class DashboardHandler(RequestHandler):
                 self.redirect("/login?next=" + quote(self.request.path, safe="/"))
                 return
             raise ApiError(401, "AUTHENTICATION_ERROR", "Login required")
+
+    def data_received(self, chunk: bytes) -> None:
+        self._form_size += len(chunk)
+        if self._form_size <= MAX_FORM_BYTES:
+            self._form.append(chunk)
+        else:
+            self._form.clear()
+
+    async def post(self, *args: str) -> None:
+        if self._form_size > MAX_FORM_BYTES:
+            raise ApiError(413, "PAYLOAD_TOO_LARGE", "Request body too large")
+        request = self.request
+        parse_body_arguments(request.headers.get("Content-Type", ""), b"".join(self._form),
+                             request.body_arguments, request.files, request.headers)
+        for name, values in request.body_arguments.items():
+            request.arguments.setdefault(name, []).extend(values)
+        self.check_xsrf_cookie()
+        # A form's action is its handler's ``submit``, called once the token checked out.
+        submit = getattr(self, "submit", None)
+        if submit is None:
+            raise HTTPError(405)
+        await submit(*args)
 
     def get_current_user(self) -> Merchant | None:
         return self.merchant

@@ -55,7 +55,7 @@ class LoginHandler(DashboardHandler):
         ok = target.startswith("/dashboard") and "//" not in target and "\\" not in target
         return target if ok else "/dashboard"
 
-    async def post(self) -> None:
+    async def submit(self) -> None:
         email = self.get_body_argument("email", "").strip()[:254]
         password = self.get_body_argument("password", "")[:1024]
         retry_after = await self._throttled(email)
@@ -89,7 +89,7 @@ class LoginHandler(DashboardHandler):
 class LogoutHandler(DashboardHandler):
     login_required = False
 
-    def post(self) -> None:
+    async def submit(self) -> None:
         self.end_session()
         self.redirect("/login?logged_out=1")
 
@@ -143,7 +143,7 @@ class WebhooksHandler(DashboardHandler):
                          error=error, url_value=(profile["webhook_url"] or "")
                          if url_value is None else url_value)
 
-    async def post(self) -> None:
+    async def submit(self) -> None:
         """Save (or, empty, remove) the webhook URL."""
         url = self.get_body_argument("webhook_url", "").strip()
         if len(url) > 2048:
@@ -162,13 +162,13 @@ class WebhooksHandler(DashboardHandler):
 
 
 class WebhookSecretHandler(WebhooksHandler):
-    async def post(self) -> None:
+    async def submit(self) -> None:
         await self.webhooks.rotate_secret(self.me())
         self.redirect("/dashboard/webhooks?notice=secret")
 
 
 class WebhookTestHandler(WebhooksHandler):
-    async def post(self) -> None:
+    async def submit(self) -> None:
         try:
             await self.webhooks.send_test(self.me())
         except DomainError as exc:
@@ -178,7 +178,7 @@ class WebhookTestHandler(WebhooksHandler):
 
 
 class WebhookRetryHandler(WebhooksHandler):
-    async def post(self, delivery_id: str) -> None:  # type: ignore[override]
+    async def submit(self, delivery_id: str) -> None:  # type: ignore[override]
         await self.webhooks.retry(self.me(), delivery_id)
         self.redirect("/dashboard/webhooks?notice=retry")
 

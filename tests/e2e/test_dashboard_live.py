@@ -168,3 +168,16 @@ def test_sign_in_attempts_are_limited(base_settings: Settings) -> None:
         assert "Too many sign-in attempts" in refused.text
     finally:
         gateway.stop()
+
+
+def test_a_large_form_is_drained_and_refused(live_gw: ThreadGateway) -> None:
+    """Dashboard forms are streamed: past 64 KiB the body is dropped as it arrives and the
+    answer is 413, signed in or not."""
+    http = requests.Session()
+    page = http.get(live_gw.url + "/login", timeout=10).text
+    token = re.search(r'name="xsrf-token" content="([^"]+)"', page)
+    assert token is not None
+    r = http.post(live_gw.url + "/login", timeout=30,
+                  data={"_xsrf": token.group(1), "email": "a@b.c", "password": "x" * (2 << 20)})
+    assert r.status_code == 413
+    assert "too large" in r.text
