@@ -298,6 +298,18 @@ def test_a_payment_made_through_the_api_moves_live_in_the_state_views(
     sync_api.expect(detail.locator("g.state.current")).to_have_attribute("data-state", "success")
     shot(detail, "state-payment")
 
+    # A refund of it: the refund machine's counts and its own page follow it to processed.
+    r = op.api.post(f"/api/v1/payments/{payment['id']}/refunds", {"amount": 700})
+    assert r.status_code == 201, r.text
+    refund = r.json()
+    refunds = page.locator("[data-machine=refund]")
+    sync_api.expect(refunds.locator("[data-count-for=pending]")).to_have_text("1")
+    detail.goto(f"/dashboard/states/refund/{refund['id']}")
+    sync_api.expect(detail.locator("[data-test-id=object-state]")).to_have_text("processed")
+    sync_api.expect(refunds.locator("[data-count-for=processed]")).to_have_text("1")
+    sync_api.expect(refunds.locator("[data-count-for=pending]")).to_have_text("0")
+    assert page.evaluate("window.__notReloaded") is True
+
     # The transactions table lists it and links to the same timeline.
     page.goto("/dashboard/transactions")
     row = page.locator(f"tr[data-test-id=transaction-row][data-payment-id=\"{payment['id']}\"]")
