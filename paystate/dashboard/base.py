@@ -24,7 +24,7 @@ from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from ..engine.dashboard_bridge import DashboardBridge
 from ..engine.merchants import Merchant
-from ..engine.webhook_bridge import WebhookBridge
+from ..engine.webhooks.bridge import WebhookBridge
 from ..http.base import Deps, dumps
 from ..http.errors import ApiError, to_error
 from . import session
