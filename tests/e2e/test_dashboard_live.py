@@ -181,3 +181,28 @@ def test_a_large_form_is_drained_and_refused(live_gw: ThreadGateway) -> None:
                   data={"_xsrf": token.group(1), "email": "a@b.c", "password": "x" * (2 << 20)})
     assert r.status_code == 413
     assert "too large" in r.text
+
+
+def test_each_diagram_draws_exactly_its_machines_transitions() -> None:
+    """The state views' SVG comes from the transitions Machine itself: every (from, to,
+    trigger) of the spec is drawn once, with every state and nothing else."""
+    from paystate.dashboard.pages import DIAGRAMS, MERMAID
+    from paystate.machines.payment import PAYMENT
+    from paystate.machines.refund import REFUND
+    from paystate.machines.webhook import WEBHOOK_DELIVERY
+
+    for spec in (PAYMENT, REFUND, WEBHOOK_DELIVERY):
+        svg = DIAGRAMS[spec.name]
+        drawn = set()
+        for source, dest, label in re.findall(
+                r'<g class="transition" data-from="([^"]+)" data-to="([^"]+)">.*?'
+                r'<text class="edge-label"[^>]*>(.*?)</text>', svg):
+            for trigger in re.findall(r">([^<]+)</tspan>", label):
+                drawn |= {(source, dest, t.strip()) for t in trigger.split(",")}
+        assert drawn == {(e["from"], e["to"], e["trigger"]) for e in spec.edges()}
+        assert set(re.findall(r'data-state="([^"]+)"', svg)) == set(spec.states)
+        assert set(re.findall(r'data-count-for="([^"]+)"', svg)) == set(spec.states)
+        for e in spec.edges():  # transitions' Mermaid joins the triggers of one arrow with |
+            line = re.search(rf"^ *{e['from']} --> {e['to']}: (.*)$", MERMAID[spec.name],
+                             re.MULTILINE)
+            assert line is not None and e["trigger"] in line.group(1).split(" | ")
