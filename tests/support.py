@@ -167,9 +167,11 @@ class ProcessGateway:
 
     def start(self, wait_healthy: bool = True) -> ProcessGateway:
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the fd
-            self.proc = subprocess.Popen([sys.executable, "-m", "paystate", self.command],
-                                         env=self.env, cwd=ROOT, stdout=log, stderr=log)
-        if wait_healthy and self.command != "worker":
+            # A session of its own: kill9 takes a supervisor and its children down together.
+            self.proc = subprocess.Popen([sys.executable, "-m", "paystate", *self.command.split()],
+                                         env=self.env, cwd=ROOT, stdout=log, stderr=log,
+                                         start_new_session=True)
+        if wait_healthy and not self.command.startswith("worker"):
             def healthy() -> bool:
                 assert self.proc is not None
                 if self.proc.poll() is not None:
@@ -179,6 +181,12 @@ class ProcessGateway:
                 except requests.RequestException:
                     return False
             wait_until(healthy, 30, 0.1, "gateway health")
+            # A supervisor's children come up one by one: wait for all before the load.
+            parts = self.command.split()
+            if "--processes" in parts:
+                n = int(parts[parts.index("--processes") + 1])
+                wait_until(lambda: self.logs().count("paystate ready") >= n, 30, 0.1,
+                           f"{n} gateway processes")
         return self
 
     def logs(self) -> str:
@@ -186,8 +194,9 @@ class ProcessGateway:
             return f.read()
 
     def kill9(self) -> None:
+        """kill -9 every process of the gateway (a supervisor's children too) at once."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
+        os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
 
     def stop(self) -> None:
@@ -203,6 +212,33 @@ class ProcessGateway:
 def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
            "TEST_MODE": "true", "TEST_PROCESSING_DELAY": "1500",
-           "PAYSTATE_STREAM_PREFIX": settings.stream_prefix, "PAYSTATE_SHARDS": "4"}
+           "PAYSTATE_STREAM_PREFIX": settings.stream_prefix, "PAYSTATE_SHARDS": "4",
+           "PAYSTATE_PROCESSES": "1"}
     env.update(extra)
     return env
+
+
+# The two ways to run more than one gateway process over one PostgreSQL and one Redis: two
+# separately started ``serve`` processes on their own ports, or one ``serve --processes 2``
+# whose children share a port (the kernel spreads connections over them).
+MODES = ("two-serves", "serve-processes-2")
+
+
+class GatewayPair:
+    """Two gateway processes as ``a`` and ``b``: two URLs, or one URL served by two."""
+
+    def __init__(self, env: dict[str, str], mode: str) -> None:
+        if mode == "two-serves":
+            self.a = ProcessGateway(env).start()
+            self.b = ProcessGateway(env).start()
+            self._gateways = [self.a, self.b]
+        else:
+            self.a = self.b = ProcessGateway(env, command="serve --processes 2").start()
+            self._gateways = [self.a]
+
+    def logs(self) -> str:
+        return "".join(gw.logs() for gw in self._gateways)
+
+    def stop(self) -> None:
+        for gw in self._gateways:
+            gw.stop()
