@@ -6,9 +6,11 @@ from typing import Any
 
 from tornado.web import Application
 
+from ..dashboard.routes import dashboard_routes
 from . import razorpay
 from .base import Deps, NotFoundHandler
 from .handlers import merchant, ops, orders, payments, refunds, webhooks
+from .handlers.checkout import checkout_routes
 from .handlers.docs import OpenApiHandler
 
 ID = r"([A-Za-z0-9_\-]{1,64})"
@@ -48,7 +50,8 @@ def api_routes() -> list[tuple[str, type]]:
 def make_app(deps: Deps, extra_routes: list[tuple[str, type]] | None = None,
              **settings: Any) -> Application:
     routes = [(pattern, handler, {"deps": deps})
-              for pattern, handler in (extra_routes or []) + api_routes()
+              for pattern, handler in (extra_routes or []) + checkout_routes() + api_routes()
+              + dashboard_routes()
               + (razorpay.routes() if deps.settings.razorpay_front else [])]
     return Application(routes, default_handler_class=NotFoundHandler,
                        default_handler_args={"deps": deps}, **settings)
