@@ -8,7 +8,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help venv run test bench bench-http clean-data lint
+.PHONY: help venv run test bench bench-http chaos clean-data lint
 
 help:
 	@echo "make venv        create $(VENV) and install the package with its test extras"
@@ -16,6 +16,7 @@ help:
 	@echo "make test        pytest on a separate local PostgreSQL and Redis; ARGS=\"-k foo\" passes through"
 	@echo "make bench       engine benchmark (10,000 payments in flight); ARGS=\"N SHARDS\""
 	@echo "make bench-http  HTTP benchmark (orders + UPI payments); ARGS=\"SECONDS CONCURRENCY\""
+	@echo "make chaos       kill -9, Redis and PostgreSQL restarts under load, then invariants; ARGS=\"MINUTES\""
 	@echo "make lint        ruff and mypy"
 	@echo "make clean-data  stop the local services and delete their data"
 
@@ -39,6 +40,10 @@ bench: venv
 bench-http: venv
 	scripts/bench.sh bench/http_load.py $(ARGS)
 
+# Its own services instance (PostgreSQL 54359, Redis 63829), which it restarts and stops.
+chaos: venv
+	$(VENV)/bin/python bench/chaos.py $(ARGS)
+
 lint: venv
 	$(VENV)/bin/ruff check paystate tests
 	$(VENV)/bin/mypy paystate
@@ -47,3 +52,4 @@ clean-data:
 	scripts/services.sh clean run
 	scripts/services.sh clean test
 	scripts/services.sh clean bench
+	scripts/services.sh clean chaos

@@ -42,7 +42,13 @@ class ActorConnection:
 
 
 def read_pool(url: str, max_size: int = 8) -> ReadPool:
-    """The pool the bridge uses for read-only queries on the event loop. Opened by the caller."""
+    """The pool the bridge uses for read-only queries on the event loop. Opened by the caller.
+
+    While PostgreSQL is down a request waits at most ``timeout`` (5 s) for a connection, then
+    fails with ``PoolTimeout`` (answered 503). The pool's own reconnect attempts back off
+    exponentially (1, 2, 4, 8 s...), which after a 10 s outage would keep it empty for another
+    5-20 s; a short ``reconnect_timeout`` makes it give those up, and the next request then
+    opens a connection at once."""
     return AsyncConnectionPool(
         url,
         connection_class=AsyncConnection[DictRow],
@@ -51,4 +57,5 @@ def read_pool(url: str, max_size: int = 8) -> ReadPool:
         kwargs={"autocommit": True, "row_factory": dict_row},
         open=False,
         timeout=5,
+        reconnect_timeout=2,
     )
