@@ -11,6 +11,8 @@ from ..base import BaseHandler
 
 
 class WebhookBase(BaseHandler):
+    merchant_auth = True
+
     @property
     def webhooks(self) -> WebhookBridge:
         bridge: Any = self.deps.extras["webhooks"]
