@@ -15,7 +15,7 @@ with counts; the exit status is 1 on any FAIL or if the work did not drain.
 Usage: python bench/chaos.py [MINUTES] [--seconds S] [--instance NAME --pg-port P
 --redis-port R] [--flows N] [--seed N] [--json FILE]
 (``make chaos ARGS="1"`` runs it for one minute on its own services instance ``chaos``,
-PostgreSQL 54359 and Redis 63829; the instance is stopped afterwards.)
+PostgreSQL 54379 and Redis 63849; the instance is stopped afterwards.)
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("minutes", nargs="?", type=float, default=3.0)
     p.add_argument("--seconds", type=float, default=None, help="overrides MINUTES")
     p.add_argument("--instance", default="chaos")
-    p.add_argument("--pg-port", type=int, default=54359)
-    p.add_argument("--redis-port", type=int, default=63829)
+    p.add_argument("--pg-port", type=int, default=54379)
+    p.add_argument("--redis-port", type=int, default=63849)
     p.add_argument("--flows", type=int, default=6)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--drain-timeout", type=float, default=240.0)

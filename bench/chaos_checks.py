@@ -22,11 +22,15 @@ EVENTS_OF = {  # (entity_type, trigger) -> the events that transition emits
     ("payment", "create"): ("payment.created", "payment.pending"),
     ("payment", "succeed"): ("payment.success",),
     ("payment", "fail"): ("payment.failed",),
+    ("payment", "decline_paid_order"): ("payment.failed",),
     ("payment", "capture"): ("payment.captured",),
     ("refund", "create"): ("refund.created",),
     ("refund", "process"): ("refund.processed",),
     ("refund", "fail"): ("refund.failed",),
 }
+#: The triggers that settle a payment: the bank's answer, or a decline because another payment
+#: of the order succeeded first.
+SETTLING = ("succeed", "fail", "decline_paid_order")
 TABLES = {"order": "orders", "payment": "payments", "refund": "refunds",
           "webhook_delivery": "webhook_logs"}
 
@@ -146,7 +150,7 @@ def _payments_settle_once(data: dict[str, Any]) -> Result:
     states: Counter[str] = Counter()
     for pid, p in data["payment"].items():
         states[p["status"]] += 1
-        settles = [t for t in data["history"][pid] if t["trigger"] in ("succeed", "fail")]
+        settles = [t for t in data["history"][pid] if t["trigger"] in SETTLING]
         if p["status"] not in ("success", "failed"):
             res.failures.append(f"{pid} is {p['status']}")
         elif len(settles) != 1:

@@ -151,9 +151,6 @@ class Cluster:
         for proc in self.procs:
             self._start(proc)
         self._supervise.set()
-        for proc in self.procs:
-            _wait(lambda p=proc: p.ready_lines() > 0, 60)
-            proc._ready_lines = proc.ready_lines()
         self._thread = threading.Thread(target=self._supervisor, name="supervisor", daemon=True)
         self._thread.start()
 
@@ -174,10 +171,15 @@ class Cluster:
             time.sleep(0.1)
 
     def wait_ready(self, timeout: float = 60) -> bool:
-        """Every API process answers /health 200 and every worker beat."""
+        """Every process wrote its ready line and every API process answers /health 200."""
         import requests
 
         def ready() -> bool:
+            with self._lock:
+                for proc in self.procs:
+                    proc._ready_lines = proc.ready_lines()
+                    if not proc._ready_lines:
+                        return False
             for base in self.api_bases:
                 try:
                     if requests.get(base + "/health", timeout=2).status_code != 200:
