@@ -40,7 +40,7 @@ bench: venv
 bench-http: venv
 	scripts/bench.sh bench/http_load.py $(ARGS)
 
-# Its own services instance (PostgreSQL 54359, Redis 63829), which it restarts and stops.
+# Its own services instance (PostgreSQL 54379, Redis 63849), which it restarts and stops.
 chaos: venv
 	$(VENV)/bin/python bench/chaos.py $(ARGS)
 
