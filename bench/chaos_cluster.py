@@ -111,7 +111,18 @@ class Proc:
     last_start: float = 0.0
     #: (went down, ready again) per kill -9; ready = its "paystate ready" line was written.
     down: list[list[float | None]] = field(default_factory=list)
+    ready: bool = False
     _ready_lines: int = 0
+
+    def check_ready(self) -> bool:
+        """Has the current run written its ready line? Closes the open down interval."""
+        if not self.ready:
+            lines = self.ready_lines()
+            if lines > self._ready_lines:
+                self._ready_lines, self.ready = lines, True
+                if self.down and self.down[-1][1] is None:
+                    self.down[-1][1] = time.time()
+        return self.ready
 
     def ready_lines(self) -> int:
         try:
@@ -146,6 +157,7 @@ class Cluster:
                                           env=env, cwd=ROOT, stdout=log, stderr=log)
         proc.starts += 1
         proc.last_start = time.monotonic()
+        proc.ready = False
 
     def start(self) -> None:
         for proc in self.procs:
@@ -163,11 +175,7 @@ class Cluster:
                     dead = proc.popen is None or proc.popen.poll() is not None
                     if dead and time.monotonic() - proc.last_start > 1.0:
                         self._start(proc)
-                    if proc.down and proc.down[-1][1] is None:
-                        lines = proc.ready_lines()
-                        if lines > proc._ready_lines:
-                            proc._ready_lines = lines
-                            proc.down[-1][1] = time.time()
+                    proc.check_ready()
             time.sleep(0.1)
 
     def wait_ready(self, timeout: float = 60) -> bool:
@@ -176,10 +184,8 @@ class Cluster:
 
         def ready() -> bool:
             with self._lock:
-                for proc in self.procs:
-                    proc._ready_lines = proc.ready_lines()
-                    if not proc._ready_lines:
-                        return False
+                if not all(proc.check_ready() for proc in self.procs):
+                    return False
             for base in self.api_bases:
                 try:
                     if requests.get(base + "/health", timeout=2).status_code != 200:
@@ -208,8 +214,11 @@ class Cluster:
     # -- faults --------------------------------------------------------------------------
 
     def kill9(self, rng: random.Random) -> Fault | None:
+        """SIGKILL a random process among those up and ready (one still starting after the
+        last kill is left alone: killing it again would only starve the cluster)."""
         with self._lock:
-            alive = [p for p in self.procs if p.popen is not None and p.popen.poll() is None]
+            alive = [p for p in self.procs if p.popen is not None and p.popen.poll() is None
+                     and p.check_ready()]
             if not alive:
                 return None
             victim = rng.choice(alive)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -181,3 +183,25 @@ def test_redis_down_10s_health_names_it_and_payments_go_on(instance: Instance,
         assert client.wait_payment(payment_id, timeout=30)["status"] == "success"
     assert client.get("/api/v1/test/jobs/status", auth=False).status_code == 200
     assert gateway.proc is not None and gateway.proc.poll() is None
+
+
+def test_a_worker_that_cannot_start_exits(instance: Instance, settings: Settings) -> None:
+    """Found by the chaos run: a worker restarted while Redis was down failed in start-up
+    after its shard actors had started, printed the error and stayed alive with them (actor
+    threads are not daemons): never ready, never restarted. It must exit, non-zero."""
+    urls = instance.up()
+    own = replace(settings, database_url=urls["DATABASE_URL"], redis_url=urls["REDIS_URL"])
+    with socket.socket() as s:  # a port nothing listens on: Redis "down"
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    env = {**os.environ, **process_env(own), "REDIS_URL": f"redis://127.0.0.1:{closed}/0"}
+    proc = subprocess.Popen([sys.executable, "-m", "paystate", "worker"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode != 0
+    assert b"ConnectionError" in err
