@@ -190,6 +190,7 @@ def report(args: argparse.Namespace, seed: int, load_s: float, drained: bool, dr
         "creates": {k: len(ledger.of(k)) for k in ("order", "payment", "refund")},
         "kill9": dict(kills),
         "process_restarts": cluster.restarts(),
+        "downtime": cluster.downtime(),
         "outages": [{"kind": f.kind, "detail": f.detail,
                      "down_s": round((f.until or f.at) - f.at, 1)} for f in outages],
         "faults": [{"at": round(f.at, 2), "kind": f.kind, "detail": f.detail,
@@ -208,6 +209,7 @@ def report(args: argparse.Namespace, seed: int, load_s: float, drained: bool, dr
     print(f"answers: {dict(ledger.answers)}")
     print(f"faults: kill -9 {dict(kills)}, {cluster.restarts()} process restarts, "
           + ", ".join(f"{f.kind} ({(f.until or f.at) - f.at:.1f} s)" for f in outages))
+    print(f"downtime: {numbers['downtime']}")
     print(f"drain: {'done' if drained else 'NOT DONE'} in {drain_s:.1f} s")
     print()
     for r in results:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import itertools
 import os
 import random
 import signal
@@ -251,6 +252,21 @@ class Cluster:
         end = time.time()
         return [(p.name, d[0] or 0.0, d[1] or end) for p in self.procs
                 if p.command == "worker" for d in p.down]
+
+    def downtime(self) -> dict[str, float]:
+        """Restart times (kill -9 to ready) and the seconds with no API / no worker up."""
+        end = time.time()
+        spans = {kind: [(d[0] or 0.0, d[1] or end) for p in self.procs if p.command == kind
+                        for d in p.down] for kind in ("api", "worker")}
+        restarts = sorted(u - d for both in spans.values() for d, u in both)
+        out = {"restart_median_s": round(restarts[len(restarts) // 2], 1) if restarts else 0.0,
+               "restart_max_s": round(restarts[-1], 1) if restarts else 0.0}
+        for kind, intervals in spans.items():
+            points = sorted({t for span in intervals for t in span})
+            out[f"no_{kind}_s"] = round(sum(
+                b - a for a, b in itertools.pairwise(points)
+                if sum(1 for d, u in intervals if d <= a and b <= u) >= 2), 1)
+        return out
 
     def restarts(self) -> int:
         return sum(max(0, p.starts - 1) for p in self.procs)
