@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {"DATABASE_URL": services.database_url, "REDIS_URL": services.redis_url,
                "TEST_MODE": "true", "TEST_PROCESSING_DELAY": "1000",
                "WEBHOOK_RETRY_INTERVALS_TEST": "true", "PAYSTATE_SHARDS": "4",
-               "PAYSTATE_STREAM_PREFIX": "chaos"}
+               "PAYSTATE_STREAM_PREFIX": "chaos", "PAYSTATE_PROCESSES": "1"}
         cluster = Cluster(services, env, run_dir)
         for name, command in (("api-1", "api"), ("api-2", "api"),
                               ("worker-1", "worker"), ("worker-2", "worker")):

@@ -35,8 +35,8 @@ from .engine.rate_limits import SharedLimits
 from .engine.router import ShardRouter
 from .engine.shard import ShardConfig
 from .engine.streams import StreamNames
-from .engine.webhook_bridge import WebhookBridge
-from .engine.webhook_dispatcher import WebhookDispatcher, build_dispatcher
+from .engine.webhooks.bridge import WebhookBridge
+from .engine.webhooks.dispatcher import WebhookDispatcher, build_dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
     # Every process runs the webhook actor (the API writes manual retries and test deliveries
     # through it); only workers consume events, sweep and send.
     rt.webhooks = build_dispatcher(settings, client, clock, owner=worker_id(),
-                                   metrics=metrics).start_actor()
+                                   metrics=metrics, publisher=publisher.enqueue).start_actor()
     rt._stoppers.append(rt.webhooks.stop)
     if worker and start_background:
         rt.webhooks.start_worker()
@@ -165,10 +165,15 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
     aclient = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5,
                                       socket_connect_timeout=5)
     rt._stoppers.append(aclient.aclose)
+    # Idempotency claims and stored answers: the shard's durable commit of the object flushes
+    # the claim made before it; an answer lost with a crash is found again from the object.
+    keys_pool = read_pool(settings.database_url, flush_commits=False)
+    await keys_pool.open(wait=True, timeout=10)
+    rt._stoppers.append(keys_pool.close)
     rt.engine = Engine(router, Queries(pool), aclient, streams, clock, AuthCache(),
                        idempotency=IdempotencyStore(
-                           pool, clock, card_key=gateway_key(settings.database_url,
-                                                             "idempotency_card")),
+                           keys_pool, clock, card_key=gateway_key(settings.database_url,
+                                                                  "idempotency_card")),
                        metrics=metrics,
                        shared_limits=SharedLimits(settings.redis_url, settings.stream_prefix))
     rt.webhook_bridge = WebhookBridge(

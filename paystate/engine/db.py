@@ -56,20 +56,27 @@ class ActorConnection:
             conn.close()
 
 
-def read_pool(url: str, max_size: int = 8) -> ReadPool:
+def read_pool(url: str, max_size: int = 8, *, flush_commits: bool = True) -> ReadPool:
     """The pool the bridge uses for read-only queries on the event loop. Opened by the caller.
+
+    ``flush_commits=False``: its commits do not wait for the WAL flush (``synchronous_commit =
+    off``), for writes that a durable commit made later on any connection flushes anyway (WAL is
+    flushed in order) and that are harmless to lose when none follows: idempotency claims.
 
     While PostgreSQL is down a request waits at most ``timeout`` (5 s) for a connection, then
     fails with ``PoolTimeout`` (answered 503). The pool's own reconnect attempts back off
     exponentially (1, 2, 4, 8 s...), which after a 10 s outage would keep it empty for another
     5-20 s; a short ``reconnect_timeout`` makes it give those up, and the next request then
     opens a connection at once."""
+    kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row}
+    if not flush_commits:
+        kwargs["options"] = "-c synchronous_commit=off"
     return AsyncConnectionPool(
         url,
         connection_class=AsyncConnection[DictRow],
         min_size=1,
         max_size=max_size,
-        kwargs={"autocommit": True, "row_factory": dict_row},
+        kwargs=kwargs,
         open=False,
         timeout=5,
         reconnect_timeout=2,

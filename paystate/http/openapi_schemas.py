@@ -1,6 +1,6 @@
 """The JSON Schemas of ``/openapi.json`` (``components.schemas``): request bodies as the
 handlers and ``inputs`` check them, responses as ``engine/records.py`` and
-``engine/webhook_records.py`` render them.
+``engine/webhooks/records.py`` render them.
 
 OpenAPI 3.1, so these are JSON Schema 2020-12: a nullable field is ``"type": [T, "null"]``.
 Response objects list every key the renderers write and forbid others

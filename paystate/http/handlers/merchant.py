@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...engine.webhook_records import delivery_detail_json, merchant_json
+from ...engine.webhooks.records import delivery_detail_json, merchant_json
 from .. import inputs
 from ..errors import bad_request
 from .webhooks import WebhookBase

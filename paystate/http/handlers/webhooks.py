@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...engine.webhook_bridge import WebhookBridge
-from ...engine.webhook_records import delivery_detail_json, delivery_json
+from ...engine.webhooks.bridge import WebhookBridge
+from ...engine.webhooks.records import delivery_detail_json, delivery_json
 from .. import inputs
 from ..base import BaseHandler
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..machines.webhook import WebhookDelivery
-from .clock import iso
+from ...machines.webhook import WebhookDelivery
+from ..clock import iso
 
 
 def delivery_from_row(row: dict[str, Any]) -> WebhookDelivery:
