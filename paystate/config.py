@@ -91,6 +91,8 @@ class Settings:
     shards: int = 8
     # Gateway processes of `serve`/`api` sharing the port (SO_REUSEPORT).
     processes: int = 1
+    # Webhook POSTs one merchant may have in flight from one process.
+    webhook_merchant_concurrency: int = 8
     # The event loop of a gateway process: "uvloop" or "asyncio".
     event_loop: str = "uvloop"
     # Work whose due time passed this long ago without being settled is re-enqueued from
@@ -160,6 +162,7 @@ class Settings:
             shards=_int(env, "PAYSTATE_SHARDS", 8, minimum=1),
             processes=_int(env, "PAYSTATE_PROCESSES", os.cpu_count() or 1, minimum=1),
             event_loop=_choice(env, "PAYSTATE_EVENT_LOOP", ("uvloop", "asyncio")),
+            webhook_merchant_concurrency=_int(env, "WEBHOOK_MERCHANT_CONCURRENCY", 8, minimum=1),
             stream_prefix=env.get("PAYSTATE_STREAM_PREFIX") or "paystate",
             public_rate_limit=_limit(env, "PUBLIC_RATE_LIMIT", "300/minute"),
             public_payment_rate_limit=_limit(env, "PUBLIC_PAYMENT_RATE_LIMIT", "20/minute"),
