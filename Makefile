@@ -8,7 +8,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help venv run test bench bench-http bench-create bench-e2e wrk clean-data lint
+.PHONY: help venv run test bench bench-http bench-create bench-e2e wrk chaos clean-data lint
 
 help:
 	@echo "make venv        create $(VENV) and install the package with its test extras"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench-http  HTTP benchmark (orders + UPI payments); ARGS=\"SECONDS CONCURRENCY\""
 	@echo "make bench-create  wrk: POST /api/v1/payments at c=1,16,64; ARGS=\"--seconds 20 --mode serve\""
 	@echo "make bench-e2e   10,000 payments through HTTP to the last webhook; ARGS=\"--payments N\""
+	@echo "make chaos       kill -9, Redis and PostgreSQL restarts under load, then invariants; ARGS=\"MINUTES\""
 	@echo "make lint        ruff and mypy"
 	@echo "make clean-data  stop the local services and delete their data"
 
@@ -53,6 +54,10 @@ wrk:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk </dev/null; } || \
 	  { echo "install wrk: sudo apt-get install wrk" >&2; exit 1; }
 
+# Its own services instance (PostgreSQL 54379, Redis 63849), which it restarts and stops.
+chaos: venv
+	$(VENV)/bin/python bench/chaos.py $(ARGS)
+
 lint: venv
 	$(VENV)/bin/ruff check paystate tests
 	$(VENV)/bin/mypy paystate
@@ -61,3 +66,4 @@ clean-data:
 	scripts/services.sh clean run
 	scripts/services.sh clean test
 	scripts/services.sh clean bench
+	scripts/services.sh clean chaos

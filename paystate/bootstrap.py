@@ -96,7 +96,24 @@ async def build(settings: Settings, *, worker: bool = True,
 
     ``start_background=False`` builds the worker parts without their threads, for tests that
     drive ``run_due``/``sweep_once`` themselves under a frozen clock.
+
+    If a part fails to start (Redis or PostgreSQL unreachable at that moment), whatever was
+    started is stopped before the error propagates: actor threads are not daemons, and a
+    process left running them would neither serve nor exit, so no supervisor would restart it.
     """
+    started: list[Runtime] = []
+    try:
+        return await _assemble(settings, started, worker=worker, clock=clock, rng=rng,
+                               start_background=start_background)
+    except BaseException:
+        for rt in started:
+            await rt.stop()
+        raise
+
+
+async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
+                    clock: Clock | None, rng: random.Random | None,
+                    start_background: bool) -> Runtime:
     clock = clock or SystemClock()
     rng = rng or random.SystemRandom()
     streams = StreamNames(settings.stream_prefix)
@@ -110,6 +127,7 @@ async def build(settings: Settings, *, worker: bool = True,
     publisher.start()
     router = ShardRouter(settings.shards, shard_config, publisher, clock, rng, metrics)
     rt = Runtime(settings=settings, clock=clock, redis=client, router=router)
+    started.append(rt)
     rt._stoppers.append(client.close)
     rt._stoppers.append(publisher.stop)
     router.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import psycopg
@@ -23,16 +24,30 @@ class ActorConnection:
     """The lazily (re)opened autocommit connection of one actor thread.
 
     ``get()`` opens it on first use or after ``reset()``; an actor resets it after a database
-    error so the next message starts on a fresh connection instead of a broken one.
+    error so the next message starts on a fresh connection instead of a broken one. A
+    connection that sat idle longer than ``idle_check_s`` is checked with one round trip
+    before it is handed out: PostgreSQL may have restarted meanwhile, and an actor that had
+    nothing to do during the outage would otherwise fail its first command after it (a busy
+    actor never pays for the check).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, idle_check_s: float = 2.0) -> None:
         self._url = url
+        self._idle_check_s = idle_check_s
         self._conn: psycopg.Connection[dict[str, Any]] | None = None
+        self._used = 0.0
 
     def get(self) -> psycopg.Connection[dict[str, Any]]:
+        now = time.monotonic()
+        if self._conn is not None and not self._conn.closed \
+                and now - self._used > self._idle_check_s:
+            try:
+                self._conn.execute("SELECT 1")
+            except psycopg.Error:
+                self.reset()
         if self._conn is None or self._conn.closed:
             self._conn = connect(self._url, autocommit=True)
+        self._used = now
         return self._conn
 
     def reset(self) -> None:
@@ -46,7 +61,13 @@ def read_pool(url: str, max_size: int = 8, *, flush_commits: bool = True) -> Rea
 
     ``flush_commits=False``: its commits do not wait for the WAL flush (``synchronous_commit =
     off``), for writes that a durable commit made later on any connection flushes anyway (WAL is
-    flushed in order) and that are harmless to lose when none follows: idempotency claims."""
+    flushed in order) and that are harmless to lose when none follows: idempotency claims.
+
+    While PostgreSQL is down a request waits at most ``timeout`` (5 s) for a connection, then
+    fails with ``PoolTimeout`` (answered 503). The pool's own reconnect attempts back off
+    exponentially (1, 2, 4, 8 s...), which after a 10 s outage would keep it empty for another
+    5-20 s; a short ``reconnect_timeout`` makes it give those up, and the next request then
+    opens a connection at once."""
     kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row}
     if not flush_commits:
         kwargs["options"] = "-c synchronous_commit=off"
@@ -58,4 +79,5 @@ def read_pool(url: str, max_size: int = 8, *, flush_commits: bool = True) -> Rea
         kwargs=kwargs,
         open=False,
         timeout=5,
+        reconnect_timeout=2,
     )

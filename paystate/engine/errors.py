@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import psycopg
+import redis
+
 
 class EngineError(Exception):
     """Base for engine failures."""
@@ -21,3 +24,13 @@ class Conflict(EngineError):
 
 class Unavailable(EngineError):
     """A dependency (PostgreSQL, Redis, an actor) cannot be reached right now."""
+
+
+def dependency_down(exc: BaseException) -> bool:
+    """True when ``exc`` says PostgreSQL or Redis cannot be reached right now (a stopped or
+    restarting server, a connection cut, a pool with no connection to give): the request may
+    be retried later, so it is answered 503, not 500. Recognised by exception class only:
+    psycopg's ``OperationalError`` (SQLSTATE classes 08 and 57, and the pool's ``PoolTimeout``)
+    and redis-py's connection and timeout errors."""
+    return isinstance(exc, (Unavailable, psycopg.OperationalError, redis.ConnectionError,
+                            redis.TimeoutError))

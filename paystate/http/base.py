@@ -230,6 +230,11 @@ class BaseHandler(RequestHandler):
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, ApiError) or to_error(value).status < 500:
             return
+        if to_error(value).status == 503:
+            # A dependency is down: one line, no trace; /health names which one.
+            log.warning("%s %s: dependency unavailable: %s: %s", self.request.method,
+                        self.request.path, type(value).__name__, str(value).splitlines()[:1])
+            return
         log.error("unhandled error on %s %s", self.request.method, self.request.path,
                   exc_info=(typ, value, tb))
 

@@ -6,7 +6,7 @@ import logging
 
 from tornado.web import HTTPError
 
-from ..engine.errors import Conflict, NotFound, Unavailable
+from ..engine.errors import Conflict, NotFound, dependency_down
 from ..machines.errors import AttemptsExhausted, DomainError
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def to_error(exc: BaseException | None, status: int = 500) -> ApiError:
                         {"Retry-After": "1"})
     if isinstance(exc, HTTPError):
         status = exc.status_code
-    elif isinstance(exc, Unavailable):
+    elif exc is not None and dependency_down(exc):
         return ApiError(503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable",
                         {"Retry-After": "1"})
     if status == 404:

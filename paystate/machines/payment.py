@@ -32,6 +32,12 @@ def _refund_fits(payment: Any, kwargs: Mapping[str, Any]) -> bool:
     return 0 < int(kwargs["amount"]) <= refundable_amount(payment)
 
 
+def _refund_reserved(payment: Any, kwargs: Mapping[str, Any]) -> bool:
+    # A refund settles or is released only out of what was reserved for it: whatever the
+    # caller sends, the counters never go below zero or above the amount.
+    return 0 < int(kwargs["amount"]) <= payment.amount_refund_pending
+
+
 def _fail_effect(payment: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {"error_code": DECLINED_CODE, "error_description": DECLINED_DESCRIPTION}
 
@@ -80,8 +86,10 @@ PAYMENT = MachineSpec(
                        events=("payment.captured",)),
         TransitionSpec("reserve_refund", "success", "success", guard=_refund_fits,
                        refusal=EXCEEDS_AVAILABLE, effect=_reserve_effect),
-        TransitionSpec("settle_refund", "success", "success", effect=_settle_refund_effect),
-        TransitionSpec("release_refund", "success", "success", effect=_release_refund_effect),
+        TransitionSpec("settle_refund", "success", "success", guard=_refund_reserved,
+                       effect=_settle_refund_effect),
+        TransitionSpec("release_refund", "success", "success", guard=_refund_reserved,
+                       effect=_release_refund_effect),
     ),
     wrong_state={"capture": NOT_CAPTURABLE, "reserve_refund": NOT_REFUNDABLE},
 )
