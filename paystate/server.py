@@ -14,6 +14,8 @@ from .http.base import Deps
 from .http.guards import make_server
 
 log = logging.getLogger(__name__)
+# How long a stopping process waits for the requests under way.
+STOP_GRACE_S = 10.0
 
 
 async def run(settings: Settings, *, http: bool, worker: bool, reuse_port: bool = False) -> None:
@@ -24,7 +26,8 @@ async def run(settings: Settings, *, http: bool, worker: bool, reuse_port: bool 
     server = None
     if http:
         assert rt.engine is not None
-        app = make_app(Deps(engine=rt.engine, settings=settings, extras=rt.front_extras()))
+        deps = Deps(engine=rt.engine, settings=settings, extras=rt.front_extras())
+        app = make_app(deps)
         server = make_server(app, settings)
         server.listen(settings.port, address=settings.host, reuse_port=reuse_port)
         log.info("paystate listening on http://%s:%d", settings.host, settings.port)
@@ -38,5 +41,8 @@ async def run(settings: Settings, *, http: bool, worker: bool, reuse_port: bool 
     log.info("stopping")
     if server is not None:
         server.stop()
+        # Requests under way finish before the pools and actors they use are closed.
+        if not await deps.guards.in_flight.drained(STOP_GRACE_S):
+            log.warning("stopping with %d requests unfinished", deps.guards.in_flight.count)
         await server.close_all_connections()
     await rt.stop()

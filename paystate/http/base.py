@@ -96,6 +96,7 @@ class BaseHandler(RequestHandler):
         self._too_large = False
         self._over_budget = False
         self._merchant: Merchant | None = None
+        self._counted = False
         self._refusal: ApiError | None = None
 
     @property
@@ -103,6 +104,8 @@ class BaseHandler(RequestHandler):
         return self.deps.settings.max_body_bytes
 
     async def prepare(self) -> None:
+        self.deps.guards.in_flight.start()
+        self._counted = True
         length = self.request.headers.get("Content-Length")
         declared = int(length) if length is not None and length.isdigit() else None
         if declared is not None and declared > self.max_body:
@@ -149,6 +152,12 @@ class BaseHandler(RequestHandler):
 
     def on_connection_close(self) -> None:
         self._drop_body()
+        self._uncount()
+
+    def _uncount(self) -> None:
+        if self._counted:
+            self._counted = False
+            self.deps.guards.in_flight.end()
 
     async def limit_public(self, *checks: tuple[str, str, RateLimitItem]) -> None:
         """429 ``RATE_LIMITED`` with ``Retry-After`` if this client address or any of
@@ -224,6 +233,7 @@ class BaseHandler(RequestHandler):
 
     def on_finish(self) -> None:
         self._drop_body()
+        self._uncount()
         self.engine.metrics.observe_request(self.request.method or "", type(self).__name__,
                                             self.get_status(), self.request.request_time())
 

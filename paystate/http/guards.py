@@ -6,6 +6,7 @@ Runs on the gateway's event loop only (no locks: one loop per process).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,32 @@ from ..engine.rate_limits import LocalLimits, rate
 # Bodies up to this size are read (and drained past ``max_body_bytes``) so that they are answered
 # 413 in the contract's envelope; beyond it Tornado refuses the connection itself.
 HARD_BODY_LIMIT = 64 * 1024 * 1024
+
+
+class InFlight:
+    """Requests this process has started and not finished: a stopping process lets them end
+    before it closes the pools and actors they use."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def start(self) -> None:
+        self.count += 1
+        self._idle.clear()
+
+    def end(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._idle.set()
+
+    async def drained(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
 
 class BodyBudget:
@@ -42,6 +69,7 @@ class BodyBudget:
 @dataclass(frozen=True)
 class Guards:
     budget: BodyBudget
+    in_flight: InFlight
     local: LocalLimits
     merchant_rate: RateLimitItem
     public_rate: RateLimitItem
@@ -51,7 +79,8 @@ class Guards:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Guards:
-        return cls(budget=BodyBudget(settings.http_body_buffer_bytes), local=LocalLimits(),
+        return cls(budget=BodyBudget(settings.http_body_buffer_bytes), in_flight=InFlight(),
+                   local=LocalLimits(),
                    merchant_rate=rate(settings.merchant_rate_limit),
                    public_rate=rate(settings.public_rate_limit),
                    public_payment_rate=rate(settings.public_payment_rate_limit),
