@@ -1,6 +1,6 @@
 """The JSON Schemas of ``/openapi.json`` (``components.schemas``): request bodies as the
 handlers and ``inputs`` check them, responses as ``engine/records.py`` and
-``engine/webhook_records.py`` render them.
+``http/renderers.py`` render them.
 
 OpenAPI 3.1, so these are JSON Schema 2020-12: a nullable field is ``"type": [T, "null"]``.
 Response objects list every key the renderers write and forbid others
@@ -15,6 +15,7 @@ from typing import Any
 
 from ..machines.instruments import VPA_PATTERN
 from .inputs import CURRENCIES, MAX_AMOUNT, MAX_TEXT
+from .renderers import DELIVERY_STATES, DELIVERY_STATUSES
 
 Schema = dict[str, Any]
 
@@ -187,7 +188,12 @@ TRANSITION = response_object({
 
 DELIVERY_FIELDS: dict[str, Schema] = {
     "id": UUID, "event": enum(*WEBHOOK_EVENTS),
-    "status": enum("pending", "retrying", "succeeded", "failed"),
+    "status": enum(*DELIVERY_STATUSES) | {
+        "description": "pending: waiting for its first or next attempt (between retries too); "
+                       "success: an attempt got a 2xx; failed: every attempt failed"},
+    "state": enum(*DELIVERY_STATES) | {
+        "description": "the delivery machine's own state; pending and retrying both show "
+                       "as status pending"},
     "attempts": integer(0), "created_at": TIMESTAMP, "last_attempt_at": nullable(TIMESTAMP),
     "next_retry_at": nullable(TIMESTAMP), "response_code": nullable(integer())}
 DELIVERY = response_object(DELIVERY_FIELDS)
@@ -210,6 +216,7 @@ DELIVERY_DETAIL = response_object({
     "payload": WEBHOOK_PAYLOAD,
     "attempt_log": {"type": "array", "items": ref("WebhookAttempt")}})
 WEBHOOK_RETRY = response_object({"id": UUID, "status": const("pending"),
+                                 "state": const("pending"),
                                  "message": const("Webhook retry scheduled")})
 MERCHANT = response_object({
     "id": UUID, "name": string(), "email": string(), "api_key": string(),
