@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 
+from . import __version__
 from .config import Settings, SettingsError
 
 
@@ -16,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="serve: HTTP and worker in one process; api: HTTP only;"
                              " worker: settlement and webhooks only; migrate; seed")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--version", action="version", version=f"paystate {__version__}")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

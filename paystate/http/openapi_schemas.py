@@ -233,7 +233,8 @@ WEBHOOK_URL = request_object(
 HEALTH = response_object({
     "status": enum("healthy", "unhealthy"), "database": enum("connected", "disconnected"),
     "redis": enum("connected", "disconnected"), "worker": enum("running", "stopped", "unknown"),
-    "timestamp": TIMESTAMP})
+    "timestamp": TIMESTAMP,
+    "version": string(description="the running Paystate version (paystate --version)")})
 JOBS_STATUS = response_object({
     "pending": integer(0), "processing": integer(0), "completed": integer(0),
     "failed": integer(0), "worker_status": enum("running", "stopped")},
