@@ -19,7 +19,7 @@ OUTSIDE = [
     "SPEC" + ".md",
     "DESIGN" + ".md",
     "STYLE" + ".md",
-    'SPEC "',  # a section of a contract document this repository does not hold
+    "SPEC" + ' "',  # a section of a contract document this repository does not hold
 ]
 MD_LINK = re.compile(r"\]\(([^)\s]+)\)")
 
