@@ -24,13 +24,14 @@ from .engine.bridge import Engine
 from .engine.clock import Clock, SystemClock
 from .engine.db import read_pool
 from .engine.heartbeat import Heartbeat
-from .engine.idempotency import IdempotencyJanitor, IdempotencyStore
+from .engine.idempotency import IdempotencyJanitor, IdempotencyStore, gateway_key
 from .engine.merchants import AuthCache, seed_test_merchant
 from .engine.metrics import Metrics
 from .engine.migrations import migrate
 from .engine.outbox import OutboxRelay, Publisher
 from .engine.processor import Outcomes, SettlementProcessor
 from .engine.queries import Queries
+from .engine.rate_limits import SharedLimits
 from .engine.router import ShardRouter
 from .engine.shard import ShardConfig
 from .engine.streams import StreamNames
@@ -147,7 +148,11 @@ async def build(settings: Settings, *, worker: bool = True,
                                       socket_connect_timeout=5)
     rt._stoppers.append(aclient.aclose)
     rt.engine = Engine(router, Queries(pool), aclient, streams, clock, AuthCache(),
-                       idempotency=IdempotencyStore(pool, clock), metrics=metrics)
+                       idempotency=IdempotencyStore(
+                           pool, clock, card_key=gateway_key(settings.database_url,
+                                                             "idempotency_card")),
+                       metrics=metrics,
+                       shared_limits=SharedLimits(settings.redis_url, settings.stream_prefix))
     rt.webhook_bridge = WebhookBridge(
         rt.webhooks, pool, rt.engine.queries, clock, rt.engine.auth_cache,
         allow_private=settings.test_mode or settings.webhook_allow_private)

@@ -7,6 +7,7 @@ a component needs) explicitly.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -50,6 +51,17 @@ def _rate(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _limit(env: Mapping[str, str], name: str, default: str) -> str:
+    """A rate in the ``limits`` notation ("20/minute", "5/second;100/hour")."""
+    raw = (env.get(name) or "").strip() or default
+    if not _RATE.fullmatch(raw):
+        raise SettingsError(f"{name} must look like 20/minute or 5/second, got {raw!r}")
+    return raw
+
+
+_RATE = re.compile(r"\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day)s?", re.ASCII)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "postgresql://paystate:paystate@127.0.0.1:54329/paystate"
@@ -76,6 +88,20 @@ class Settings:
     stream_claim_idle_ms: int = 30000
     max_body_bytes: int = 1024 * 1024
     stream_prefix: str = "paystate"
+    # Public endpoints (checkout): shared limits in Redis, per client address and per order.
+    public_rate_limit: str = "300/minute"
+    public_payment_rate_limit: str = "20/minute"
+    public_order_rate_limit: str = "120/minute"
+    public_payment_attempts: int = 10
+    # The merchant API, per API key and per process.
+    merchant_rate_limit: str = "5000/second"
+    # Client addresses from X-Forwarded-For / X-Real-Ip: only behind a proxy that sets them.
+    trust_proxy_headers: bool = False
+    # Slow or unfinished requests: seconds for a whole body, seconds a keep-alive connection
+    # may sit idle (or take to send its headers), bytes of bodies held in memory at once.
+    http_body_timeout_s: int = 10
+    http_idle_timeout_s: int = 60
+    http_body_buffer_bytes: int = 64 * 1024 * 1024
 
     @property
     def settle_delay_range_ms(self) -> tuple[int, int]:
@@ -121,4 +147,14 @@ class Settings:
             webhook_allow_private=_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
             shards=_int(env, "PAYSTATE_SHARDS", 8, minimum=1),
             stream_prefix=env.get("PAYSTATE_STREAM_PREFIX") or "paystate",
+            public_rate_limit=_limit(env, "PUBLIC_RATE_LIMIT", "300/minute"),
+            public_payment_rate_limit=_limit(env, "PUBLIC_PAYMENT_RATE_LIMIT", "20/minute"),
+            public_order_rate_limit=_limit(env, "PUBLIC_ORDER_RATE_LIMIT", "120/minute"),
+            public_payment_attempts=_int(env, "PUBLIC_PAYMENT_ATTEMPTS", 10, minimum=1),
+            merchant_rate_limit=_limit(env, "MERCHANT_RATE_LIMIT", "5000/second"),
+            trust_proxy_headers=_bool(env, "TRUST_PROXY_HEADERS", False),
+            http_body_timeout_s=_int(env, "HTTP_BODY_TIMEOUT", 10, minimum=1),
+            http_idle_timeout_s=_int(env, "HTTP_IDLE_TIMEOUT", 60, minimum=1),
+            http_body_buffer_bytes=_int(env, "HTTP_BODY_BUFFER", 64 * 1024 * 1024,
+                                        minimum=1024 * 1024),
         )

@@ -6,18 +6,14 @@ import asyncio
 import logging
 import signal
 
-from tornado.httpserver import HTTPServer
-
 from .bootstrap import build, prepare_database
 from .config import Settings
 from .engine.clock import SystemClock
 from .http.app import make_app
 from .http.base import Deps
+from .http.guards import make_server
 
 log = logging.getLogger(__name__)
-# Bodies up to this size are read and answered 413 in the contract's envelope; beyond it the
-# connection is refused by Tornado itself.
-HARD_BODY_LIMIT = 64 * 1024 * 1024
 
 
 async def run(settings: Settings, *, http: bool, worker: bool) -> None:
@@ -27,7 +23,7 @@ async def run(settings: Settings, *, http: bool, worker: bool) -> None:
     if http:
         assert rt.engine is not None
         app = make_app(Deps(engine=rt.engine, settings=settings, extras=rt.front_extras()))
-        server = HTTPServer(app, max_body_size=HARD_BODY_LIMIT, xheaders=True)
+        server = make_server(app, settings)
         server.listen(settings.port, address=settings.host)
         log.info("paystate listening on http://%s:%d", settings.host, settings.port)
     stop = asyncio.Event()

@@ -24,5 +24,6 @@ while IFS= read -r line; do
 done <<<"$urls"
 export PAYSTATE_TEST_SERVICES=1
 
-.venv/bin/python -m pytest -q tests "$@" && rc=0 || rc=$?
+# No path given: pytest runs its testpaths (tests/); paths narrow the run.
+.venv/bin/python -m pytest -q "$@" && rc=0 || rc=$?
 exit "$rc"

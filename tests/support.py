@@ -23,6 +23,7 @@ from paystate.bootstrap import Runtime, build
 from paystate.config import Settings
 from paystate.http.app import make_app
 from paystate.http.base import Deps
+from paystate.http.guards import make_server
 
 AUTH = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -94,7 +95,12 @@ def make_settings(**overrides: Any) -> Settings:
     base = Settings.from_env()
     defaults: dict[str, Any] = {"test_mode": True, "test_processing_delay_ms": 200,
                                 "sweep_grace_ms": 1000, "sweep_interval_ms": 300,
-                                "stream_prefix": f"t{uuid.uuid4().hex[:10]}", "shards": 4}
+                                "stream_prefix": f"t{uuid.uuid4().hex[:10]}", "shards": 4,
+                                # Every test calls from 127.0.0.1; the limits' own tests set
+                                # theirs.
+                                "public_rate_limit": "100000/minute",
+                                "public_payment_rate_limit": "100000/minute",
+                                "public_order_rate_limit": "100000/minute"}
     defaults.update(overrides)
     return replace(base, **defaults)
 
@@ -125,7 +131,7 @@ class ThreadGateway:
             assert self.runtime.engine is not None
             app = make_app(Deps(engine=self.runtime.engine, settings=self.settings,
                                 extras=self.runtime.front_extras()))
-            self._server = HTTPServer(app, max_body_size=64 * 1024 * 1024)
+            self._server = make_server(app, self.settings)
             self._server.listen(self.port, address="127.0.0.1")
 
         self.call(up())

@@ -27,6 +27,7 @@ from .ids import new_id
 from .merchants import AuthCache, Merchant, merchant_from_row
 from .metrics import Metrics
 from .queries import Queries
+from .rate_limits import SharedLimits
 from .router import ShardRouter
 from .streams import StreamNames
 
@@ -43,7 +44,8 @@ class Engine:
     def __init__(self, router: ShardRouter, queries: Queries, aredis: aioredis.Redis,
                  streams: StreamNames, clock: Clock, auth_cache: AuthCache,
                  idempotency: IdempotencyStore | None = None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None,
+                 shared_limits: SharedLimits | None = None) -> None:
         self.router = router
         self.queries = queries
         self.aredis = aredis
@@ -53,6 +55,8 @@ class Engine:
         # Idempotency keys of the creating POSTs (engine/idempotency.py); None: not offered.
         self.idempotency = idempotency
         self.metrics = metrics or Metrics()
+        # Rate limits every process shares (the public endpoints'); None: not limited.
+        self.shared_limits = shared_limits
 
     async def fire(self, command: c.Command) -> Any:
         """Send a command to its shard and await the decision without blocking the loop."""
@@ -95,13 +99,15 @@ class Engine:
 
     # -- payments ----------------------------------------------------------------------
 
-    async def create_payment(self, order: Order, new: NewPayment,
-                             payment_id: str | None = None) -> Payment:
+    async def create_payment(self, order: Order, new: NewPayment, payment_id: str | None = None,
+                             max_attempts: int | None = None) -> Payment:
+        """``max_attempts``: refuse (``AttemptsExhausted``) once the order has had that many
+        payments; the public checkout's cap, decided by the shard that owns the order."""
         return await self.fire(c.CreatePayment(
             order_id=order.id, payment_id=payment_id or new_id("pay_"),
             merchant_id=order.merchant_id, method=new.method, vpa=new.vpa,
             card_network=new.card_network, card_last4=new.card_last4,
-            may_exist=payment_id is not None))
+            may_exist=payment_id is not None, max_attempts=max_attempts))
 
     async def payment(self, merchant: Merchant | None, payment_id: str) -> Payment:
         payment = await self.queries.payment(payment_id)

@@ -33,6 +33,8 @@ class CreatePayment:
     card_network: str | None = None
     card_last4: str | None = None
     may_exist: bool = False  # as in CreateOrder
+    # Refuse the payment once the order has had this many (the public checkout's cap).
+    max_attempts: int | None = None
 
 
 @dataclass(frozen=True)

@@ -21,15 +21,15 @@ INVALID = "Invalid state transition"
 
 
 def fire(machine: Machine, spec: MachineSpec, model: Any, trigger: str,
-         wrong_state: str = INVALID, **kwargs: Any) -> TransitionSpec:
-    """Run ``trigger`` on ``model``; return the transition taken. ``wrong_state`` is the refusal
-    when the trigger is not allowed from the current state at all; a guard's own refusal comes
-    from its ``TransitionSpec``."""
+         **kwargs: Any) -> TransitionSpec:
+    """Run ``trigger`` on ``model``; return the transition taken. A refusal says why in the
+    spec's words: ``spec.wrong_state`` when the trigger is not allowed from the current state
+    at all, the ``TransitionSpec``'s own refusal when its guard said no."""
     taken = spec.transition(trigger, model.state)
     try:
         ok = machine.events[trigger].trigger(model, **kwargs)
     except MachineError:
-        raise InvalidTransition(wrong_state) from None
+        raise InvalidTransition(spec.wrong_state.get(trigger, INVALID)) from None
     if not ok or taken is None:
         raise InvalidTransition(taken.refusal if taken else INVALID)
     return taken

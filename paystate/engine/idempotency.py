@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import uuid
 from dataclasses import dataclass
@@ -47,10 +48,15 @@ class Claimed:
     object may exist already."""
 
     merchant_id: str
+    scope: str
     key: str
     resource_id: str
     token: str
     recovered: bool
+
+    @property
+    def ident(self) -> tuple[str, str, str]:
+        return (self.merchant_id, self.scope, self.key)
 
 
 @dataclass(frozen=True)
@@ -77,11 +83,11 @@ class KeyInUse:
 Claim = Claimed | Stored | KeyReused | KeyInUse
 
 _CLAIM = """
-INSERT INTO idempotency_keys AS k (merchant_id, key, fingerprint, status, resource_id,
+INSERT INTO idempotency_keys AS k (merchant_id, scope, key, fingerprint, status, resource_id,
                                    lock_token, locked_until, created_at, expires_at)
-VALUES (%(merchant_id)s, %(key)s, %(fingerprint)s, 'in_progress', %(resource_id)s,
+VALUES (%(merchant_id)s, %(scope)s, %(key)s, %(fingerprint)s, 'in_progress', %(resource_id)s,
         %(token)s, %(locked_until)s, %(now)s, %(expires_at)s)
-ON CONFLICT (merchant_id, key) DO UPDATE SET
+ON CONFLICT (merchant_id, scope, key) DO UPDATE SET
     fingerprint = EXCLUDED.fingerprint,
     status = 'in_progress',
     response_code = NULL,
@@ -102,14 +108,14 @@ RETURNING k.resource_id
 """
 
 _READ = ("SELECT fingerprint, status, resource_id, response_code, response_body"
-         " FROM idempotency_keys WHERE merchant_id = %s AND key = %s")
+         " FROM idempotency_keys WHERE merchant_id = %s AND scope = %s AND key = %s")
 
 _COMPLETE = ("UPDATE idempotency_keys SET status = 'completed', response_code = %s,"
              " response_body = %s, lock_token = NULL, locked_until = NULL"
-             " WHERE merchant_id = %s AND key = %s AND status = 'in_progress'"
-             " AND resource_id = %s")
+             " WHERE merchant_id = %s AND scope = %s AND key = %s"
+             " AND status = 'in_progress' AND resource_id = %s")
 
-_RELEASE = ("DELETE FROM idempotency_keys WHERE merchant_id = %s AND key = %s"
+_RELEASE = ("DELETE FROM idempotency_keys WHERE merchant_id = %s AND scope = %s AND key = %s"
             " AND status = 'in_progress' AND lock_token = %s")
 
 
@@ -121,40 +127,44 @@ class IdempotencyStore:
     that finds its key in progress waits for it before answering 409.
     """
 
-    def __init__(self, pool: ReadPool, clock: Clock, *,
+    def __init__(self, pool: ReadPool, clock: Clock, *, card_key: bytes,
                  ttl: timedelta = timedelta(hours=24), lease: timedelta = timedelta(seconds=10),
                  wait: float = 2.0) -> None:
         self._pool = pool
+        # The key of the card part of a request's fingerprint (``gateway_key``).
+        self.card_key = card_key
         self._clock = clock
         self.ttl = ttl
         self.lease = lease
         self.wait = wait
         # Requests of this process waiting on a key: woken at once when it completes here;
         # waiters on a key held by another process find out by polling.
-        self._waiters: dict[tuple[str, str], set[asyncio.Future[None]]] = {}
+        self._waiters: dict[tuple[str, str, str], set[asyncio.Future[None]]] = {}
 
-    async def claim(self, merchant_id: str, key: str, fingerprint: str, kind: str) -> Claim:
+    async def claim(self, merchant_id: str, key: str, fingerprint: str, kind: str,
+                    scope: str = "") -> Claim:
         """Own the key, or learn what to answer instead. ``kind`` names the object to create
-        (order, payment, refund). Waits up to ``self.wait`` seconds while another request
+        (order, payment, refund); ``scope`` is the key's namespace within the merchant ("" for
+        the merchant's own requests). Waits up to ``self.wait`` seconds while another request
         holds the key; raises psycopg errors if PostgreSQL fails."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.wait
         pause = 0.01
         while True:
-            outcome = await self._try_claim(merchant_id, key, fingerprint, kind)
+            outcome = await self._try_claim(merchant_id, scope, key, fingerprint, kind)
             if outcome is not None and not isinstance(outcome, KeyInUse):
                 return outcome
             left = deadline - loop.time()
             if left <= 0:
                 return KeyInUse()
             if outcome is not None:  # None: the row vanished under us; claim again at once
-                await self._until_changed((merchant_id, key), min(pause, left))
+                await self._until_changed((merchant_id, scope, key), min(pause, left))
                 pause = min(pause * 2, 0.1)
 
     async def complete(self, claim: Claimed, status: int, body: bytes) -> Stored:
         """Store the response of a successful request and return what to send: this response,
         or the one stored first by another holder of the same object (then ``replayed``)."""
-        params = (claim.merchant_id, claim.key)
+        params = claim.ident
         async with self._pool.connection() as conn:
             cur = await conn.execute(_COMPLETE, (status, body, *params, claim.resource_id))
             if cur.rowcount == 1:
@@ -168,33 +178,34 @@ class IdempotencyStore:
                     log.warning("idempotency key of %s changed hands before it completed",
                                 claim.resource_id)
                     stored = Stored(status, body, replayed=False)
-        self._notify((claim.merchant_id, claim.key))
+        self._notify(claim.ident)
         return stored
 
     async def release(self, claim: Claimed) -> None:
         """Forget a claim whose request was refused (4xx): nothing was created, and the same
         key may be retried with a corrected request. A no-op if the lease changed hands."""
         async with self._pool.connection() as conn:
-            await conn.execute(_RELEASE, (claim.merchant_id, claim.key, claim.token))
-        self._notify((claim.merchant_id, claim.key))
+            await conn.execute(_RELEASE, (*claim.ident, claim.token))
+        self._notify(claim.ident)
 
     # -- internals -----------------------------------------------------------------------
 
-    async def _try_claim(self, merchant_id: str, key: str, fingerprint: str,
+    async def _try_claim(self, merchant_id: str, scope: str, key: str, fingerprint: str,
                          kind: str) -> Claim | None:
         now = self._clock.now()
         proposed = new_id(PREFIXES[kind])
         token = uuid.uuid4().hex
         async with self._pool.connection() as conn:
             cur = await conn.execute(_CLAIM, {
-                "merchant_id": merchant_id, "key": key, "fingerprint": fingerprint,
+                "merchant_id": merchant_id, "scope": scope, "key": key,
+                "fingerprint": fingerprint,
                 "resource_id": proposed, "token": token, "locked_until": now + self.lease,
                 "now": now, "expires_at": now + self.ttl})
             won = await cur.fetchone()
             if won is not None:
-                return Claimed(merchant_id, key, won["resource_id"], token,
+                return Claimed(merchant_id, scope, key, won["resource_id"], token,
                                recovered=won["resource_id"] != proposed)
-            row = await (await conn.execute(_READ, (merchant_id, key))).fetchone()
+            row = await (await conn.execute(_READ, (merchant_id, scope, key))).fetchone()
         if row is None:
             return None
         if row["fingerprint"] != fingerprint:
@@ -203,7 +214,7 @@ class IdempotencyStore:
             return Stored(row["response_code"], bytes(row["response_body"]), replayed=True)
         return KeyInUse()
 
-    async def _until_changed(self, ident: tuple[str, str], timeout: float) -> None:
+    async def _until_changed(self, ident: tuple[str, str, str], timeout: float) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         waiters = self._waiters.setdefault(ident, set())
         waiters.add(future)
@@ -214,10 +225,21 @@ class IdempotencyStore:
             if not waiters and self._waiters.get(ident) is waiters:
                 del self._waiters[ident]
 
-    def _notify(self, ident: tuple[str, str]) -> None:
+    def _notify(self, ident: tuple[str, str, str]) -> None:
         for future in self._waiters.pop(ident, ()):
             if not future.done():
                 future.set_result(None)
+
+
+def gateway_key(database_url: str, name: str) -> bytes:
+    """The gateway's secret ``name`` (32 random bytes), made by whichever process asks first
+    and shared by every process through PostgreSQL. Blocking: call at start-up."""
+    with connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO gateway_keys (name, secret) VALUES (%s, %s)"
+                      " ON CONFLICT (name) DO NOTHING", (name, os.urandom(32)))
+        row = conn.execute("SELECT secret FROM gateway_keys WHERE name = %s", (name,)).fetchone()
+    assert row is not None
+    return bytes(row["secret"])
 
 
 class IdempotencyJanitor:
@@ -267,9 +289,11 @@ class IdempotencyJanitor:
         for _ in range(self._max_batches):
             cur = self._conn.execute(
                 "DELETE FROM idempotency_keys k USING ("
-                " SELECT merchant_id, key FROM idempotency_keys WHERE expires_at <= %(now)s"
+                " SELECT merchant_id, scope, key FROM idempotency_keys"
+                " WHERE expires_at <= %(now)s"
                 " ORDER BY expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED) old"
-                " WHERE k.merchant_id = old.merchant_id AND k.key = old.key"
+                " WHERE k.merchant_id = old.merchant_id AND k.scope = old.scope"
+                " AND k.key = old.key"
                 " AND k.expires_at <= %(now)s", {"now": now, "limit": self._batch})
             total += cur.rowcount
             if cur.rowcount < self._batch:

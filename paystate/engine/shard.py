@@ -22,16 +22,16 @@ from typing import Any
 import psycopg
 import pykka
 
-from ..machines.errors import DomainError, InvalidTransition, ValidationError
+from ..machines.errors import AttemptsExhausted, DomainError, InvalidTransition, ValidationError
 from ..machines.models import Order, Payment, Refund
 from ..machines.order import ORDER
-from ..machines.payment import PAYMENT, WRONG_STATE
+from ..machines.payment import NOT_CAPTURABLE, PAYMENT
 from ..machines.refund import REFUND
 from ..machines.spec import MachineSpec, build_machine
 from . import commands as c
 from .clock import Clock
 from .db import ActorConnection
-from .decisions import INVALID, fire, record
+from .decisions import fire, record
 from .errors import Conflict, NotFound, Unavailable
 from .mailbox import DRAIN, Envelope, Mailbox, reply
 from .metrics import Metrics
@@ -222,8 +222,7 @@ class ShardActor(pykka.ThreadingActor):
         """Decide ``trigger`` on ``model`` inside the current unit of work, then record the
         events the transition emits, carrying the object as it is after it."""
         kind = KIND_OF[type(model)]
-        wrong_state = WRONG_STATE.get(trigger, INVALID) if kind == "payment" else INVALID
-        taken = fire(self._machines[kind], SPECS[kind], model, trigger, wrong_state, **kwargs)
+        taken = fire(self._machines[kind], SPECS[kind], model, trigger, **kwargs)
         assert self._uow is not None
         for name in taken.events:
             self._emit_event(self._uow, name, model)
@@ -329,6 +328,10 @@ class ShardActor(pykka.ThreadingActor):
         order = self._order(cmd.order_id)
         if order.merchant_id != cmd.merchant_id:
             raise NotFound("Order")
+        if (cmd.max_attempts is not None and order.state == "created"
+                and order.attempts >= cmd.max_attempts):
+            raise AttemptsExhausted(
+                f"This order has had {order.attempts} payment attempts, the most allowed")
         self._fire(order, "add_payment", payment_id=cmd.payment_id)
         payment = Payment(
             id=cmd.payment_id, order_id=order.id, merchant_id=order.merchant_id,
@@ -348,13 +351,18 @@ class ShardActor(pykka.ThreadingActor):
         payment = self._payment(cmd.payment_id)
         if payment.state != "pending":
             return payment  # settled already (a duplicate job, or another process won)
-        if cmd.success:
-            self._fire(payment, "succeed")
-            order = self._order(payment.order_id)
-            if order.state == "created":
-                self._fire(order, "mark_paid", payment_id=payment.id)
-        else:
+        if not cmd.success:
             self._fire(payment, "fail")
+            return payment
+        # Decided with the order, in the same transaction: the first success pays the order and
+        # any later one is declined. A cached order that another process paid meanwhile fails
+        # the order's compare-and-set, and the retry decides again from the fresh row.
+        order = self._order(payment.order_id)
+        if order.state == "created":
+            self._fire(payment, "succeed")
+            self._fire(order, "mark_paid", payment_id=payment.id)
+        else:
+            self._fire(payment, "decline_paid_order")
         return payment
 
     def _CapturePayment(self, cmd: c.CapturePayment, uow: UnitOfWork) -> Payment:
@@ -363,6 +371,11 @@ class ShardActor(pykka.ThreadingActor):
             raise NotFound("Payment")
         if cmd.amount is not None and cmd.amount != payment.amount:
             raise InvalidTransition("Capture amount must equal the payment amount")
+        order = self._order(payment.order_id)
+        if order.paid_payment_id not in (None, payment.id):
+            # Only the payment that paid its order is ever captured (orders paid twice before
+            # the one-success rule existed keep their second payment uncapturable).
+            raise InvalidTransition(NOT_CAPTURABLE)
         self._fire(payment, "capture", amount=payment.amount)
         return payment
 

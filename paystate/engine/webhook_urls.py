@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
@@ -31,20 +32,37 @@ def parse_webhook_url(url: Any) -> SplitResult:
         raise ValidationError("url must be a string")
     if not url or len(url) > MAX_URL_LENGTH or url != url.strip():
         raise ValidationError(f"url must be 1 to {MAX_URL_LENGTH} characters without spaces")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range
+        host = parts.hostname
+    except ValueError:
+        # "http://[::1", "http://[zz]/", "http://h:99999/": urllib refuses them while parsing.
+        raise ValidationError("url is not a valid URL") from None
     if parts.scheme not in ("http", "https"):
         raise ValidationError("url must be an http or https URL")
-    try:
-        parts.port  # noqa: B018 - raises ValueError on a port out of range
-    except ValueError:
-        raise ValidationError("url has an invalid port") from None
-    if not parts.hostname:
+    if not host:
         raise ValidationError("url must name a host")
+    if literal_address(host) is None and not _valid_hostname(host):
+        raise ValidationError("url must name a valid host")
     if parts.username is not None or parts.password is not None:
         raise ValidationError("url must not contain credentials")
     if any(ch.isspace() for ch in url):
         raise ValidationError("url must not contain spaces")
     return parts
+
+
+_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)", re.ASCII)
+
+
+def _valid_hostname(host: str) -> bool:
+    """A DNS name (internationalised names through IDNA), or an IP literal."""
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return False
+    labels = ascii_host.removesuffix(".").split(".")
+    return len(ascii_host) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
 
 
 def is_forbidden(address: Address) -> bool:

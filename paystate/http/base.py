@@ -7,25 +7,35 @@ import logging
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
+from limits import RateLimitItem
 from tornado.web import RequestHandler, stream_request_body
 
 from ..config import Settings
 from ..engine.bridge import Engine
 from ..engine.merchants import Merchant
 from .errors import ApiError, bad_request, to_error, unauthorized
+from .guards import Guards
 
 log = logging.getLogger(__name__)
+# A request refused before its body was read: a body up to this size is drained first.
+DRAIN_BEFORE_REFUSAL = 64 * 1024
 
 
 @dataclass(frozen=True)
 class Deps:
-    """Everything a handler may use, handed over by ``make_app``."""
+    """Everything a handler may use, handed over by ``make_app``. ``guards`` (body budget,
+    rate limits) are made from the settings unless given: one set per process."""
 
     engine: Engine
     settings: Settings
     extras: dict[str, Any] = field(default_factory=dict)
+    guards: Guards = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.guards is None:
+            object.__setattr__(self, "guards", Guards.from_settings(self.settings))
 
 
 def _reject_constant(name: str) -> Any:
@@ -68,39 +78,91 @@ def dumps(obj: Any) -> bytes:
 @stream_request_body
 class BaseHandler(RequestHandler):
     """Bodies are streamed so that an oversized one is drained and answered 413 in the
-    contract's envelope instead of Tornado's bare 400."""
+    contract's envelope instead of Tornado's bare 400, and so that no body of a merchant route
+    is held before ``prepare`` has checked its credentials (``merchant_auth``). The bytes held
+    are counted against the process's body budget; past it the request is answered 503.
+    Public routes call ``limit_public`` first thing."""
 
     deps: Deps
+    # The merchant's API credentials are required, and checked before the body is read.
+    merchant_auth: ClassVar[bool] = False
 
     def initialize(self, deps: Deps) -> None:
         self.deps = deps
         self.engine = deps.engine
         self._chunks: list[bytes] = []
         self._size = 0
+        self._held = 0
         self._too_large = False
+        self._over_budget = False
+        self._merchant: Merchant | None = None
+        self._refusal: ApiError | None = None
 
     @property
     def max_body(self) -> int:
         return self.deps.settings.max_body_bytes
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         length = self.request.headers.get("Content-Length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
+        declared = int(length) if length is not None and length.isdigit() else None
+        if declared is not None and declared > self.max_body:
             self._too_large = True
+        if self.merchant_auth:
+            try:
+                await self.merchant()
+            except ApiError as refusal:
+                # Answering before the body is read makes Tornado close the connection, and a
+                # client that reuses it sees a reset. A small body is drained (never held)
+                # and the refusal goes out after it; a large or unsized one is cut off now.
+                if declared is None and self.request.headers.get("Transfer-Encoding") or \
+                        (declared or 0) > DRAIN_BEFORE_REFUSAL:
+                    raise
+                self._refusal = refusal
 
     def data_received(self, chunk: bytes) -> None:
         self._size += len(chunk)
+        if self._refusal is not None:
+            return
         if self._too_large or self._size > self.max_body:
             self._too_large = True
-            self._chunks.clear()
+            self._drop_body()
+        elif self._over_budget or not self.deps.guards.budget.take(len(chunk)):
+            self._over_budget = True
+            self._drop_body()
         else:
+            self._held += len(chunk)
             self._chunks.append(chunk)
+
+    def _drop_body(self) -> None:
+        self._chunks.clear()
+        self.deps.guards.budget.give(self._held)
+        self._held = 0
 
     def raw_body(self) -> bytes:
         if self._too_large:
             raise ApiError(413, "PAYLOAD_TOO_LARGE",
                            f"Request body exceeds {self.max_body} bytes")
+        if self._over_budget:
+            raise ApiError(503, "SERVICE_UNAVAILABLE",
+                           "Too many requests in progress; retry shortly", {"Retry-After": "1"})
         return b"".join(self._chunks)
+
+    def on_connection_close(self) -> None:
+        self._drop_body()
+
+    async def limit_public(self, *checks: tuple[str, str, RateLimitItem]) -> None:
+        """429 ``RATE_LIMITED`` with ``Retry-After`` if this client address or any of
+        ``(rule, identifier, limit)`` is used up, counted in the limits every process shares.
+        Public handlers call it first thing."""
+        shared = self.engine.shared_limits
+        if shared is None:
+            return
+        client = ("client", self.request.remote_ip or "-", self.deps.guards.public_rate)
+        retry_after = await shared.acquire([(item, rule, ident)
+                                            for rule, ident, item in (client, *checks)])
+        if retry_after is not None:
+            raise ApiError(429, "RATE_LIMITED", "Too many requests; retry later",
+                           {"Retry-After": str(retry_after)})
 
     def json_body(self) -> dict[str, Any]:
         raw = self.raw_body()
@@ -117,6 +179,11 @@ class BaseHandler(RequestHandler):
         return body
 
     async def merchant(self) -> Merchant:
+        """The caller, by its API credentials (once per request), held to the per-key rate."""
+        if self._merchant is not None:
+            return self._merchant
+        if self._refusal is not None:
+            raise self._refusal
         key = self.request.headers.get("X-Api-Key")
         secret = self.request.headers.get("X-Api-Secret")
         if not key or not secret or len(key) > 255 or len(secret) > 255:
@@ -124,6 +191,12 @@ class BaseHandler(RequestHandler):
         merchant = await self.engine.authenticate(key, secret)
         if merchant is None:
             raise unauthorized()
+        guards = self.deps.guards
+        retry_after = guards.local.acquire(guards.merchant_rate, "merchant", merchant.id)
+        if retry_after is not None:
+            raise ApiError(429, "RATE_LIMITED", "Too many requests for this API key",
+                           {"Retry-After": str(retry_after)})
+        self._merchant = merchant
         return merchant
 
     def send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
@@ -144,6 +217,7 @@ class BaseHandler(RequestHandler):
         self.finish(dumps({"error": {"code": err.code, "description": err.description}}))
 
     def on_finish(self) -> None:
+        self._drop_body()
         self.engine.metrics.observe_request(self.request.method or "", type(self).__name__,
                                             self.get_status(), self.request.request_time())
 

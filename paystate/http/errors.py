@@ -7,9 +7,11 @@ import logging
 from tornado.web import HTTPError
 
 from ..engine.errors import Conflict, NotFound, Unavailable
-from ..machines.errors import DomainError
+from ..machines.errors import AttemptsExhausted, DomainError
 
 log = logging.getLogger(__name__)
+# An order's attempts never come back: the hint only keeps a client from hammering.
+ATTEMPTS_RETRY_AFTER_S = 3600
 
 
 class ApiError(Exception):
@@ -44,6 +46,8 @@ def to_error(exc: BaseException | None, status: int = 500) -> ApiError:
         return exc
     if isinstance(exc, NotFound):
         return ApiError(404, "NOT_FOUND_ERROR", f"{exc.what} not found")
+    if isinstance(exc, AttemptsExhausted):
+        return ApiError(429, exc.code, exc.message, {"Retry-After": str(ATTEMPTS_RETRY_AFTER_S)})
     if isinstance(exc, DomainError):
         return ApiError(400, exc.code, exc.message)
     if isinstance(exc, Conflict):

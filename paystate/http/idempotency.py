@@ -9,6 +9,7 @@ with ``Retry-After``. Keys, leases and stored responses live in ``engine/idempot
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -25,11 +26,13 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 T = TypeVar("T")
 
 
-def fingerprint(method: str, path: str, body: dict[str, Any]) -> str:
+def fingerprint(method: str, path: str, body: dict[str, Any], card_key: bytes = b"") -> str:
     """sha256 (hex) of the method, the path and the body as canonical JSON (sorted keys,
-    compact). A card enters only by its last four digits and without its CVV: a hash of the
-    full number could be brute-forced from the BIN and last4 that the payment row keeps."""
-    canonical = json.dumps(_without_card_secrets(body), sort_keys=True, separators=(",", ":"),
+    compact). A card enters as a keyed hash (HMAC-SHA256 with ``card_key``, the gateway's own
+    secret) of its whole number, expiry and CVV: two cards that share their last four digits
+    differ, and the stored fingerprint cannot be brute-forced from a BIN and last four digits
+    without the key."""
+    canonical = json.dumps(_card_hashed(body, card_key), sort_keys=True, separators=(",", ":"),
                            ensure_ascii=False)
     digest = hashlib.sha256()
     for part in (method.upper(), path, canonical):
@@ -38,24 +41,29 @@ def fingerprint(method: str, path: str, body: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
-def _without_card_secrets(body: dict[str, Any]) -> dict[str, Any]:
+def _card_hashed(body: dict[str, Any], card_key: bytes) -> dict[str, Any]:
     card = body.get("card")
     if not isinstance(card, dict):
         return body
-    safe = {k: v for k, v in card.items() if k != "cvv"}
-    if isinstance(card.get("number"), str):
-        safe["number"] = "".join(ch for ch in card["number"] if ch.isdigit())[-4:]
-    return {**body, "card": safe}
+    secret_parts = {k: card.get(k) for k in ("number", "expiry_month", "expiry_year", "cvv")}
+    if isinstance(secret_parts["number"], str):
+        secret_parts["number"] = "".join(ch for ch in secret_parts["number"] if ch.isdigit())
+    sealed = hmac.new(card_key, json.dumps(secret_parts, sort_keys=True).encode(),
+                      hashlib.sha256).hexdigest()
+    rest = {k: v for k, v in card.items() if k not in secret_parts}
+    return {**body, "card": {**rest, "sealed": sealed}}
 
 
-async def create_once(handler: BaseHandler, scope: str | Callable[[], Awaitable[str]],
+async def create_once(handler: BaseHandler,
+                      owner: str | Callable[[], Awaitable[tuple[str, str]]],
                       body: dict[str, Any], kind: str,
                       create: Callable[[str | None], Awaitable[T]],
                       render: Callable[[T], Any], status: int = 201) -> None:
-    """Run ``create`` at most once per (merchant, key) and answer the request.
+    """Run ``create`` at most once per (merchant, namespace, key) and answer the request.
 
-    ``scope``: the merchant id the key belongs to, or a coroutine function finding it (the
-    public payment endpoint looks the order up; only when a key was sent). ``kind``: order,
+    ``owner``: the merchant id the key belongs to (its own namespace), or a coroutine function
+    finding (merchant id, namespace) - the public payment endpoint looks the order up, only
+    when a key was sent, and keeps shoppers' keys apart from the merchant's. ``kind``: order,
     payment or refund. ``create(object_id)`` creates the object, with the id chosen by the key
     (None without a key); ``render`` turns it into the JSON body. Runs on the gateway's loop.
 
@@ -68,11 +76,12 @@ async def create_once(handler: BaseHandler, scope: str | Callable[[], Awaitable[
     if key is None or store is None:
         handler.send(status, render(await create(None)))
         return
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise bad_request(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters")
-    merchant_id = scope if isinstance(scope, str) else await scope()
-    request = fingerprint(handler.request.method or "POST", handler.request.path, body)
-    claim = await store.claim(merchant_id, key, request, kind)
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise bad_request(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters")
+    merchant_id, namespace = (owner, "") if isinstance(owner, str) else await owner()
+    request = fingerprint(handler.request.method or "POST", handler.request.path, body,
+                          store.card_key)
+    claim = await store.claim(merchant_id, key, request, kind, namespace)
     if isinstance(claim, KeyReused):
         raise ApiError(422, "IDEMPOTENCY_KEY_REUSED",
                        f"{HEADER} was already used with a different request")

@@ -10,6 +10,11 @@ from .errors import bad_request
 MAX_AMOUNT = 10**11  # 100 crore rupees in paise: larger is an absurd value, not a payment
 MAX_TEXT = 255
 CURRENCIES = ("INR",)
+MAX_NOTES = 15
+MAX_NOTE_KEY = 64
+MAX_NOTE_TEXT = 256
+# Integers a JSON reader in any language holds exactly (JavaScript's Number.MAX_SAFE_INTEGER).
+MAX_SAFE_INTEGER = 2**53 - 1
 
 
 def body_object(body: Any) -> dict[str, Any]:
@@ -51,24 +56,37 @@ def text(body: dict[str, Any], name: str, *, required: bool = False,
 
 
 def currency(body: dict[str, Any]) -> str:
-    value = text(body, "currency") or "INR"
+    """INR when absent or null; an empty or other string is refused, not defaulted."""
+    value = text(body, "currency")
+    if value is None:
+        return "INR"
     if value not in CURRENCIES:
         raise bad_request("currency must be INR")
     return value
 
 
 def notes(body: dict[str, Any]) -> dict[str, Any]:
+    """At most 15 keys of at most 64 characters; values are strings of at most 256
+    characters, booleans, or integers a JSON reader holds exactly. No floats: PostgreSQL's
+    jsonb keeps numbers as decimals, so 1e308 would come back as a 309-digit integer."""
     value = body.get("notes")
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise bad_request("notes must be an object")
-    if len(value) > 15:
-        raise bad_request("notes may hold at most 15 keys")
+    if len(value) > MAX_NOTES:
+        raise bad_request(f"notes may hold at most {MAX_NOTES} keys")
     for key, item in value.items():
-        if len(key) > 64 or not isinstance(item, (str, int, float, bool)) or (
-                isinstance(item, str) and len(item) > 512):
-            raise bad_request("notes values must be scalars (strings of at most 512 characters)")
+        if not key or len(key) > MAX_NOTE_KEY:
+            raise bad_request(f"notes keys must be 1 to {MAX_NOTE_KEY} characters")
+        if isinstance(item, str):
+            if len(item) > MAX_NOTE_TEXT:
+                raise bad_request(f"notes values must be at most {MAX_NOTE_TEXT} characters")
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if abs(item) > MAX_SAFE_INTEGER:
+                raise bad_request(f"notes numbers must be integers within ±{MAX_SAFE_INTEGER}")
+        elif not isinstance(item, bool):
+            raise bad_request("notes values must be strings, integers or booleans")
     return value
 
 
@@ -77,7 +95,8 @@ def page(query_limit: str | None, query_offset: str | None, default: int,
     def parse(raw: str | None, name: str, fallback: int) -> int:
         if raw is None or raw == "":
             return fallback
-        if not raw.isdigit():
+        # ASCII digits only: str.isdigit() and int() also take "５" and "²".
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
             raise bad_request(f"{name} must be a non-negative integer")
         return int(raw)
     limit = parse(query_limit, "limit", default)

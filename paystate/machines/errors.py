@@ -21,3 +21,9 @@ class InvalidTransition(DomainError):
 
 class ValidationError(DomainError):
     """Input that can never be valid, whatever the state."""
+
+
+class AttemptsExhausted(DomainError):
+    """An order had as many payment attempts as a caller may make on it."""
+
+    code = "RATE_LIMITED"

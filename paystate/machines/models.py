@@ -19,6 +19,8 @@ class Order:
     version: int
     created_at: datetime
     updated_at: datetime
+    attempts: int = 0
+    paid_payment_id: str | None = None
 
     @property
     def status(self) -> str:

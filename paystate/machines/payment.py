@@ -16,6 +16,8 @@ DECLINED_DESCRIPTION = "Payment declined by bank"
 NOT_CAPTURABLE = "Payment not in capturable state"
 NOT_REFUNDABLE = "Payment not in refundable state"
 EXCEEDS_AVAILABLE = "Refund amount exceeds available amount"
+ORDER_ALREADY_PAID_CODE = "ORDER_ALREADY_PAID"
+ORDER_ALREADY_PAID_DESCRIPTION = "Order was already paid by another payment"
 
 
 def refundable_amount(payment: Any) -> int:
@@ -32,6 +34,11 @@ def _refund_fits(payment: Any, kwargs: Mapping[str, Any]) -> bool:
 
 def _fail_effect(payment: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {"error_code": DECLINED_CODE, "error_description": DECLINED_DESCRIPTION}
+
+
+def _decline_effect(payment: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    return {"error_code": ORDER_ALREADY_PAID_CODE,
+            "error_description": ORDER_ALREADY_PAID_DESCRIPTION}
 
 
 def _capture_effect(payment: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -64,6 +71,10 @@ PAYMENT = MachineSpec(
         TransitionSpec("succeed", "pending", "success", events=("payment.success",)),
         TransitionSpec("fail", "pending", "failed", effect=_fail_effect,
                        events=("payment.failed",)),
+        # The bank said yes, but another payment of the order succeeded first: only the first
+        # success counts, so this one is declined instead of taking the shopper's money twice.
+        TransitionSpec("decline_paid_order", "pending", "failed", effect=_decline_effect,
+                       events=("payment.failed",)),
         TransitionSpec("capture", "success", "success", guard=_not_captured,
                        refusal=NOT_CAPTURABLE, effect=_capture_effect,
                        events=("payment.captured",)),
@@ -72,10 +83,5 @@ PAYMENT = MachineSpec(
         TransitionSpec("settle_refund", "success", "success", effect=_settle_refund_effect),
         TransitionSpec("release_refund", "success", "success", effect=_release_refund_effect),
     ),
+    wrong_state={"capture": NOT_CAPTURABLE, "reserve_refund": NOT_REFUNDABLE},
 )
-
-# Refusals for a trigger fired from a state that does not allow it at all.
-WRONG_STATE = {
-    "capture": NOT_CAPTURABLE,
-    "reserve_refund": NOT_REFUNDABLE,
-}

@@ -48,6 +48,9 @@ class MachineSpec:
     transitions: tuple[TransitionSpec, ...] = field(default_factory=tuple)
     # The events emitted when an object is created in its initial state.
     created_events: tuple[str, ...] = ()
+    # Per trigger, the refusal when it is fired from a state that does not allow it at all (a
+    # guard's own refusal is its TransitionSpec's).
+    wrong_state: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def transition(self, trigger: str, source: str) -> TransitionSpec | None:
         for spec in self.transitions:

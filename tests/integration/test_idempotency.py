@@ -178,7 +178,10 @@ def test_payment_key_is_checked_before_the_order(client: Client) -> None:
     assert missing.status_code == 404
 
 
-def test_public_payment_keys_are_scoped_by_the_orders_merchant(client: Client) -> None:
+def test_public_payment_keys_live_apart_from_the_merchants_keys(client: Client) -> None:
+    """A shopper's key neither blocks nor reveals the merchant's own use of the same key: it
+    lives in its order's namespace (it used to share the merchant's, and the merchant's next
+    order with that key answered 422 for 24 h)."""
     order = client.order()
     key = new_key()
     body = {"order_id": order["id"], "method": "upi", "vpa": "x@y"}
@@ -186,9 +189,25 @@ def test_public_payment_keys_are_scoped_by_the_orders_merchant(client: Client) -
     assert first.status_code == 201, first.text
     replay = post(client, "/api/v1/payments/public", body, key, auth=False)
     assert replay.content == first.content and replay.headers["Idempotent-Replayed"] == "true"
-    # Same merchant scope, another endpoint: never the public response, but a reused key.
-    merchant_side = post(client, "/api/v1/payments", body, key)
-    assert merchant_side.status_code == 422
+    # The merchant's own requests with that key: new objects, never the shopper's response.
+    merchant_order = post(client, "/api/v1/orders", {"amount": 500}, key)
+    assert merchant_order.status_code == 201 and "Idempotent-Replayed" not in \
+        merchant_order.headers
+    # (Payments settle in 200 ms here: each payment gets an order that is not paid yet.)
+    key2 = new_key()
+    shop_order, merchant_order2 = client.order(), client.order()
+    assert post(client, "/api/v1/payments/public", {**body, "order_id": shop_order["id"]}, key2,
+                auth=False).status_code == 201
+    merchant_payment = post(client, "/api/v1/payments",
+                            {**body, "order_id": merchant_order2["id"]}, key2)
+    assert merchant_payment.status_code == 201, merchant_payment.text
+    assert "Idempotent-Replayed" not in merchant_payment.headers
+    assert merchant_payment.json()["id"] != first.json()["id"]
+    # The same key on another order's checkout is that order's own.
+    other = client.order()
+    elsewhere = post(client, "/api/v1/payments/public", {**body, "order_id": other["id"]}, key,
+                     auth=False)
+    assert elsewhere.status_code == 201 and elsewhere.json()["order_id"] == other["id"]
     unknown = post(client, "/api/v1/payments/public",
                    {**body, "order_id": "order_nonexistent000"}, new_key(), auth=False)
     assert unknown.status_code == 404

@@ -13,6 +13,8 @@ from ..idempotency import create_once
 
 
 class OrdersHandler(BaseHandler):
+    merchant_auth = True
+
     async def post(self) -> None:
         merchant = await self.merchant()
         body = self.json_body()
@@ -32,6 +34,8 @@ class OrdersHandler(BaseHandler):
 
 
 class OrderHandler(BaseHandler):
+    merchant_auth = True
+
     async def get(self, order_id: str) -> None:
         merchant = await self.merchant()
         self.send(200, order_json(await self.engine.order(merchant, order_id)))
@@ -39,4 +43,5 @@ class OrderHandler(BaseHandler):
 
 class OrderPublicHandler(BaseHandler):
     async def get(self, order_id: str) -> None:
+        await self.limit_public(("order", order_id, self.deps.guards.public_order_rate))
         self.send(200, order_public_json(await self.engine.order(None, order_id)))

@@ -22,7 +22,8 @@ class PaymentCreation(BaseHandler):
     order (404), then the method's own checks (the idempotency key comes first, in post)."""
 
     async def create(self, merchant: Merchant | None, body: dict[str, Any],
-                     payment_id: str | None = None) -> Payment:
+                     payment_id: str | None = None,
+                     max_attempts: int | None = None) -> Payment:
         order_id = inputs.text(body, "order_id", required=True, max_length=64)
         assert order_id is not None
         order = await self.engine.order(merchant, order_id)
@@ -34,17 +35,13 @@ class PaymentCreation(BaseHandler):
             new = NewPayment(method="card", card_network=card.network, card_last4=card.last4)
         else:
             raise bad_request("method must be one of: upi, card")
-        # A paid order is refused by the order machine's guard, in the shard that owns it.
-        return await self.engine.create_payment(order, new, payment_id)
-
-    async def order_merchant(self, body: dict[str, Any]) -> str:
-        """The merchant of the body's order: the scope of a public request's key (no auth)."""
-        order_id = inputs.text(body, "order_id", required=True, max_length=64)
-        assert order_id is not None
-        return (await self.engine.order(None, order_id)).merchant_id
+        # A paid order is refused by the order machine, in the shard that owns it.
+        return await self.engine.create_payment(order, new, payment_id, max_attempts)
 
 
 class PaymentsHandler(PaymentCreation):
+    merchant_auth = True
+
     async def post(self) -> None:
         merchant = await self.merchant()
         body = self.json_body()
@@ -66,12 +63,25 @@ class PaymentsHandler(PaymentCreation):
 class PublicPaymentsHandler(PaymentCreation):
     async def post(self) -> None:
         body = self.json_body()
-        await create_once(self, lambda: self.order_merchant(body), body, "payment",
-                          lambda payment_id: self.create(None, body, payment_id),
+        order_id = inputs.text(body, "order_id", required=True, max_length=64)
+        assert order_id is not None
+        guards = self.deps.guards
+        await self.limit_public(("pay", self.request.remote_ip or "-", guards.public_payment_rate),
+                                ("order", order_id, guards.public_order_rate))
+
+        async def owner() -> tuple[str, str]:
+            # A shopper's key lives in its order's namespace, apart from the merchant's keys.
+            return (await self.engine.order(None, order_id)).merchant_id, "public:" + order_id
+
+        await create_once(self, owner, body, "payment",
+                          lambda payment_id: self.create(None, body, payment_id,
+                                                         guards.public_payment_attempts),
                           payment_public_json)
 
 
 class PaymentHandler(BaseHandler):
+    merchant_auth = True
+
     async def get(self, payment_id: str) -> None:
         merchant = await self.merchant()
         self.send(200, payment_json(await self.engine.payment(merchant, payment_id)))
@@ -79,10 +89,13 @@ class PaymentHandler(BaseHandler):
 
 class PublicPaymentHandler(BaseHandler):
     async def get(self, payment_id: str) -> None:
+        await self.limit_public(("payment", payment_id, self.deps.guards.public_order_rate))
         self.send(200, payment_public_json(await self.engine.payment(None, payment_id)))
 
 
 class CaptureHandler(BaseHandler):
+    merchant_auth = True
+
     async def post(self, payment_id: str) -> None:
         merchant = await self.merchant()
         raw = self.raw_body()
@@ -93,6 +106,8 @@ class CaptureHandler(BaseHandler):
 
 
 class PaymentTransitionsHandler(BaseHandler):
+    merchant_auth = True
+
     async def get(self, payment_id: str) -> None:
         merchant = await self.merchant()
         payment = await self.engine.payment(merchant, payment_id)

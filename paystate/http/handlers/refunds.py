@@ -13,6 +13,8 @@ from ..idempotency import create_once
 
 
 class RefundCreation(BaseHandler):
+    merchant_auth = True
+
     async def create(self, merchant: Merchant, payment_id: str, body: dict[str, Any],
                      refund_id: str | None = None) -> Refund:
         amount = inputs.integer(body, "amount", minimum=1,
@@ -52,12 +54,16 @@ class RefundsHandler(RefundCreation):
 
 
 class RefundHandler(BaseHandler):
+    merchant_auth = True
+
     async def get(self, refund_id: str) -> None:
         merchant = await self.merchant()
         self.send(200, refund_json(await self.engine.refund(merchant, refund_id)))
 
 
 class RefundTransitionsHandler(BaseHandler):
+    merchant_auth = True
+
     async def get(self, refund_id: str) -> None:
         merchant = await self.merchant()
         refund = await self.engine.refund(merchant, refund_id)

@@ -11,6 +11,8 @@ from ..renderers import delivery_detail_json, delivery_json, retry_json
 
 
 class WebhookBase(BaseHandler):
+    merchant_auth = True
+
     @property
     def webhooks(self) -> WebhookBridge:
         bridge: Any = self.deps.extras["webhooks"]

@@ -1,0 +1,80 @@
+"""Rate limits, built on the ``limits`` package.
+
+``SharedLimits`` keeps its counters in Redis (moving windows), so every gateway process counts
+against the same budget: the public endpoints (checkout) are limited per client address and per
+order that way. ``LocalLimits`` counts in this process's memory (fixed windows): the merchant
+API's per-key limit, which is generous and sits on the hot path, where a Redis round trip per
+request would cost more than the limit is worth. With N processes a key gets N times it.
+
+Both answer the same question: ``None`` when the request may go on, else the seconds after
+which it may be retried (the ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
+
+log = logging.getLogger(__name__)
+
+Check = tuple[RateLimitItem, str, str]  # (limit, rule name, identifier)
+
+
+def rate(text: str) -> RateLimitItem:
+    """``"30/minute"`` as a limit; ``ValueError`` if it is not one."""
+    return parse(text)
+
+
+def _retry_after(reset_at: float) -> int:
+    return max(1, math.ceil(reset_at - time.time()))
+
+
+class SharedLimits:
+    """Moving-window limits in Redis, on the gateway's event loop.
+
+    Redis being unreachable lets requests through (logged at most every 10 s): limiting is a
+    shield for the gateway, and it must not turn a Redis outage into a checkout outage."""
+
+    def __init__(self, redis_url: str, prefix: str) -> None:
+        self._storage = RedisStorage("async+" + redis_url, implementation="redispy",
+                                     key_prefix=f"{prefix}:limits", wrap_exceptions=True)
+        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._warned_at = 0.0
+
+    async def acquire(self, checks: Sequence[Check]) -> int | None:
+        """Count this request against every check; the Retry-After of the first one over its
+        limit, or None. A refused request still counts: hammering does not pay."""
+        try:
+            for item, rule, ident in checks:
+                if not await self._limiter.hit(item, rule, ident):
+                    stats = await self._limiter.get_window_stats(item, rule, ident)
+                    return _retry_after(stats.reset_time)
+        except Exception as exc:  # noqa: BLE001 - limits wraps every storage error
+            now = time.monotonic()
+            if now - self._warned_at > 10:
+                self._warned_at = now
+                log.warning("rate limits unavailable, letting requests through: %s", exc)
+        return None
+
+    async def reset(self) -> None:
+        await self._storage.reset()
+
+
+class LocalLimits:
+    """Fixed-window limits in this process's memory; cheap enough for every request."""
+
+    def __init__(self) -> None:
+        self._limiter = FixedWindowRateLimiter(MemoryStorage())
+
+    def acquire(self, item: RateLimitItem, rule: str, ident: str) -> int | None:
+        if self._limiter.hit(item, rule, ident):
+            return None
+        return _retry_after(self._limiter.get_window_stats(item, rule, ident).reset_time)

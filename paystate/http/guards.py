@@ -1,0 +1,68 @@
+"""What keeps one client from exhausting the front: the HTTP server's timeouts, a bound on the
+request bodies held in memory at once, and the rate limits each handler applies.
+
+Runs on the gateway's event loop only (no locks: one loop per process).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from limits import RateLimitItem
+from tornado.httpserver import HTTPServer
+from tornado.web import Application
+
+from ..config import Settings
+from ..engine.rate_limits import LocalLimits, rate
+
+# Bodies up to this size are read (and drained past ``max_body_bytes``) so that they are answered
+# 413 in the contract's envelope; beyond it Tornado refuses the connection itself.
+HARD_BODY_LIMIT = 64 * 1024 * 1024
+
+
+class BodyBudget:
+    """Bytes of request bodies held in memory by this process, bounded. A request that would
+    go past the bound is answered 503 and its bytes are dropped as they arrive."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.used = 0
+
+    def take(self, size: int) -> bool:
+        if self.used + size > self.capacity:
+            return False
+        self.used += size
+        return True
+
+    def give(self, size: int) -> None:
+        self.used -= size
+
+
+@dataclass(frozen=True)
+class Guards:
+    budget: BodyBudget
+    local: LocalLimits
+    merchant_rate: RateLimitItem
+    public_rate: RateLimitItem
+    public_payment_rate: RateLimitItem
+    public_order_rate: RateLimitItem
+    public_payment_attempts: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Guards:
+        return cls(budget=BodyBudget(settings.http_body_buffer_bytes), local=LocalLimits(),
+                   merchant_rate=rate(settings.merchant_rate_limit),
+                   public_rate=rate(settings.public_rate_limit),
+                   public_payment_rate=rate(settings.public_payment_rate_limit),
+                   public_order_rate=rate(settings.public_order_rate_limit),
+                   public_payment_attempts=settings.public_payment_attempts)
+
+
+def make_server(app: Application, settings: Settings, **options: Any) -> HTTPServer:
+    """The HTTP server every process runs: bodies must arrive within ``http_body_timeout_s``,
+    an idle keep-alive connection (or one still sending its headers) is closed after
+    ``http_idle_timeout_s``, client addresses come from proxy headers only when trusted."""
+    return HTTPServer(app, max_body_size=HARD_BODY_LIMIT, xheaders=settings.trust_proxy_headers,
+                      body_timeout=settings.http_body_timeout_s,
+                      idle_connection_timeout=settings.http_idle_timeout_s, **options)
