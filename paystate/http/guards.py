@@ -59,10 +59,34 @@ class Guards:
                    public_payment_attempts=settings.public_payment_attempts)
 
 
+_BARE_400 = b"HTTP/1.1 400 Bad Request\r\n\r\n"
+_ENVELOPE = (b'{"error":{"code":"BAD_REQUEST_ERROR","description":'
+             b'"Malformed HTTP request (request line or headers)"}}')
+_ENVELOPED_400 = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(_ENVELOPE)) + _ENVELOPE
+
+
+class EnvelopedHTTPServer(HTTPServer):
+    """Tornado refuses a request it cannot parse (a control character in a header, a broken
+    request line) before any handler exists, with a bare ``400`` and no body. The contract wants
+    every error in its envelope, and Tornado has no hook there: each connection's stream swaps
+    exactly that bare answer for the enveloped one."""
+
+    def handle_stream(self, stream: Any, address: tuple[Any, ...]) -> None:
+        write = stream.write
+
+        def enveloping_write(data: Any) -> Any:
+            return write(_ENVELOPED_400 if data == _BARE_400 else data)
+
+        stream.write = enveloping_write
+        super().handle_stream(stream, address)
+
+
 def make_server(app: Application, settings: Settings, **options: Any) -> HTTPServer:
     """The HTTP server every process runs: bodies must arrive within ``http_body_timeout_s``,
     an idle keep-alive connection (or one still sending its headers) is closed after
     ``http_idle_timeout_s``, client addresses come from proxy headers only when trusted."""
-    return HTTPServer(app, max_body_size=HARD_BODY_LIMIT, xheaders=settings.trust_proxy_headers,
-                      body_timeout=settings.http_body_timeout_s,
-                      idle_connection_timeout=settings.http_idle_timeout_s, **options)
+    return EnvelopedHTTPServer(app, max_body_size=HARD_BODY_LIMIT,
+                               xheaders=settings.trust_proxy_headers,
+                               body_timeout=settings.http_body_timeout_s,
+                               idle_connection_timeout=settings.http_idle_timeout_s, **options)

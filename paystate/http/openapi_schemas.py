@@ -14,7 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..machines.instruments import VPA_PATTERN
-from .inputs import CURRENCIES, MAX_AMOUNT, MAX_TEXT
+from .inputs import (
+    CURRENCIES,
+    MAX_AMOUNT,
+    MAX_NOTE_KEY,
+    MAX_NOTE_TEXT,
+    MAX_NOTES,
+    MAX_SAFE_INTEGER,
+    MAX_TEXT,
+)
 from .renderers import DELIVERY_STATES, DELIVERY_STATUSES
 
 Schema = dict[str, Any]
@@ -101,9 +109,10 @@ ERROR = response_object(
 
 # -- orders ----------------------------------------------------------------------------------
 
-NOTE_VALUE = {"anyOf": [string(512), {"type": "number"}, {"type": "boolean"}]}
-NOTES = {"type": "object", "maxProperties": 15, "propertyNames": string(64),
-         "additionalProperties": NOTE_VALUE}
+NOTE_VALUE = {"anyOf": [string(MAX_NOTE_TEXT), integer(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER),
+                        {"type": "boolean"}]}
+NOTES = {"type": "object", "maxProperties": MAX_NOTES,
+         "propertyNames": string(MAX_NOTE_KEY, minLength=1), "additionalProperties": NOTE_VALUE}
 
 ORDER_CREATE = request_object(
     {"amount": integer(100, MAX_AMOUNT) | {"description": "paise; at least 100"}},
