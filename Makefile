@@ -8,7 +8,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help venv run test bench bench-http clean-data lint
+.PHONY: help venv run test bench bench-http bench-create bench-e2e wrk clean-data lint
 
 help:
 	@echo "make venv        create $(VENV) and install the package with its test extras"
@@ -16,6 +16,8 @@ help:
 	@echo "make test        pytest on a separate local PostgreSQL and Redis; ARGS=\"-k foo\" passes through"
 	@echo "make bench       engine benchmark (10,000 payments in flight); ARGS=\"N SHARDS\""
 	@echo "make bench-http  HTTP benchmark (orders + UPI payments); ARGS=\"SECONDS CONCURRENCY\""
+	@echo "make bench-create  wrk: POST /api/v1/payments at c=1,16,64; ARGS=\"--seconds 20 --mode serve\""
+	@echo "make bench-e2e   10,000 payments through HTTP to the last webhook; ARGS=\"--payments N\""
 	@echo "make lint        ruff and mypy"
 	@echo "make clean-data  stop the local services and delete their data"
 
@@ -38,6 +40,18 @@ bench: venv
 
 bench-http: venv
 	scripts/bench.sh bench/http_load.py $(ARGS)
+
+bench-create: venv wrk
+	scripts/bench.sh bench/create.py $(ARGS)
+
+bench-e2e: venv
+	scripts/bench.sh bench/e2e.py $(ARGS)
+
+# wrk from the Debian packages, when missing (as root; otherwise say how).
+wrk:
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk </dev/null; } || \
+	  { echo "install wrk: sudo apt-get install wrk" >&2; exit 1; }
 
 lint: venv
 	$(VENV)/bin/ruff check paystate tests

@@ -18,6 +18,11 @@ def main(argv: list[str] | None = None) -> int:
                              " worker: settlement and webhooks only; migrate; seed")
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--version", action="version", version=f"paystate {__version__}")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="serve/api: gateway processes sharing the port"
+                             " (default PAYSTATE_PROCESSES, else the CPU count)")
+    parser.add_argument("--reuse-port", action="store_true",
+                        help="bind with SO_REUSEPORT (set for the children of --processes)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -43,11 +48,21 @@ def main(argv: list[str] | None = None) -> int:
                            SystemClock().now())
         print("seeded test merchant test@example.com")
         return 0
-    from .server import run
-
     http = args.command in ("serve", "api")
     worker = args.command in ("serve", "worker")
-    asyncio.run(run(settings, http=http, worker=worker))
+    processes = args.processes if args.processes is not None else settings.processes
+    if processes < 1:
+        print("paystate: --processes must be at least 1", file=sys.stderr)
+        return 2
+    if http and processes > 1:
+        from .supervisor import supervise
+
+        migrate(settings.database_url)  # once, before the children race for it
+        return supervise(args.command, processes, args.log_level)
+
+    from .server import run
+
+    asyncio.run(run(settings, http=http, worker=worker, reuse_port=args.reuse_port))
     return 0
 
 

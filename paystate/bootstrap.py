@@ -35,8 +35,8 @@ from .engine.rate_limits import SharedLimits
 from .engine.router import ShardRouter
 from .engine.shard import ShardConfig
 from .engine.streams import StreamNames
-from .engine.webhook_bridge import WebhookBridge
-from .engine.webhook_dispatcher import WebhookDispatcher, build_dispatcher
+from .engine.webhooks.bridge import WebhookBridge
+from .engine.webhooks.dispatcher import WebhookDispatcher, build_dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ async def build(settings: Settings, *, worker: bool = True,
     # Every process runs the webhook actor (the API writes manual retries and test deliveries
     # through it); only workers consume events, sweep and send.
     rt.webhooks = build_dispatcher(settings, client, clock, owner=worker_id(),
-                                   metrics=metrics).start_actor()
+                                   metrics=metrics, publisher=publisher.enqueue).start_actor()
     rt._stoppers.append(rt.webhooks.stop)
     if worker and start_background:
         rt.webhooks.start_worker()

@@ -81,6 +81,8 @@ class Settings:
     test_merchant_password: str = "password123"
     webhook_allow_private: bool = False
     shards: int = 8
+    # Gateway processes of `serve`/`api` sharing the port (SO_REUSEPORT).
+    processes: int = 1
     # Work whose due time passed this long ago without being settled is re-enqueued from
     # PostgreSQL: the stream entry may have been lost with Redis.
     sweep_grace_ms: int = 3000
@@ -146,6 +148,7 @@ class Settings:
             test_merchant_password=env.get("TEST_MERCHANT_PASSWORD") or "password123",
             webhook_allow_private=_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
             shards=_int(env, "PAYSTATE_SHARDS", 8, minimum=1),
+            processes=_int(env, "PAYSTATE_PROCESSES", os.cpu_count() or 1, minimum=1),
             stream_prefix=env.get("PAYSTATE_STREAM_PREFIX") or "paystate",
             public_rate_limit=_limit(env, "PUBLIC_RATE_LIMIT", "300/minute"),
             public_payment_rate_limit=_limit(env, "PUBLIC_PAYMENT_RATE_LIMIT", "20/minute"),

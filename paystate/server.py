@@ -16,7 +16,9 @@ from .http.guards import make_server
 log = logging.getLogger(__name__)
 
 
-async def run(settings: Settings, *, http: bool, worker: bool) -> None:
+async def run(settings: Settings, *, http: bool, worker: bool, reuse_port: bool = False) -> None:
+    """One gateway process until SIGINT/SIGTERM. ``reuse_port``: bind with SO_REUSEPORT, beside
+    the other processes of ``--processes N``."""
     prepare_database(settings, SystemClock())
     rt = await build(settings, worker=worker)
     server = None
@@ -24,7 +26,7 @@ async def run(settings: Settings, *, http: bool, worker: bool) -> None:
         assert rt.engine is not None
         app = make_app(Deps(engine=rt.engine, settings=settings, extras=rt.front_extras()))
         server = make_server(app, settings)
-        server.listen(settings.port, address=settings.host)
+        server.listen(settings.port, address=settings.host, reuse_port=reuse_port)
         log.info("paystate listening on http://%s:%d", settings.host, settings.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

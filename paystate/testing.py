@@ -36,9 +36,9 @@ from .engine.db import connect
 from .engine.merchants import create_merchant
 from .engine.migrations import migrate
 from .engine.streams import StreamNames
-from .engine.webhook_actor import DispatcherConfig
-from .engine.webhook_dispatcher import WebhookDispatcher
-from .engine.webhook_sender import AiohttpTransport, OutgoingWebhook, Transport
+from .engine.webhooks.dispatcher import WebhookDispatcher
+from .engine.webhooks.messages import DispatcherConfig
+from .engine.webhooks.sender import AiohttpTransport, OutgoingWebhook, Transport
 from .machines.webhook import PRODUCTION_SCHEDULE
 from .machines.webhook_signing import verify_hex_signature
 

@@ -167,9 +167,11 @@ class ProcessGateway:
 
     def start(self, wait_healthy: bool = True) -> ProcessGateway:
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the fd
-            self.proc = subprocess.Popen([sys.executable, "-m", "paystate", self.command],
-                                         env=self.env, cwd=ROOT, stdout=log, stderr=log)
-        if wait_healthy and self.command != "worker":
+            # A session of its own: kill9 takes a supervisor and its children down together.
+            self.proc = subprocess.Popen([sys.executable, "-m", "paystate", *self.command.split()],
+                                         env=self.env, cwd=ROOT, stdout=log, stderr=log,
+                                         start_new_session=True)
+        if wait_healthy and not self.command.startswith("worker"):
             def healthy() -> bool:
                 assert self.proc is not None
                 if self.proc.poll() is not None:
@@ -186,8 +188,9 @@ class ProcessGateway:
             return f.read()
 
     def kill9(self) -> None:
+        """kill -9 every process of the gateway (a supervisor's children too) at once."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
+        os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
 
     def stop(self) -> None:
@@ -203,6 +206,7 @@ class ProcessGateway:
 def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
            "TEST_MODE": "true", "TEST_PROCESSING_DELAY": "1500",
-           "PAYSTATE_STREAM_PREFIX": settings.stream_prefix, "PAYSTATE_SHARDS": "4"}
+           "PAYSTATE_STREAM_PREFIX": settings.stream_prefix, "PAYSTATE_SHARDS": "4",
+           "PAYSTATE_PROCESSES": "1"}
     env.update(extra)
     return env

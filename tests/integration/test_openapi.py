@@ -29,7 +29,7 @@ from schemathesis.checks import (
 from tornado.web import RequestHandler
 
 from paystate.config import Settings
-from paystate.engine.webhook_urls import parse_webhook_url
+from paystate.engine.webhooks.urls import parse_webhook_url
 from paystate.http.app import api_routes
 from paystate.http.openapi import openapi_document
 from paystate.http.openapi_schemas import ERROR_CODES, SCHEMAS

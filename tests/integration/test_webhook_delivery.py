@@ -19,8 +19,8 @@ from paystate.config import Settings
 from paystate.engine.clock import ManualClock, SystemClock
 from paystate.engine.secrets_hash import new_webhook_secret
 from paystate.engine.streams import StreamNames
-from paystate.engine.webhook_actor import DispatcherConfig
-from paystate.engine.webhook_dispatcher import GROUP, WebhookDispatcher
+from paystate.engine.webhooks.dispatcher import GROUP, WebhookDispatcher
+from paystate.engine.webhooks.messages import DispatcherConfig
 from paystate.machines.webhook import PRODUCTION_SCHEDULE
 from paystate.testing import ReceivedWebhook, WebhookReceiver
 from tests.support import ThreadGateway, make_settings, wait_until

@@ -10,7 +10,7 @@ from typing import Any
 from standardwebhooks import Webhook
 
 from paystate.config import Settings
-from paystate.engine.webhook_sender import OutgoingWebhook
+from paystate.engine.webhooks.sender import OutgoingWebhook
 from paystate.testing import SIMULATION_START, WebhookReceiver
 
 

@@ -16,7 +16,7 @@ from standardwebhooks import Webhook
 from transitions import MachineError
 
 from paystate.engine.secrets_hash import new_webhook_secret
-from paystate.engine.webhook_urls import check_webhook_url, is_forbidden, parse_webhook_url
+from paystate.engine.webhooks.urls import check_webhook_url, is_forbidden, parse_webhook_url
 from paystate.machines.errors import ValidationError
 from paystate.machines.spec import build_machine
 from paystate.machines.webhook import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...engine.webhook_bridge import WebhookBridge
+from ...engine.webhooks.bridge import WebhookBridge
 from .. import inputs
 from ..base import BaseHandler
 from ..renderers import delivery_detail_json, delivery_json, retry_json

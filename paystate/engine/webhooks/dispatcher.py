@@ -11,7 +11,7 @@
 - ``run_due(now)``: the same claim with no grace, waiting until every attempt it started is
   recorded - the step a time-frozen test calls after moving the clock.
 
-Claims are exclusive (see ``webhook_actor``), so the job path, the sweeper and other processes
+Claims are exclusive (see ``deliveries``), so the job path, the sweeper and other processes
 can all race for one attempt: exactly one makes it.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,17 +28,18 @@ from typing import Any
 import pykka
 import redis
 
-from ..config import Settings
-from ..machines.webhook import WebhookDelivery
-from .clock import Clock
-from .metrics import Metrics
-from .streams import StreamNames, autoclaim, ensure_group, read_group
-from .timers import DueQueue
-from .webhook_actor import (
+from ...config import Settings
+from ...machines.webhook import WebhookDelivery
+from ..clock import Clock
+from ..metrics import Metrics
+from ..outbox import OutboxRow
+from ..streams import StreamNames, autoclaim, ensure_group, read_group
+from ..timers import DueQueue
+from .actor import DispatcherActor
+from .messages import (
     AttemptDue,
     CreateDelivery,
     CreateFromEvents,
-    DispatcherActor,
     DispatcherConfig,
     Envelope,
     InFlightCount,
@@ -48,7 +49,7 @@ from .webhook_actor import (
     SweepDue,
     event_key,
 )
-from .webhook_sender import AiohttpTransport, Transport, WebhookSender
+from .sender import AiohttpTransport, Transport, WebhookSender
 
 log = logging.getLogger(__name__)
 #: How far back a process's first reconcile looks for events the stream lost, and how often
@@ -67,8 +68,10 @@ class WebhookDispatcher:
                  transport_factory: Callable[[], Transport] | None = None,
                  allow_private: bool = False, grace: timedelta = timedelta(seconds=3),
                  sweep_interval: float = 1.0, claim_idle_ms: int = 30_000,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None,
+                 publisher: Callable[[Iterable[OutboxRow]], None] | None = None) -> None:
         self.config = config
+        self._publisher = publisher
         self._metrics = metrics or Metrics()
         self._redis = client
         self._clock = clock
@@ -97,7 +100,7 @@ class WebhookDispatcher:
 
     def start_actor(self) -> WebhookDispatcher:
         self._ref = DispatcherActor.start(self.config, self._redis, self._clock, self.sender,
-                                          self._metrics)
+                                          self._metrics, self._publisher)
         return self
 
     def start_worker(self) -> None:
@@ -287,7 +290,9 @@ class WebhookDispatcher:
 
 
 def build_dispatcher(settings: Settings, client: redis.Redis, clock: Clock,
-                     owner: str, metrics: Metrics | None = None) -> WebhookDispatcher:
+                     owner: str, metrics: Metrics | None = None,
+                     publisher: Callable[[Iterable[OutboxRow]], None] | None = None,
+                     ) -> WebhookDispatcher:
     """The dispatcher as ``bootstrap`` wires it from the settings (not started)."""
     config = DispatcherConfig(database_url=settings.database_url,
                               streams=StreamNames(settings.stream_prefix),
@@ -297,4 +302,4 @@ def build_dispatcher(settings: Settings, client: redis.Redis, clock: Clock,
         allow_private=settings.test_mode or settings.webhook_allow_private,
         grace=timedelta(milliseconds=settings.sweep_grace_ms),
         sweep_interval=settings.sweep_interval_ms / 1000,
-        claim_idle_ms=settings.stream_claim_idle_ms, metrics=metrics)
+        claim_idle_ms=settings.stream_claim_idle_ms, metrics=metrics, publisher=publisher)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..machines.webhook import WebhookDelivery
+from ...machines.webhook import WebhookDelivery
 
 
 def delivery_from_row(row: dict[str, Any]) -> WebhookDelivery:

@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from ..machines.webhook import RESPONSE_BODY_LIMIT
-from .webhook_urls import GuardedResolver, check_literal_host
+from ...machines.webhook import RESPONSE_BODY_LIMIT
+from .urls import GuardedResolver, check_literal_host
 
 log = logging.getLogger(__name__)
 #: Bytes of a response read to keep its first 1000 characters (UTF-8 needs at most 4 a character).

@@ -11,15 +11,15 @@ import asyncio
 import uuid
 from typing import Any
 
-from ..machines.errors import ValidationError
-from .clock import Clock
-from .db import ReadPool
-from .errors import NotFound
-from .merchants import AuthCache, Merchant
-from .queries import Queries
-from .secrets_hash import new_webhook_secret
-from .webhook_dispatcher import WebhookDispatcher
-from .webhook_urls import check_webhook_url
+from ...machines.errors import ValidationError
+from ..clock import Clock
+from ..db import ReadPool
+from ..errors import NotFound
+from ..merchants import AuthCache, Merchant
+from ..queries import Queries
+from ..secrets_hash import new_webhook_secret
+from .dispatcher import WebhookDispatcher
+from .urls import check_webhook_url
 
 TEST_EVENT = "webhook.test"
 

@@ -18,7 +18,7 @@ from urllib.parse import SplitResult, urlsplit
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-from ..machines.errors import ValidationError
+from ...machines.errors import ValidationError
 
 MAX_URL_LENGTH = 2048
 PRIVATE_REFUSAL = "webhook url must not point to a loopback, private or link-local address"

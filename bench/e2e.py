@@ -1,0 +1,170 @@
+"""``make bench-e2e``: N orders and payments through the REST API, until every payment.success
+webhook has reached a receiver in another process that checks both signatures.
+
+The gateway runs in TEST_MODE with TEST_PROCESSING_DELAY=1 (payments succeed 1 ms after they
+are created), the merchant's webhook URL points at ``bench/receiver.py``. The load comes from
+this process (asyncio + aiohttp, CONCURRENCY requests in flight), which does not share the
+gateway's GIL. Prints payments/s end to end, the time to the last webhook, create latency,
+payment-to-webhook latency, duplicates, bad signatures and the memory of every process.
+
+Usage: DATABASE_URL=... REDIS_URL=... python bench/e2e.py [--payments 10000]
+       [--concurrency 64] [--mode serve|split] [--processes N] [--timeout 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+from gateways import free_port, gateway, tree_rss_mb
+
+AUTH = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def pct(values: list[float], q: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100)[q - 1]
+
+
+async def create_all(base: str, n: int, concurrency: int) -> tuple[dict[str, float],
+                                                                   list[float], int]:
+    """Create ``n`` order + payment pairs; return {payment id: time its 201 arrived}, the
+    payment create latencies, and the number of failed requests."""
+    created: dict[str, float] = {}
+    latencies: list[float] = []
+    failures = 0
+    todo = iter(range(n))
+    run = uuid.uuid4().hex[:8]
+
+    async def post(session: aiohttp.ClientSession, path: str, body: Any,
+                   key: str) -> tuple[dict[str, Any] | None, float]:
+        started = time.perf_counter()
+        async with session.post(base + path, json=body,
+                                headers={**AUTH, "Idempotency-Key": key}) as r:
+            data = await r.json()
+            return (data if r.status == 201 else None), time.perf_counter() - started
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal failures
+        for i in todo:
+            order, _ = await post(session, "/api/v1/orders", {"amount": 50_000},
+                                  f"e2e-{run}-o{i}")
+            if order is None:
+                failures += 1
+                continue
+            payment, took = await post(session, "/api/v1/payments",
+                                       {"order_id": order["id"], "method": "upi",
+                                        "vpa": "e2e@okbank"}, f"e2e-{run}-p{i}")
+            if payment is None:
+                failures += 1
+                continue
+            created[payment["id"]] = time.time()
+            latencies.append(took)
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+    return created, latencies, failures
+
+
+def call(base: str, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    async def go() -> dict[str, Any]:
+        async with aiohttp.ClientSession() as s, s.request(method, base + path, json=body,
+                                                           headers=AUTH) as r:
+            r.raise_for_status()
+            return dict(await r.json())
+    return asyncio.run(go())
+
+
+def stats(receiver: str) -> dict[str, Any]:
+    async def go() -> dict[str, Any]:
+        async with aiohttp.ClientSession() as s, s.get(receiver + "/stats") as r:
+            return dict(await r.json())
+    return asyncio.run(go())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--payments", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--mode", choices=["serve", "split"], default="serve")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {"TEST_MODE": "true", "TEST_PROCESSING_DELAY": "1",
+           "PAYSTATE_STREAM_PREFIX": f"benche2e{port}"}
+    with gateway(args.mode, port, env, args.processes) as pids:
+        secret = call(base, "POST", "/api/v1/merchant/webhook/secret")["webhook_secret"]
+        receiver_port = free_port()
+        receiver = subprocess.Popen([sys.executable, os.path.join(HERE, "receiver.py"),
+                                     str(receiver_port), secret])
+        receiver_url = f"http://127.0.0.1:{receiver_port}"
+        try:
+            wait_healthy_receiver(receiver_url)
+            call(base, "PUT", "/api/v1/merchant/webhook", {"url": receiver_url + "/hook"})
+            started = time.time()
+            created, latencies, failures = asyncio.run(
+                create_all(base, args.payments, args.concurrency))
+            created_s = time.time() - started
+            rss = {"gateway": sum(tree_rss_mb(p) for p in pids),
+                   "receiver": tree_rss_mb(receiver.pid)}
+            deadline = time.time() + args.timeout
+            while True:
+                got = stats(receiver_url)
+                arrived = {pid: at for pid, at in got["success"].items() if pid in created}
+                if len(arrived) >= len(created) or time.time() > deadline:
+                    break
+                rss["gateway"] = max(rss["gateway"], sum(tree_rss_mb(p) for p in pids))
+                time.sleep(0.2)
+        finally:
+            receiver.terminate()
+            receiver.wait(10)
+    last = max(arrived.values()) if arrived else float("nan")
+    to_webhook = [arrived[p] - created[p] for p in arrived]
+    own_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report = {
+        "payments": len(created), "failed_requests": failures,
+        "webhooks_arrived": len(arrived), "missing": len(created) - len(arrived),
+        "create_phase_s": round(created_s, 2),
+        "time_to_last_webhook_s": round(last - started, 2),
+        "payments_per_s_end_to_end": round(len(arrived) / (last - started), 1),
+        "create_p50_ms": round(pct(latencies, 50) * 1000, 1),
+        "create_p99_ms": round(pct(latencies, 99) * 1000, 1),
+        "payment_to_webhook_p50_ms": round(pct(to_webhook, 50) * 1000, 1),
+        "payment_to_webhook_p99_ms": round(pct(to_webhook, 99) * 1000, 1),
+        "duplicates": got["duplicates"], "bad_signatures": got["bad_signatures"],
+        "rss_gateway_mb": round(rss["gateway"]), "rss_receiver_mb": round(rss["receiver"]),
+        "rss_load_generator_mb": round(own_rss),
+        "mode": args.mode, "processes": args.processes, "concurrency": args.concurrency,
+    }
+    print(json.dumps(report, indent=2))
+    if report["missing"] or failures or got["bad_signatures"]:
+        sys.exit(1)
+
+
+def wait_healthy_receiver(url: str) -> None:
+    for _ in range(100):
+        try:
+            stats(url)
+            return
+        except aiohttp.ClientError:
+            time.sleep(0.1)
+    raise SystemExit("receiver did not start")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""The webhook receiver of ``bench/e2e.py``, a process of its own: verifies both signatures of
+every delivery (the hex HMAC header and the Standard Webhooks one, with the unmodified
+``standardwebhooks`` package), answers 200 at once, and notes when each payment.success arrived.
+
+GET /stats answers ``{"received", "bad_signatures", "duplicates", "success": {payment id: unix
+time of arrival}}``. Usage: python bench/receiver.py PORT WEBHOOK_SECRET
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import sys
+import time
+
+from aiohttp import web
+from standardwebhooks import Webhook
+
+
+def main() -> None:
+    port, secret = int(sys.argv[1]), sys.argv[2]
+    standard = Webhook(secret)
+    seen: set[str] = set()
+    stats = {"received": 0, "bad_signatures": 0, "duplicates": 0}
+    success: dict[str, float] = {}
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.read()
+        at = time.time()
+        stats["received"] += 1
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        ok = hmac.compare_digest(expected, request.headers.get("X-Webhook-Signature", ""))
+        try:
+            standard.verify(body, dict(request.headers))
+        except Exception:  # noqa: BLE001 - counted, not fatal
+            ok = False
+        if not ok:
+            stats["bad_signatures"] += 1
+        webhook_id = request.headers.get("webhook-id", "")
+        if webhook_id in seen:
+            stats["duplicates"] += 1
+        seen.add(webhook_id)
+        event = json.loads(body)
+        if event["event"] == "payment.success":
+            success.setdefault(event["data"]["payment"]["id"], at)
+        return web.Response(text="ok")
+
+    async def report(request: web.Request) -> web.Response:
+        return web.json_response({**stats, "success": success})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    app.router.add_get("/stats", report)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,429 @@
+"""The dispatcher actor: the one place in a process that decides about webhook deliveries.
+
+It creates deliveries, claims due ones (``deliveries``), hands their POSTs to the sender and
+records each attempt, each decision through the delivery machine and one ``UnitOfWork``
+transaction (the row with a compare-and-set on ``version``, a ``transitions`` row, a
+``webhook_attempts`` row, and the next attempt's job in the outbox). It never waits on HTTP: the
+sender queues each finished POST and wakes the actor, which records every result queued by then
+in one transaction, then refills the slots they freed (``slots``).
+
+A process killed mid-attempt leaves its lease to expire, after which any process makes that
+attempt again: the only attempt that can be sent twice.
+
+Runs on the actor's own thread. Every message is handled inside a try block, so one bad
+message never stops the actor.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import fields
+from typing import Any, TypeVar
+
+import psycopg
+import pykka
+import redis
+
+from ...machines.errors import InvalidTransition
+from ...machines.spec import build_machine
+from ...machines.webhook import (
+    ACTIVE,
+    WEBHOOK_DELIVERY,
+    WebhookDelivery,
+    delivered,
+    next_attempt_at,
+    trigger_after_attempt,
+)
+from ...machines.webhook_signing import serialise_body, signed_headers
+from ..clock import Clock
+from ..db import ActorConnection
+from ..decisions import fire, record
+from ..errors import Conflict, NotFound
+from ..metrics import Metrics
+from ..outbox import OutboxRow, publish
+from ..unit_of_work import UnitOfWork
+from .deliveries import Deliveries, is_uuid
+from .messages import (
+    AttemptDone,
+    AttemptDue,
+    CreateDelivery,
+    CreateFromEvents,
+    DispatcherConfig,
+    Envelope,
+    InFlightCount,
+    JobRef,
+    ManualRetry,
+    ReconcileEvents,
+    RecordDone,
+    SweepDue,
+    event_key,
+)
+from .records import delivery_from_row
+from .sender import AttemptResult, OutgoingWebhook, WebhookSender
+from .slots import InFlight, Slots
+
+log = logging.getLogger(__name__)
+KIND = "webhook_delivery"
+ATTEMPT_KIND = "webhook_attempt"
+MAX_CONFLICT_RETRIES = 8
+# Finished attempts recorded in one transaction at most.
+RECORD_BATCH = 256
+T = TypeVar("T")
+
+__all__ = ["DispatcherActor", "event_key"]
+
+
+class DispatcherActor(pykka.ThreadingActor):
+    def __init__(self, config: DispatcherConfig, redis_client: redis.Redis, clock: Clock,
+                 sender: WebhookSender, metrics: Metrics,
+                 publisher: Callable[[Iterable[OutboxRow]], None] | None = None) -> None:
+        super().__init__()
+        self._metrics = metrics
+        self._config = config
+        self._redis = redis_client
+        self._clock = clock
+        self._sender = sender
+        # Committed outbox rows go to the process's publisher thread when there is one.
+        self._publisher = publisher
+        self._db = ActorConnection(config.database_url)
+        self._rows = Deliveries(self._db.get, config.owner, config.lease)
+        # The outbox seq up to which events were checked for lost deliveries.
+        self._reconciled_seq: int | None = None
+        self._uow: UnitOfWork | None = None
+        self._machine = build_machine(WEBHOOK_DELIVERY, self._before_state_change)
+        self._slots = Slots(config.per_merchant)
+        # Finished POSTs, queued by the sender's thread; one RecordDone wakes the actor.
+        self._results: deque[AttemptDone] = deque()
+        self._results_lock = threading.Lock()
+        self._wake_sent = False
+
+    # -- actor plumbing ------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self._db.get()
+
+    def on_stop(self) -> None:
+        """Release this process's leases: a graceful stop lets the next process attempt at
+        once instead of waiting for the leases to expire."""
+        try:
+            self._rows.release_leases(self._slots.tokens())
+        except psycopg.Error as exc:
+            log.warning("could not release webhook leases (they expire): %s", exc)
+        self._db.reset()
+
+    def on_receive(self, message: Any) -> Any:
+        if not isinstance(message, Envelope):
+            return None
+        future = message.reply
+        try:
+            handler = getattr(self, "_on_" + type(message.message).__name__)
+            result = handler(message.message)
+        except BaseException as exc:
+            if not isinstance(exc, (InvalidTransition, NotFound)):
+                log.exception("webhook dispatcher failed on %s", type(message.message).__name__)
+                self._db.reset()
+            if not future.done():
+                future.set_exception(exc)
+            return None
+        if not future.done():
+            future.set_result(result)
+        return None
+
+    # -- decide, write, apply ------------------------------------------------------------
+
+    def _write(self, decide: Callable[[UnitOfWork], T]) -> T:
+        """Run ``decide`` (which loads what it needs, claims and fires triggers) and commit its
+        unit of work, all in one transaction; on a lost compare-and-set or a duplicate insert,
+        everything rolls back (claims too) and is decided again from fresh rows."""
+        for _attempt in range(MAX_CONFLICT_RETRIES):
+            uow = UnitOfWork(at=self._clock.now())
+            self._uow = uow
+            conn = self._db.get()
+            try:
+                with conn.transaction():
+                    result = decide(uow)
+                    if uow.inserts or uow.updates:
+                        uow.commit(conn)
+            except (Conflict, psycopg.errors.UniqueViolation):
+                continue
+            finally:
+                self._uow = None
+            if uow.outbox:
+                if self._publisher is not None:
+                    self._publisher(uow.outbox)
+                else:
+                    publish(self._redis, self._db.get(), uow.outbox, self._clock)
+            return result
+        raise Conflict(f"gave up after {MAX_CONFLICT_RETRIES} conflicting attempts")
+
+    def _fire(self, delivery: WebhookDelivery, trigger: str, **kwargs: Any) -> None:
+        fire(self._machine, WEBHOOK_DELIVERY, delivery, trigger, **kwargs)
+
+    def _before_state_change(self, event: Any) -> None:
+        assert self._uow is not None, "triggers fire only inside _write"
+        record(self._uow, KIND, WEBHOOK_DELIVERY, event)
+
+    def _new_delivery(self, uow: UnitOfWork, merchant_id: str, event: str, timestamp: int,
+                      data: Mapping[str, Any], key: str) -> WebhookDelivery:
+        d = WebhookDelivery(
+            id=str(uuid.uuid4()), merchant_id=merchant_id, event=event, event_key=key,
+            payload=serialise_body(event, timestamp, data), state=WEBHOOK_DELIVERY.initial,
+            attempts=0, next_retry_at=next_attempt_at(1, self._config.schedule, uow.at),
+            last_attempt_at=None, response_code=None, lease_owner=None, lease_token=None,
+            lease_until=None, version=1, created_at=uow.at, updated_at=uow.at)
+        uow.insert(KIND, {f.name: getattr(d, f.name) for f in fields(d)})
+        uow.record_transition(KIND, d.id, 1, None, d.state, "create", {"event": event})
+        self._emit_job(uow, d)
+        return d
+
+    def _emit_job(self, uow: UnitOfWork, d: WebhookDelivery) -> None:
+        assert d.next_retry_at is not None
+        uow.emit(self._config.streams.webhook_jobs, {
+            "kind": "deliver_webhook", "delivery_id": d.id, "merchant_id": d.merchant_id,
+            "attempt": d.attempts + 1, "due_at": d.next_retry_at.isoformat()})
+
+    # -- creating ------------------------------------------------------------------------
+
+    def _on_CreateFromEvents(self, msg: CreateFromEvents) -> int:
+        events = [(key, p) for key, p in msg.events
+                  if isinstance(p, Mapping) and p.get("event") and is_uuid(p.get("merchant_id"))]
+        merchant_ids = sorted({str(p["merchant_id"]) for _, p in events})
+        if not merchant_ids:
+            return 0
+        hooked = self._rows.hooked_merchants(merchant_ids)
+        wanted = [(key, p) for key, p in events if str(p["merchant_id"]) in hooked]
+        if not wanted:
+            return 0
+
+        def decide(uow: UnitOfWork) -> int:
+            existing = self._rows.existing_keys(sorted(hooked), [key for key, _ in wanted])
+            made = 0
+            for key, p in wanted:
+                merchant_id = str(p["merchant_id"])
+                if (merchant_id, key) in existing:
+                    continue  # a duplicate copy of an event already delivered or on its way
+                existing.add((merchant_id, key))
+                timestamp = p.get("timestamp")
+                if not isinstance(timestamp, int):
+                    timestamp = int(uow.at.timestamp())
+                self._new_delivery(uow, merchant_id, str(p["event"]), timestamp,
+                                   p.get("data") or {}, key)
+                made += 1
+            return made
+
+        return self._write(decide)
+
+    def _on_ReconcileEvents(self, msg: ReconcileEvents) -> int:
+        """Event rows past the watermark go through ``CreateFromEvents``, whose per-merchant
+        ``event_key`` makes a delivery at most once however many copies of an event arrive."""
+        stream = self._config.streams.events
+        if self._reconciled_seq is None:
+            self._reconciled_seq = self._rows.event_seq_before(stream, msg.until - msg.lookback)
+        rows = self._rows.events_after(stream, self._reconciled_seq, msg.until, msg.limit)
+        if not rows:
+            return 0
+        made = self._on_CreateFromEvents(CreateFromEvents(
+            tuple((event_key(r["payload"]), r["payload"]) for r in rows)))
+        self._reconciled_seq = int(rows[-1]["seq"])
+        return made
+
+    def _on_CreateDelivery(self, msg: CreateDelivery) -> WebhookDelivery:
+        return self._write(lambda uow: self._new_delivery(
+            uow, msg.merchant_id, msg.event, int(uow.at.timestamp()), msg.data,
+            f"{msg.event}:{uuid.uuid4()}"))
+
+    # -- manual retry --------------------------------------------------------------------
+
+    def _on_ManualRetry(self, msg: ManualRetry) -> WebhookDelivery:
+        def decide(uow: UnitOfWork) -> WebhookDelivery:
+            d = self._rows.load(msg.delivery_id)
+            if d is None or d.merchant_id != msg.merchant_id:
+                raise NotFound("Webhook")
+            if d.state == "pending":
+                return d  # its first attempt is due already (or being made): nothing to reset
+            self._fire(d, "retry", at=uow.at, schedule=self._config.schedule, by="merchant")
+            self._emit_job(uow, d)
+            return d
+
+        return self._write(decide)
+
+    # -- attempts ------------------------------------------------------------------------
+
+    def _on_AttemptDue(self, msg: AttemptDue) -> None:
+        if self._slots.room(msg.merchant_id) <= 0:
+            # The slot that frees next takes this merchant's next due delivery (``_refill``).
+            # The job stays unacknowledged; a re-delivered copy finds it done and is acked.
+            self._slots.mark_backlog(msg.merchant_id)
+            return
+        rows = self._rows.claim([msg.delivery_id], self._clock.now(), durable=False)
+        if rows:
+            self._launch(rows[0], msg.job)
+        elif msg.job is not None:
+            # Not due (any more): attempted by another process, reset, or finished.
+            self._ack(msg.job, None)
+
+    def _on_InFlightCount(self, msg: InFlightCount) -> int:
+        return len(self._slots)
+
+    def _on_SweepDue(self, msg: SweepDue) -> list[Future]:
+        for delivery_id in self._slots.forget_started_before(msg.now - 2 * self._config.lease):
+            log.warning("no result for webhook attempt %s; forgetting it", delivery_id)
+        candidates = self._rows.overdue(msg.cutoff, msg.now, self._slots.full(), msg.limit)
+        room: dict[str, int] = {}
+        ids = []
+        for row in candidates:
+            merchant_id = str(row["merchant_id"])
+            free = room.setdefault(merchant_id, self._slots.room(merchant_id))
+            if free > 0:
+                room[merchant_id] = free - 1
+                ids.append(str(row["id"]))
+            else:
+                self._slots.mark_backlog(merchant_id)
+        return [self._launch(row, None) for row in self._rows.claim(ids, msg.now)]
+
+    def _claim_refills(self, merchant_ids: set[str],
+                       uow: UnitOfWork) -> list[tuple[str, int, list[dict[str, Any]]]]:
+        """Claim, for each merchant whose slots just freed and who waited for room, its next
+        due deliveries: one indexed claim per merchant, in the transaction that recorded the
+        attempts. Returns (merchant, room, rows) to launch after the commit."""
+        claims = []
+        for merchant_id in sorted(merchant_ids):
+            room = self._slots.room(merchant_id)
+            if room > 0 and self._slots.has_backlog(merchant_id):
+                claims.append((merchant_id, room,
+                               self._rows.claim_next(merchant_id, uow.at, room)))
+        return claims
+
+    def _launch(self, row: dict[str, Any], job: JobRef | None) -> Future:
+        """Start the attempt a claim just won; the returned Future completes when it is
+        recorded. The merchant's URL and secret are read fresh by the claim itself."""
+        d = delivery_from_row(row)
+        assert d.lease_token is not None
+        started = self._clock.now()
+        done: Future = Future()
+        self._slots.take(d.id, InFlight(d.merchant_id, d.lease_token, d.attempts + 1, started,
+                                        job, done))
+        token = d.lease_token
+
+        def report(result: AttemptResult) -> None:
+            self._queue_result(AttemptDone(d.id, token, result))
+
+        url, secret = row.get("webhook_url"), row.get("webhook_secret") or ""
+        if not url:
+            report(AttemptResult(None, 0, None, "webhook_url is not configured"))
+            return done
+        body = d.payload.encode()
+        headers = signed_headers(secret, d.id, int(started.timestamp()), body)
+        self._sender.submit(OutgoingWebhook(d.merchant_id, url, body, headers), report)
+        return done
+
+    def _queue_result(self, result: AttemptDone) -> None:
+        """Any thread (the sender's, usually): queue a finished attempt and wake the actor
+        unless a wake-up is already on its way."""
+        with self._results_lock:
+            self._results.append(result)
+            if self._wake_sent:
+                return
+            self._wake_sent = True
+        try:
+            self.actor_ref.tell(Envelope(RecordDone(), Future()))
+        except pykka.ActorDeadError:
+            pass  # stopping: the lease was released or expires, and the attempt is redone
+
+    def _take_results(self) -> list[AttemptDone]:
+        with self._results_lock:
+            batch = [self._results.popleft()
+                     for _ in range(min(RECORD_BATCH, len(self._results)))]
+            more = bool(self._results)
+            self._wake_sent = more
+        if more:
+            self.actor_ref.tell(Envelope(RecordDone(), Future()))
+        return batch
+
+    def _on_RecordDone(self, msg: RecordDone) -> None:
+        finished = [(done, flight) for done in self._take_results()
+                    if (flight := self._slots.finish(done.delivery_id, done.token)) is not None]
+        if not finished:
+            return
+        merchants = {flight.merchant_id for _done, flight in finished}
+        try:
+            recorded, refills = self._write(lambda uow: (self._record_all(uow, finished),
+                                                         self._claim_refills(merchants, uow)))
+        except BaseException as exc:
+            for _done, flight in finished:
+                flight.done.set_exception(exc)
+            raise
+        jobs = [(flight.job, delivered(done.result.status_code)) for done, flight in finished]
+        self._ack_all(jobs)
+        for (done, flight), delivery in zip(finished, recorded, strict=True):
+            status = done.result.status_code
+            outcome = "success" if delivered(status) else (
+                "error" if status is None else "http_error")
+            self._metrics.webhook_attempts.labels(outcome).inc()
+            self._metrics.webhook_latency.observe(done.result.duration_ms / 1000)
+            flight.done.set_result(delivery)
+        for merchant_id, room, rows in refills:
+            if len(rows) < room:
+                self._slots.clear_backlog(merchant_id)
+            for row in rows:
+                self._launch(row, None)
+
+    def _record_all(self, uow: UnitOfWork,
+                    finished: list[tuple[AttemptDone, InFlight]]) -> list[WebhookDelivery]:
+        loaded = self._rows.load_many([done.delivery_id for done, _flight in finished])
+        out = []
+        for done, flight in finished:
+            d = loaded.get(done.delivery_id)
+            if d is None:
+                raise NotFound("Webhook")
+            self._record(uow, d, flight, done.result)
+            out.append(d)
+        return out
+
+    def _record(self, uow: UnitOfWork, d: WebhookDelivery, flight: InFlight,
+                result: AttemptResult) -> None:
+        uow.insert(ATTEMPT_KIND, {
+            "delivery_id": d.id, "attempt": flight.attempt, "at": flight.started_at,
+            "response_code": result.status_code, "duration_ms": result.duration_ms,
+            "response_body": result.response_body, "error": result.error,
+            "worker": self._config.owner})
+        if d.lease_token != flight.token or d.state not in ACTIVE:
+            # The delivery moved on while the POST was out (a manual retry, or this process
+            # stalled past its lease): the attempt is history, not a transition.
+            return
+        trigger = trigger_after_attempt(d, result.status_code, self._config.schedule)
+        kwargs: dict[str, Any] = {"attempt": flight.attempt}
+        if result.status_code is not None:
+            kwargs["response_code"] = result.status_code
+        if result.error is not None:
+            kwargs["error"] = result.error
+        self._fire(d, trigger, at=uow.at, schedule=self._config.schedule,
+                   attempted_at=flight.started_at, **kwargs)
+        if d.state == "retrying":
+            self._emit_job(uow, d)
+
+    def _ack(self, job: JobRef | None, ok: bool | None) -> None:
+        self._ack_all([(job, ok)])
+
+    def _ack_all(self, jobs: Sequence[tuple[JobRef | None, bool | None]]) -> None:
+        """Acknowledge the jobs and count the attempts (``ok`` None: no attempt was made), in
+        one round trip."""
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            counts = {"completed": 0, "failed": 0}
+            for job, ok in jobs:
+                if job is not None:
+                    pipe.xack(job.stream, "webhooks", job.entry_id)
+                if ok is not None:
+                    counts["completed" if ok else "failed"] += 1
+            for name, n in counts.items():
+                if n:
+                    pipe.hincrby(self._config.streams.job_stats, name, n)
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("could not acknowledge webhook jobs: %s", exc)

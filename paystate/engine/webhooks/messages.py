@@ -1,0 +1,117 @@
+"""What the dispatcher actor is configured with and told: frozen dataclasses, each wrapped in an
+``Envelope`` whose ``concurrent.futures.Future`` carries the reply."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..streams import StreamNames
+from .sender import AttemptResult
+
+
+@dataclass(frozen=True)
+class DispatcherConfig:
+    database_url: str
+    streams: StreamNames
+    schedule: tuple[int, ...]
+    #: This process's name: lease owner, consumer name, ``webhook_attempts.worker``.
+    owner: str
+    timeout_s: float = 5.0
+    #: Longer than a POST can take (timeout + recording), so a live process never loses one.
+    lease: timedelta = timedelta(seconds=30)
+    #: POSTs one merchant may have in flight from this process.
+    per_merchant: int = 8
+
+
+# -- messages ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class JobRef:
+    """A webhook job's stream entry, acknowledged once its attempt is recorded."""
+    stream: str
+    entry_id: str
+
+
+@dataclass(frozen=True)
+class CreateFromEvents:
+    """Domain events read from the events stream: ``(event_key, event payload)`` pairs."""
+    events: tuple[tuple[str, Mapping[str, Any]], ...]
+
+
+@dataclass(frozen=True)
+class ReconcileEvents:
+    """Create the deliveries of events the outbox holds but the events stream may have lost
+    (Redis can drop its latest writes): every event row committed between the last reconcile
+    and ``until``; the first reconcile of a process looks back ``lookback``."""
+    until: datetime
+    lookback: timedelta
+    limit: int = 1000
+
+
+@dataclass(frozen=True)
+class CreateDelivery:
+    """One delivery of an event made up here (``webhook.test``, simulations)."""
+    merchant_id: str
+    event: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class AttemptDue:
+    """A job says this delivery is due: claim it and send, if it still is."""
+    delivery_id: str
+    merchant_id: str
+    job: JobRef | None = None
+
+
+@dataclass(frozen=True)
+class SweepDue:
+    """Claim and send deliveries due at ``cutoff`` or earlier; reply with one Future per
+    attempt started, completed when the attempt is recorded."""
+    now: datetime
+    cutoff: datetime
+    limit: int = 200
+
+
+@dataclass(frozen=True)
+class AttemptDone:
+    delivery_id: str
+    token: str
+    result: AttemptResult
+
+
+@dataclass(frozen=True)
+class RecordDone:
+    """Attempts finished: record the results the sender queued (``AttemptDone``), a batch per
+    transaction."""
+
+
+@dataclass(frozen=True)
+class ManualRetry:
+    delivery_id: str
+    merchant_id: str
+
+
+@dataclass(frozen=True)
+class InFlightCount:
+    """How many attempts this process has out (a stopping dispatcher waits for zero)."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    message: Any
+    reply: Future
+
+
+def event_key(payload: Mapping[str, Any]) -> str:
+    """A domain event's identity, the same for every copy of it (the relay republishes rows
+    from JSONB, which reorders keys, so the digest is over canonical JSON)."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:24]
+    return f"{payload.get('event')}:{payload.get('entity_id')}:{digest}"
