@@ -54,8 +54,10 @@ def gateway(mode: str, port: int, env: dict[str, str], processes: int) -> Iterat
     """Gateway processes for ``mode``: "serve" (``serve --processes N``) or "split" (``api
     --processes N`` and one ``worker``). Yields their top-level pids; waits until healthy."""
     full_env = {**os.environ, **env, "PORT": str(port)}
-    commands = [["serve", "--processes", str(processes)]] if mode == "serve" else \
-        [["api", "--processes", str(processes)], ["worker"]]
+    # "--processes 1" is left out, so that the script also measures builds from before it.
+    procs_arg = ["--processes", str(processes)] if processes > 1 else []
+    commands = [["serve", *procs_arg]] if mode == "serve" else \
+        [["api", *procs_arg], ["worker"]]
     procs = [subprocess.Popen([sys.executable, "-m", "paystate", *cmd, "--log-level", "WARNING"],
                               env=full_env, start_new_session=True) for cmd in commands]
     try:

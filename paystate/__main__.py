@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 
 from . import __version__
 from .config import Settings, SettingsError
@@ -62,8 +63,18 @@ def main(argv: list[str] | None = None) -> int:
 
     from .server import run
 
-    asyncio.run(run(settings, http=http, worker=worker, reuse_port=args.reuse_port))
+    with asyncio.Runner(loop_factory=event_loop_factory(settings.event_loop)) as runner:
+        runner.run(run(settings, http=http, worker=worker, reuse_port=args.reuse_port))
     return 0
+
+
+def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop (libuv: cheaper sockets and callbacks under Tornado), or asyncio's own."""
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None
 
 
 if __name__ == "__main__":

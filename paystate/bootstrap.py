@@ -147,10 +147,15 @@ async def build(settings: Settings, *, worker: bool = True,
     aclient = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5,
                                       socket_connect_timeout=5)
     rt._stoppers.append(aclient.aclose)
+    # Idempotency claims and stored answers: the shard's durable commit of the object flushes
+    # the claim made before it; an answer lost with a crash is found again from the object.
+    keys_pool = read_pool(settings.database_url, flush_commits=False)
+    await keys_pool.open(wait=True, timeout=10)
+    rt._stoppers.append(keys_pool.close)
     rt.engine = Engine(router, Queries(pool), aclient, streams, clock, AuthCache(),
                        idempotency=IdempotencyStore(
-                           pool, clock, card_key=gateway_key(settings.database_url,
-                                                             "idempotency_card")),
+                           keys_pool, clock, card_key=gateway_key(settings.database_url,
+                                                                  "idempotency_card")),
                        metrics=metrics,
                        shared_limits=SharedLimits(settings.redis_url, settings.stream_prefix))
     rt.webhook_bridge = WebhookBridge(

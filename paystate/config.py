@@ -51,6 +51,14 @@ def _rate(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices``; the first when unset."""
+    raw = (env.get(name) or "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 def _limit(env: Mapping[str, str], name: str, default: str) -> str:
     """A rate in the ``limits`` notation ("20/minute", "5/second;100/hour")."""
     raw = (env.get(name) or "").strip() or default
@@ -83,6 +91,10 @@ class Settings:
     shards: int = 8
     # Gateway processes of `serve`/`api` sharing the port (SO_REUSEPORT).
     processes: int = 1
+    # Webhook POSTs one merchant may have in flight from one process.
+    webhook_merchant_concurrency: int = 8
+    # The event loop of a gateway process: "uvloop" or "asyncio".
+    event_loop: str = "uvloop"
     # Work whose due time passed this long ago without being settled is re-enqueued from
     # PostgreSQL: the stream entry may have been lost with Redis.
     sweep_grace_ms: int = 3000
@@ -149,6 +161,8 @@ class Settings:
             webhook_allow_private=_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
             shards=_int(env, "PAYSTATE_SHARDS", 8, minimum=1),
             processes=_int(env, "PAYSTATE_PROCESSES", os.cpu_count() or 1, minimum=1),
+            event_loop=_choice(env, "PAYSTATE_EVENT_LOOP", ("uvloop", "asyncio")),
+            webhook_merchant_concurrency=_int(env, "WEBHOOK_MERCHANT_CONCURRENCY", 8, minimum=1),
             stream_prefix=env.get("PAYSTATE_STREAM_PREFIX") or "paystate",
             public_rate_limit=_limit(env, "PUBLIC_RATE_LIMIT", "300/minute"),
             public_payment_rate_limit=_limit(env, "PUBLIC_PAYMENT_RATE_LIMIT", "20/minute"),

@@ -181,6 +181,12 @@ class ProcessGateway:
                 except requests.RequestException:
                     return False
             wait_until(healthy, 30, 0.1, "gateway health")
+            # A supervisor's children come up one by one: wait for all before the load.
+            parts = self.command.split()
+            if "--processes" in parts:
+                n = int(parts[parts.index("--processes") + 1])
+                wait_until(lambda: self.logs().count("paystate ready") >= n, 30, 0.1,
+                           f"{n} gateway processes")
         return self
 
     def logs(self) -> str:
@@ -210,3 +216,29 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
            "PAYSTATE_PROCESSES": "1"}
     env.update(extra)
     return env
+
+
+# The two ways to run more than one gateway process over one PostgreSQL and one Redis: two
+# separately started ``serve`` processes on their own ports, or one ``serve --processes 2``
+# whose children share a port (the kernel spreads connections over them).
+MODES = ("two-serves", "serve-processes-2")
+
+
+class GatewayPair:
+    """Two gateway processes as ``a`` and ``b``: two URLs, or one URL served by two."""
+
+    def __init__(self, env: dict[str, str], mode: str) -> None:
+        if mode == "two-serves":
+            self.a = ProcessGateway(env).start()
+            self.b = ProcessGateway(env).start()
+            self._gateways = [self.a, self.b]
+        else:
+            self.a = self.b = ProcessGateway(env, command="serve --processes 2").start()
+            self._gateways = [self.a]
+
+    def logs(self) -> str:
+        return "".join(gw.logs() for gw in self._gateways)
+
+    def stop(self) -> None:
+        for gw in self._gateways:
+            gw.stop()

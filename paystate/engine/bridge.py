@@ -99,13 +99,20 @@ class Engine:
 
     # -- payments ----------------------------------------------------------------------
 
-    async def create_payment(self, order: Order, new: NewPayment, payment_id: str | None = None,
-                             max_attempts: int | None = None) -> Payment:
-        """``max_attempts``: refuse (``AttemptsExhausted``) once the order has had that many
+    async def create_payment(self, order: Order | str, new: NewPayment,
+                             payment_id: str | None = None, max_attempts: int | None = None,
+                             merchant: Merchant | None = None) -> Payment:
+        """A payment on ``order`` (the object, or its id: the owning shard loads it and answers
+        ``NotFound`` if it is missing or, with ``merchant``, someone else's - no read here).
+        ``max_attempts``: refuse (``AttemptsExhausted``) once the order has had that many
         payments; the public checkout's cap, decided by the shard that owns the order."""
+        if isinstance(order, str):
+            order_id, merchant_id = order, (merchant.id if merchant else None)
+        else:
+            order_id, merchant_id = order.id, order.merchant_id
         return await self.fire(c.CreatePayment(
-            order_id=order.id, payment_id=payment_id or new_id("pay_"),
-            merchant_id=order.merchant_id, method=new.method, vpa=new.vpa,
+            order_id=order_id, payment_id=payment_id or new_id("pay_"),
+            merchant_id=merchant_id, method=new.method, vpa=new.vpa,
             card_network=new.card_network, card_last4=new.card_last4,
             may_exist=payment_id is not None, max_attempts=max_attempts))
 

@@ -27,7 +27,8 @@ class CreateOrder:
 class CreatePayment:
     order_id: str
     payment_id: str
-    merchant_id: str
+    # The caller's merchant: the order must be theirs. None: the public checkout (any order).
+    merchant_id: str | None
     method: str
     vpa: str | None = None
     card_network: str | None = None

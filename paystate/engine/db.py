@@ -41,14 +41,21 @@ class ActorConnection:
             conn.close()
 
 
-def read_pool(url: str, max_size: int = 8) -> ReadPool:
-    """The pool the bridge uses for read-only queries on the event loop. Opened by the caller."""
+def read_pool(url: str, max_size: int = 8, *, flush_commits: bool = True) -> ReadPool:
+    """The pool the bridge uses for read-only queries on the event loop. Opened by the caller.
+
+    ``flush_commits=False``: its commits do not wait for the WAL flush (``synchronous_commit =
+    off``), for writes that a durable commit made later on any connection flushes anyway (WAL is
+    flushed in order) and that are harmless to lose when none follows: idempotency claims."""
+    kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row}
+    if not flush_commits:
+        kwargs["options"] = "-c synchronous_commit=off"
     return AsyncConnectionPool(
         url,
         connection_class=AsyncConnection[DictRow],
         min_size=1,
         max_size=max_size,
-        kwargs={"autocommit": True, "row_factory": dict_row},
+        kwargs=kwargs,
         open=False,
         timeout=5,
     )

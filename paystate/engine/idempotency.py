@@ -12,6 +12,12 @@ progress; once its lease has expired, a retry with the same request takes the ro
 same id*, and the shard's create with a known id returns the object if the dead attempt had
 already created it. So a crash can delay a key, never make it create a second object.
 
+Claims, stored answers and releases are committed without waiting for the WAL flush (the
+store's pool runs with ``synchronous_commit = off``): WAL is flushed in order, so the shard's
+durable commit of the object flushes the claim made before it; a stored answer lost with a
+PostgreSQL crash leaves the key in progress, and the retry after its lease finds the object by
+its pre-chosen id; a lost release only makes the key wait out its lease.
+
 Only successful responses are stored (``complete``); a refusal releases the key (``release``)
 so the request may be corrected and retried. Expired keys are treated as new by ``claim`` and
 deleted by ``IdempotencyJanitor``, a worker thread: no cron outside the engine.

@@ -15,13 +15,11 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +67,32 @@ class SharedLimits:
 
 
 class LocalLimits:
-    """Fixed-window limits in this process's memory; cheap enough for every request."""
+    """Fixed-window counts in this process's memory, on the event loop's thread only.
 
-    def __init__(self) -> None:
-        self._limiter = FixedWindowRateLimiter(MemoryStorage())
+    Not the ``limits`` package's memory storage: that one starts a timer thread to expire its
+    counters whenever none is running, which under load meant a thread start (and a wait for it)
+    on the event loop every few milliseconds, on every merchant request (py-spy). A window here
+    is a start time and a count per key; stale windows are dropped as the table is swept."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, sweep_every: int = 10_000,
+                 ) -> None:
+        self._clock = clock
+        self._windows: dict[tuple[str, str], tuple[float, int]] = {}
+        self._sweep_every = sweep_every
+        self._hits = 0
 
     def acquire(self, item: RateLimitItem, rule: str, ident: str) -> int | None:
-        if self._limiter.hit(item, rule, ident):
-            return None
-        return _retry_after(self._limiter.get_window_stats(item, rule, ident).reset_time)
+        now = self._clock()
+        length = item.get_expiry()
+        key = (rule, ident)
+        start, count = self._windows.get(key, (now, 0))
+        if now - start >= length:
+            start, count = now, 0
+        self._hits += 1
+        if self._hits % self._sweep_every == 0:
+            self._windows = {k: w for k, w in self._windows.items() if now - w[0] < length}
+        if count >= item.amount:
+            self._windows[key] = (start, count)
+            return max(1, math.ceil(start + length - now))
+        self._windows[key] = (start, count + 1)
+        return None

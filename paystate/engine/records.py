@@ -13,8 +13,7 @@ def order_from_row(row: dict[str, Any]) -> Order:
     return Order(id=row["id"], merchant_id=str(row["merchant_id"]), amount=row["amount"],
                  currency=row["currency"], receipt=row["receipt"], notes=row["notes"] or {},
                  state=row["status"], version=row["version"], created_at=row["created_at"],
-                 updated_at=row["updated_at"], attempts=row["attempts"],
-                 paid_payment_id=row["paid_payment_id"])
+                 updated_at=row["updated_at"], paid_payment_id=row["paid_payment_id"])
 
 
 def payment_from_row(row: dict[str, Any]) -> Payment:

@@ -24,7 +24,7 @@ import pykka
 
 from ..machines.errors import AttemptsExhausted, DomainError, InvalidTransition, ValidationError
 from ..machines.models import Order, Payment, Refund
-from ..machines.order import ORDER
+from ..machines.order import ORDER, ORDER_ALREADY_PAID, accepts_payment
 from ..machines.payment import NOT_CAPTURABLE, PAYMENT
 from ..machines.refund import REFUND
 from ..machines.spec import MachineSpec, build_machine
@@ -81,6 +81,7 @@ class ShardActor(pykka.ThreadingActor):
         self._db = ActorConnection(config.database_url)
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._uow: UnitOfWork | None = None
+        self._batch_payments: dict[str, int] = {}
         self._machines = {kind: build_machine(spec, self._before_state_change)
                           for kind, spec in SPECS.items()}
 
@@ -170,6 +171,8 @@ class ShardActor(pykka.ThreadingActor):
         compare-and-set. Whatever goes wrong, the in-memory changes of every decision that
         was not committed are dropped first."""
         decided: list[tuple[Envelope, Any, UnitOfWork]] = []
+        # Payments this attempt creates, per order, not yet committed (the attempt cap).
+        self._batch_payments = {}
         try:
             for envelope in batch:
                 uow = UnitOfWork(at=self._clock.now())
@@ -283,6 +286,13 @@ class ShardActor(pykka.ThreadingActor):
     def _refund(self, refund_id: str) -> Refund:
         return self._get("refund", refund_id)
 
+    def _payments_of(self, order_id: str) -> int:
+        """Payments made on the order so far, in any process (the public attempt cap: a cap,
+        so two processes counting at once may let one more through)."""
+        row = self.conn.execute("SELECT count(*) AS n FROM payments WHERE order_id = %s",
+                                (order_id,)).fetchone()
+        return int(row["n"]) if row else 0
+
     def _created_before(self, load: Callable[[str], Any], object_id: str,
                         merchant_id: str) -> Any:
         """For a create whose id an idempotency key chose: the object if an earlier attempt
@@ -322,17 +332,22 @@ class ShardActor(pykka.ThreadingActor):
         return order
 
     def _CreatePayment(self, cmd: c.CreatePayment, uow: UnitOfWork) -> Payment:
-        if cmd.may_exist and (old := self._created_before(self._payment, cmd.payment_id,
-                                                          cmd.merchant_id)):
-            return old
         order = self._order(cmd.order_id)
-        if order.merchant_id != cmd.merchant_id:
+        if cmd.merchant_id is not None and order.merchant_id != cmd.merchant_id:
             raise NotFound("Order")
-        if (cmd.max_attempts is not None and order.state == "created"
-                and order.attempts >= cmd.max_attempts):
-            raise AttemptsExhausted(
-                f"This order has had {order.attempts} payment attempts, the most allowed")
-        self._fire(order, "add_payment", payment_id=cmd.payment_id)
+        if cmd.may_exist and (old := self._created_before(self._payment, cmd.payment_id,
+                                                          order.merchant_id)):
+            return old
+        if not accepts_payment(order):
+            raise InvalidTransition(ORDER_ALREADY_PAID)
+        if cmd.max_attempts is not None:
+            made = self._payments_of(order.id) + self._batch_payments.get(order.id, 0)
+            if made >= cmd.max_attempts:
+                raise AttemptsExhausted(
+                    f"This order has had {made} payment attempts, the most allowed")
+        # A cached order may be stale: the commit requires it still unpaid (without writing
+        # it, so creates of one order in several processes never conflict).
+        uow.require("order", order.id, ORDER.initial)
         payment = Payment(
             id=cmd.payment_id, order_id=order.id, merchant_id=order.merchant_id,
             amount=order.amount, currency=order.currency, method=cmd.method, vpa=cmd.vpa,
@@ -341,6 +356,7 @@ class ShardActor(pykka.ThreadingActor):
             amount_refund_pending=0, settle_due_at=self._due(self._config.settle_delay_ms, uow),
             version=1, created_at=uow.at, updated_at=uow.at)
         self._create(uow, "payment", payment)
+        self._batch_payments[order.id] = self._batch_payments.get(order.id, 0) + 1
         uow.emit(self._config.streams.payment_jobs, {
             "kind": "settle_payment", "order_id": order.id, "payment_id": payment.id,
             "method": payment.method, "due_at": _iso(payment.settle_due_at)})

@@ -39,6 +39,9 @@ class UnitOfWork:
     outbox: list[OutboxRow] = field(default_factory=list)
     # Objects whose in-memory copy was changed: dropped from the cache if the commit fails.
     touched: list[Any] = field(default_factory=list)
+    # Rows that must still be in a state when the transaction commits, read without writing
+    # them: (table, id, status).
+    requirements: list[tuple[str, str, str]] = field(default_factory=list)
 
     def insert(self, kind: str, columns: dict[str, Any]) -> None:
         self.inserts.append((TABLES[kind], {_column(k): v for k, v in columns.items()}))
@@ -51,6 +54,12 @@ class UnitOfWork:
     def record_transition(self, kind: str, entity_id: str, seq: int, from_state: str | None,
                           to_state: str, trigger: str, data: dict[str, Any]) -> None:
         self.transitions.append((kind, entity_id, seq, from_state, to_state, trigger, data))
+
+    def require(self, kind: str, entity_id: str, state: str) -> None:
+        """The transaction commits only if the row is still in ``state``; it is locked FOR
+        SHARE, so a concurrent change of it waits for this commit or makes this one conflict,
+        while any number of requirers go on side by side."""
+        self.requirements.append((TABLES[kind], entity_id, state))
 
     def emit(self, stream: str, payload: dict[str, Any]) -> None:
         self.outbox.append(OutboxRow(stream, payload))
@@ -73,6 +82,9 @@ def commit_all(conn: psycopg.Connection[Any], uows: list[UnitOfWork]) -> None:
         return
     try:
         with conn.pipeline() as pipe, conn.transaction():
+            required = [(conn.execute(f"SELECT 1 FROM {table} WHERE id = %s AND status = %s"
+                                      " FOR SHARE", (entity_id, state)), table, entity_id, state)
+                        for u in uows for table, entity_id, state in u.requirements]
             by_table: dict[tuple[str, tuple[str, ...]], list[list[Any]]] = {}
             for u in uows:
                 for table, columns in u.inserts:
@@ -105,6 +117,9 @@ def commit_all(conn: psycopg.Connection[Any], uows: list[UnitOfWork]) -> None:
                     "INSERT INTO outbox (id, stream, payload, created_at) VALUES (%s, %s, %s, %s)",
                     outbox)
             pipe.sync()
+            for cur, table, entity_id, state in required:
+                if cur.fetchone() is None:
+                    raise Conflict(f"{table} {entity_id} is no longer {state}")
             for cur, table, entity_id, expected in checks:
                 if cur.rowcount != 1:
                     raise Conflict(f"{table} {entity_id} moved past version {expected}")

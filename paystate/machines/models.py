@@ -19,7 +19,6 @@ class Order:
     version: int
     created_at: datetime
     updated_at: datetime
-    attempts: int = 0
     paid_payment_id: str | None = None
 
     @property

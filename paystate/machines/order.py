@@ -1,8 +1,10 @@
 """Order: created -> paid. A paid order takes no new payment, and only one payment pays it.
 
-``attempts`` counts the payments made on the order (Razorpay's ``attempts``); a public caller
-may be held to a cap on it. ``paid_payment_id`` names the payment that paid the order: the one
-payment of the order that may succeed, be captured and be refunded.
+``paid_payment_id`` names the payment that paid the order: the one payment of the order that
+may succeed, be captured and be refunded. Creating a payment does not move the order: the
+shard checks that it is still ``created`` (``accepts_payment``) and the transaction requires
+it still to be so when it commits, so payments of one order are created side by side in any
+number of processes while the order's own compare-and-set decides which one pays it.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from .spec import MachineSpec, TransitionSpec
 ORDER_ALREADY_PAID = "Order is already paid"
 
 
-def _count_attempt(order: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    return {"attempts": order.attempts + 1}
+def accepts_payment(order: Any) -> bool:
+    return bool(order.state == "created")
 
 
 def _paid_by(order: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -29,10 +31,7 @@ ORDER = MachineSpec(
     initial="created",
     final=("paid",),
     transitions=(
-        # A reflexive transition that bumps the order's version: two processes creating a
-        # payment for one order while another payment succeeds are serialised on the order row.
-        TransitionSpec("add_payment", "created", "created", effect=_count_attempt),
         TransitionSpec("mark_paid", "created", "paid", effect=_paid_by),
     ),
-    wrong_state={"add_payment": ORDER_ALREADY_PAID, "mark_paid": ORDER_ALREADY_PAID},
+    wrong_state={"mark_paid": ORDER_ALREADY_PAID},
 )

@@ -1,12 +1,9 @@
 -- One successful payment per order, and public idempotency keys in a namespace of their own.
 
--- How many payments were attempted on the order, and which payment paid it: the one payment of
--- the order that may succeed, be captured and be refunded.
-ALTER TABLE orders
-    ADD COLUMN attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    ADD COLUMN paid_payment_id TEXT;
+-- Which payment paid the order: the one payment of the order that may succeed, be captured and
+-- be refunded.
+ALTER TABLE orders ADD COLUMN paid_payment_id TEXT;
 
-UPDATE orders o SET attempts = (SELECT count(*) FROM payments p WHERE p.order_id = o.id);
 UPDATE orders o SET paid_payment_id = t.data ->> 'payment_id'
   FROM transitions t
  WHERE t.entity_id = o.id AND t.trigger = 'mark_paid';

@@ -64,11 +64,14 @@ def create_pending(gw: ProcessGateway, n: int) -> list[str]:
     return ids
 
 
-@pytest.mark.parametrize("empty_redis", [False, True],
-                         ids=["kill9", "kill9-and-redis-restarted-empty"])
-def test_payments_pending_at_kill9_all_settle_once(settings: Settings, empty_redis: bool) -> None:
+@pytest.mark.parametrize(("empty_redis", "command"),
+                         [(False, "serve"), (True, "serve"), (False, "serve --processes 2")],
+                         ids=["kill9", "kill9-and-redis-restarted-empty",
+                              "kill9-all-of-serve-processes-2"])
+def test_payments_pending_at_kill9_all_settle_once(settings: Settings, empty_redis: bool,
+                                                   command: str) -> None:
     env = process_env(settings, TEST_PROCESSING_DELAY="2000")
-    first = ProcessGateway(env).start()
+    first = ProcessGateway(env, command=command).start()
     try:
         ids = create_pending(first, 15)
         assert pending_count(settings, ids) == 15
@@ -77,7 +80,7 @@ def test_payments_pending_at_kill9_all_settle_once(settings: Settings, empty_red
         first.stop()
     if empty_redis:
         restart_redis_empty(settings.redis_url)
-    second = ProcessGateway(env).start()
+    second = ProcessGateway(env, command=command).start()
     try:
         wait_until(lambda: pending_count(settings, ids) == 0, 30, 0.2, "all payments to settle")
         counts = settle_counts(settings, ids)

@@ -11,21 +11,20 @@ import pytest
 import requests
 
 from paystate.config import Settings
-from tests.support import Client, ProcessGateway, process_env, wait_until
+from tests.support import MODES, Client, GatewayPair, ProcessGateway, process_env, wait_until
 
 
-@pytest.fixture
-def two_gateways(settings: Settings) -> Iterator[tuple[ProcessGateway, ProcessGateway]]:
+@pytest.fixture(params=MODES)
+def two_gateways(settings: Settings,
+                 request: pytest.FixtureRequest) -> Iterator[tuple[ProcessGateway, ProcessGateway]]:
     env = process_env(settings, TEST_PROCESSING_DELAY="300", PUBLIC_PAYMENT_ATTEMPTS="1000",
                       PUBLIC_RATE_LIMIT="100000/minute", PUBLIC_ORDER_RATE_LIMIT="100000/minute",
                       PUBLIC_PAYMENT_RATE_LIMIT="100000/minute")
-    a = ProcessGateway(env).start()
-    b = ProcessGateway(env).start()
+    pair = GatewayPair(env, request.param)
     try:
-        yield a, b
+        yield pair.a, pair.b
     finally:
-        a.stop()
-        b.stop()
+        pair.stop()
 
 
 def test_conflicting_captures_from_two_processes_one_wins(

@@ -24,7 +24,14 @@ from paystate.engine.idempotency import Claimed, IdempotencyStore
 from paystate.engine.ids import new_id
 from paystate.engine.merchants import Merchant
 from paystate.http.idempotency import fingerprint
-from tests.support import AUTH, ProcessGateway, ThreadGateway, make_settings, process_env
+from tests.support import (
+    AUTH,
+    MODES,
+    GatewayPair,
+    ThreadGateway,
+    make_settings,
+    process_env,
+)
 
 ORDERS = "/api/v1/orders"
 
@@ -107,10 +114,12 @@ def test_50_concurrent_identical_requests_create_one_order(gateway: ThreadGatewa
     print(f"\n50 concurrent, one process: {dict(outcomes)} in {elapsed * 1000:.0f} ms")
 
 
-def test_50_concurrent_identical_payments_over_two_processes(settings: Settings) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_50_concurrent_identical_payments_over_two_processes(settings: Settings,
+                                                             mode: str) -> None:
     env = process_env(settings, TEST_PROCESSING_DELAY="60000")
-    a = ProcessGateway(env).start()
-    b = ProcessGateway(env).start()
+    pair = GatewayPair(env, mode)
+    a, b = pair.a, pair.b
     try:
         order = a.client.order()
         body = {"order_id": order["id"], "method": "upi", "vpa": "shopper@okbank"}
@@ -125,11 +134,9 @@ def test_50_concurrent_identical_payments_over_two_processes(settings: Settings)
         jobs = "SELECT count(*) FROM outbox WHERE payload->>'payment_id' = %s"
         assert count(settings, jobs, pid) == 1  # one settle job, enqueued once
         print(f"\n50 concurrent, two processes: {dict(outcomes)} in {elapsed * 1000:.0f} ms")
-        for gw in (a, b):
-            assert " ERROR " not in gw.logs(), gw.logs()[-3000:]
+        assert " ERROR " not in pair.logs(), pair.logs()[-3000:]
     finally:
-        a.stop()
-        b.stop()
+        pair.stop()
 
 
 def test_retry_completes_a_request_that_died_before_creating(client: Any,

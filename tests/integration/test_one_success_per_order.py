@@ -28,7 +28,7 @@ def order_payments(settings: Settings, order_id: str) -> list[dict[str, Any]]:
 
 def order_row(settings: Settings, order_id: str) -> dict[str, Any]:
     with psycopg.connect(settings.database_url, row_factory=psycopg.rows.dict_row) as conn:
-        row = conn.execute("SELECT status, attempts, paid_payment_id FROM orders WHERE id = %s",
+        row = conn.execute("SELECT status, paid_payment_id FROM orders WHERE id = %s",
                            (order_id,)).fetchone()
         paid = conn.execute("SELECT count(*) AS n FROM transitions WHERE entity_id = %s"
                             " AND trigger = 'mark_paid'", (order_id,)).fetchone()
@@ -70,7 +70,7 @@ def test_200_concurrent_public_payments_one_success(uncapped: ThreadGateway) -> 
     assert len(declined) == len(created) - 1
     assert {r["error_code"] for r in declined} <= {"ORDER_ALREADY_PAID"}
     assert order_row(settings, order["id"]) == {
-        "status": "paid", "attempts": len(created), "paid_payment_id": successes[0]["id"],
+        "status": "paid", "paid_payment_id": successes[0]["id"],
         "times_paid": 1}
     loser = declined[0]["id"] if declined else None
     if loser is not None:
@@ -89,13 +89,13 @@ def test_attempt_cap_refuses_the_rest_with_429(base_settings: Settings) -> None:
         codes = [r.status_code for r in answers]
         limited = [r for r in answers if r.status_code == 429]
         assert codes.count(201) == settings.public_payment_attempts == 10
-        assert len(limited) == 200 - settings.public_payment_attempts
+        # The rest are over the cap (429), or came after the first success paid the order.
+        assert len(limited) + codes.count(400) == 190 and len(limited) > 0
         assert all(r.json()["error"]["code"] == "RATE_LIMITED"
                    and int(r.headers["Retry-After"]) > 0 for r in limited)
         rows = wait_until(lambda: settled(settings, order["id"], 10), 30, 0.2, "settlement")
         assert sorted(r["status"] for r in rows) == ["failed"] * 9 + ["success"]
         assert order_row(settings, order["id"])["times_paid"] == 1
-        assert order_row(settings, order["id"])["attempts"] == 10
     finally:
         gw.stop()
 

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from paystate.config import Settings
-from tests.support import Client, ProcessGateway, process_env, wait_until
+from tests.support import MODES, Client, GatewayPair, ProcessGateway, process_env, wait_until
 
 
 def paid(client: Client, amount: int = 10000) -> dict[str, Any]:
@@ -102,11 +102,12 @@ def test_unknown_or_foreign_payment_is_404(client: Client, settings: Settings) -
     assert refund_rows(settings, payment["id"]) == 0
 
 
+@pytest.mark.parametrize("mode", MODES)
 def test_twenty_concurrent_refunds_across_two_processes_never_overdraw(
-        settings: Settings) -> None:
+        settings: Settings, mode: str) -> None:
     env = process_env(settings, TEST_PROCESSING_DELAY="300")
-    a = ProcessGateway(env).start()
-    b = ProcessGateway(env).start()
+    pair = GatewayPair(env, mode)
+    a, b = pair.a, pair.b
     try:
         payment = paid(a.client, 10000)
 
@@ -120,8 +121,7 @@ def test_twenty_concurrent_refunds_across_two_processes_never_overdraw(
         assert sorted(codes) == [201] + [400] * 19
         assert refund_rows(settings, payment["id"]) == 1
     finally:
-        a.stop()
-        b.stop()
+        pair.stop()
 
 
 def test_refunds_pending_at_kill9_are_processed_after_restart(settings: Settings) -> None:

@@ -296,7 +296,8 @@ def build_dispatcher(settings: Settings, client: redis.Redis, clock: Clock,
     """The dispatcher as ``bootstrap`` wires it from the settings (not started)."""
     config = DispatcherConfig(database_url=settings.database_url,
                               streams=StreamNames(settings.stream_prefix),
-                              schedule=settings.webhook_retry_schedule_s, owner=owner)
+                              schedule=settings.webhook_retry_schedule_s, owner=owner,
+                              per_merchant=settings.webhook_merchant_concurrency)
     return WebhookDispatcher(
         config, client, clock,
         allow_private=settings.test_mode or settings.webhook_allow_private,

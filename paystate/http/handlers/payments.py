@@ -7,11 +7,12 @@ from typing import Any
 from ...engine.bridge import NewPayment
 from ...engine.merchants import Merchant
 from ...engine.records import payment_json, payment_public_json
+from ...machines.errors import DomainError
 from ...machines.instruments import validate_card, validate_vpa
 from ...machines.models import Payment
 from .. import inputs
 from ..base import BaseHandler
-from ..errors import bad_request
+from ..errors import ApiError, bad_request
 from ..idempotency import create_once
 
 STATUSES = ("pending", "success", "failed")
@@ -26,17 +27,25 @@ class PaymentCreation(BaseHandler):
                      max_attempts: int | None = None) -> Payment:
         order_id = inputs.text(body, "order_id", required=True, max_length=64)
         assert order_id is not None
-        order = await self.engine.order(merchant, order_id)
+        try:
+            new = self.new_payment(body)
+        except (ApiError, DomainError):
+            # An unknown order is a 404 before any method error: only then is it read here.
+            await self.engine.order(merchant, order_id)
+            raise
+        # The owning shard loads the order (404 if missing or another merchant's) and refuses a
+        # paid one.
+        return await self.engine.create_payment(order_id, new, payment_id, max_attempts,
+                                                merchant=merchant)
+
+    def new_payment(self, body: dict[str, Any]) -> NewPayment:
         method = body.get("method")
         if method == "upi":
-            new = NewPayment(method="upi", vpa=validate_vpa(body.get("vpa")))
-        elif method == "card":
+            return NewPayment(method="upi", vpa=validate_vpa(body.get("vpa")))
+        if method == "card":
             card = validate_card(body.get("card"), self.engine.today())
-            new = NewPayment(method="card", card_network=card.network, card_last4=card.last4)
-        else:
-            raise bad_request("method must be one of: upi, card")
-        # A paid order is refused by the order machine, in the shard that owns it.
-        return await self.engine.create_payment(order, new, payment_id, max_attempts)
+            return NewPayment(method="card", card_network=card.network, card_last4=card.last4)
+        raise bad_request("method must be one of: upi, card")
 
 
 class PaymentsHandler(PaymentCreation):

@@ -1,0 +1,29 @@
+"""The merchant API's per-key limit: fixed windows counted in memory, with an injected clock."""
+
+from __future__ import annotations
+
+from paystate.engine.rate_limits import LocalLimits, rate
+
+
+def test_a_window_allows_its_amount_then_says_when_to_retry() -> None:
+    now = [100.0]
+    limits = LocalLimits(clock=lambda: now[0])
+    per_minute = rate("3/minute")
+    assert [limits.acquire(per_minute, "merchant", "m1") for _ in range(3)] == [None] * 3
+    now[0] += 20
+    assert limits.acquire(per_minute, "merchant", "m1") == 40
+    assert limits.acquire(per_minute, "merchant", "m2") is None  # keys are counted apart
+    now[0] += 40
+    assert limits.acquire(per_minute, "merchant", "m1") is None  # a new window
+
+
+def test_stale_windows_are_swept() -> None:
+    now = [0.0]
+    limits = LocalLimits(clock=lambda: now[0], sweep_every=5)
+    per_second = rate("1/second")
+    for i in range(4):
+        limits.acquire(per_second, "merchant", f"k{i}")
+    now[0] += 2
+    limits.acquire(per_second, "merchant", "fresh")
+    assert limits.acquire(per_second, "merchant", "k0") is None
+    assert len(limits._windows) <= 2
