@@ -8,6 +8,7 @@ from tornado.web import Application
 
 from .base import Deps, NotFoundHandler
 from .handlers import merchant, ops, orders, payments, refunds, webhooks
+from .handlers.checkout import checkout_routes
 from .handlers.docs import OpenApiHandler
 
 ID = r"([A-Za-z0-9_\-]{1,64})"
@@ -47,6 +48,6 @@ def api_routes() -> list[tuple[str, type]]:
 def make_app(deps: Deps, extra_routes: list[tuple[str, type]] | None = None,
              **settings: Any) -> Application:
     routes = [(pattern, handler, {"deps": deps})
-              for pattern, handler in (extra_routes or []) + api_routes()]
+              for pattern, handler in (extra_routes or []) + checkout_routes() + api_routes()]
     return Application(routes, default_handler_class=NotFoundHandler,
                        default_handler_args={"deps": deps}, **settings)

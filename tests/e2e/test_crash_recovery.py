@@ -70,7 +70,8 @@ def create_pending(gw: ProcessGateway, n: int) -> list[str]:
                               "kill9-all-of-serve-processes-2"])
 def test_payments_pending_at_kill9_all_settle_once(settings: Settings, empty_redis: bool,
                                                    command: str) -> None:
-    env = process_env(settings, TEST_PROCESSING_DELAY="2000")
+    # Long enough that all 15 are still pending at the kill, on a busy machine too.
+    env = process_env(settings, TEST_PROCESSING_DELAY="6000")
     first = ProcessGateway(env, command=command).start()
     try:
         ids = create_pending(first, 15)

@@ -153,3 +153,12 @@ def test_unprintable_idempotency_key_is_400(client: Client) -> None:
     # Tornado lets a tab through in a header value; the key check refuses it.
     r = client.post("/api/v1/orders", {"amount": 500}, headers={"Idempotency-Key": "a\tb"})
     assert r.status_code == 400 and "Idempotency-Key" in r.json()["error"]["description"]
+
+
+def test_the_checkout_page_is_limited_with_the_public_api(
+        limited_pair: tuple[ThreadGateway, ThreadGateway]) -> None:
+    a, b = limited_pair
+    order = a.client.order()
+    codes = [gw.client.get(f"/checkout?order_id={order['id']}", auth=False).status_code
+             for gw in (a, b, a, b, a, b)]
+    assert codes == [200] * 5 + [429]
