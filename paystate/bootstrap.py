@@ -22,9 +22,12 @@ import redis.asyncio as aioredis
 from .config import Settings
 from .engine.bridge import Engine
 from .engine.clock import Clock, SystemClock
+from .engine.dashboard_bridge import DashboardBridge
+from .engine.dashboard_queries import DashboardQueries
 from .engine.db import read_pool
 from .engine.heartbeat import Heartbeat
 from .engine.idempotency import IdempotencyJanitor, IdempotencyStore, gateway_key
+from .engine.live import LiveFeed
 from .engine.merchants import AuthCache, seed_test_merchant
 from .engine.metrics import Metrics
 from .engine.migrations import migrate
@@ -54,6 +57,7 @@ class Runtime:
     webhooks: WebhookDispatcher | None = None
     webhook_bridge: WebhookBridge | None = None
     idempotency_janitor: IdempotencyJanitor | None = None
+    dashboard: DashboardBridge | None = None
     _stoppers: list[Callable[[], Any]] = field(default_factory=list)
 
     def front_extras(self) -> dict[str, Any]:
@@ -61,6 +65,8 @@ class Runtime:
         extras: dict[str, Any] = {}
         if self.webhook_bridge is not None:
             extras["webhooks"] = self.webhook_bridge
+        if self.dashboard is not None:
+            extras["dashboard"] = self.dashboard
         return extras
 
     async def stop(self) -> None:
@@ -161,4 +167,12 @@ async def build(settings: Settings, *, worker: bool = True,
     rt.webhook_bridge = WebhookBridge(
         rt.webhooks, pool, rt.engine.queries, clock, rt.engine.auth_cache,
         allow_private=settings.test_mode or settings.webhook_allow_private)
+    # The dashboard's live views: one stream reader per process, idle until a browser watches.
+    dashboard_queries = DashboardQueries(pool)
+    live = LiveFeed(settings.redis_url, streams, dashboard_queries.state_counts)
+    await live.start()
+    rt._stoppers.append(live.stop)
+    cookie_secret = (settings.dashboard_cookie_secret
+                     or gateway_key(settings.database_url, "dashboard_cookie").hex())
+    rt.dashboard = DashboardBridge(dashboard_queries, live, clock, cookie_secret)
     return rt

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 TEST_MERCHANT_ID = "550e8400-e29b-41d4-a716-446655440000"
 
@@ -70,6 +70,13 @@ def _limit(env: Mapping[str, str], name: str, default: str) -> str:
 _RATE = re.compile(r"\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day)s?", re.ASCII)
 
 
+def _secret(env: Mapping[str, str], name: str, minimum: int = 32) -> str:
+    raw = env.get(name) or ""
+    if raw and len(raw) < minimum:
+        raise SettingsError(f"{name} must be at least {minimum} characters")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "postgresql://paystate:paystate@127.0.0.1:54329/paystate"
@@ -116,6 +123,12 @@ class Settings:
     http_body_timeout_s: int = 10
     http_idle_timeout_s: int = 60
     http_body_buffer_bytes: int = 64 * 1024 * 1024
+    # Key that signs dashboard session cookies. Empty: a random key generated once per
+    # database and shared by its processes (bootstrap keeps it in gateway_keys).
+    dashboard_cookie_secret: str = field(default="", repr=False)
+    dashboard_session_hours: int = 8
+    # Dashboard sign-in attempts, per client address and per email, across processes.
+    dashboard_login_rate_limit: str = "10/minute"
 
     @property
     def settle_delay_range_ms(self) -> tuple[int, int]:
@@ -174,4 +187,7 @@ class Settings:
             http_idle_timeout_s=_int(env, "HTTP_IDLE_TIMEOUT", 60, minimum=1),
             http_body_buffer_bytes=_int(env, "HTTP_BODY_BUFFER", 64 * 1024 * 1024,
                                         minimum=1024 * 1024),
+            dashboard_cookie_secret=_secret(env, "DASHBOARD_COOKIE_SECRET"),
+            dashboard_session_hours=_int(env, "DASHBOARD_SESSION_HOURS", 8, minimum=1),
+            dashboard_login_rate_limit=_limit(env, "DASHBOARD_LOGIN_RATE_LIMIT", "10/minute"),
         )

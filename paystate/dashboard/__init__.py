@@ -1,1 +1,1 @@
-"""The merchant dashboard and the operators' state views (to come)."""
+"""The operator dashboard: login, merchant pages and the live state views (``routes.py``)."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from tornado.web import Application
 
+from ..dashboard.routes import dashboard_routes
 from .base import Deps, NotFoundHandler
 from .handlers import merchant, ops, orders, payments, refunds, webhooks
 from .handlers.checkout import checkout_routes
@@ -48,6 +49,7 @@ def api_routes() -> list[tuple[str, type]]:
 def make_app(deps: Deps, extra_routes: list[tuple[str, type]] | None = None,
              **settings: Any) -> Application:
     routes = [(pattern, handler, {"deps": deps})
-              for pattern, handler in (extra_routes or []) + checkout_routes() + api_routes()]
+              for pattern, handler in (extra_routes or []) + checkout_routes() + api_routes()
+              + dashboard_routes()]
     return Application(routes, default_handler_class=NotFoundHandler,
                        default_handler_args={"deps": deps}, **settings)

@@ -1,0 +1,28 @@
+"""The dashboard's URLs, mounted by ``paystate.http.app.make_app`` beside the API."""
+
+from __future__ import annotations
+
+from . import data, pages
+
+KIND = r"(payment|refund|delivery)"
+ID = r"([A-Za-z0-9_\-]{1,64})"
+
+
+def dashboard_routes() -> list[tuple[str, type]]:
+    return [
+        (r"/login", pages.LoginHandler),
+        (r"/logout", pages.LogoutHandler),
+        (r"/dashboard", pages.HomeHandler),
+        (r"/dashboard/transactions", pages.TransactionsHandler),
+        (r"/dashboard/webhooks", pages.WebhooksHandler),
+        (r"/dashboard/webhooks/secret", pages.WebhookSecretHandler),
+        (r"/dashboard/webhooks/test", pages.WebhookTestHandler),
+        (rf"/dashboard/webhooks/{ID}/retry", pages.WebhookRetryHandler),
+        (r"/dashboard/docs", pages.DocsHandler),
+        (r"/dashboard/states", pages.StatesHandler),
+        (rf"/dashboard/states/{KIND}/{ID}", pages.StateObjectHandler),
+        (r"/dashboard/api/states", data.CountsHandler),
+        (rf"/dashboard/api/timeline/{KIND}/{ID}", data.TimelineHandler),
+        (r"/dashboard/events", data.EventsHandler),
+        (r"/dashboard/static/(.+)", data.AssetHandler),
+    ]

@@ -1,0 +1,91 @@
+"""Formatting for the dashboard's templates: money, times, status words, the hour's chart."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from xml.sax.saxutils import escape
+
+#: A delivery's status in the contract's words (docs/api.md, "Delivery status"); the machine state goes beside.
+DELIVERY_STATUS = {"pending": "pending", "retrying": "pending", "succeeded": "success",
+                   "failed": "failed"}
+PAYMENT_STATUSES = ("pending", "success", "failed")
+#: The machine names in URLs, and back.
+URL_MACHINES = {"payment": "payment", "refund": "refund", "delivery": "webhook_delivery"}
+MACHINE_URLS = {v: k for k, v in URL_MACHINES.items()}
+MACHINE_TITLES = {"payment": "Payments", "refund": "Refunds",
+                  "webhook_delivery": "Webhook deliveries"}
+
+
+def money(paise: int | None, currency: str = "INR") -> str:
+    if paise is None:
+        return "-"
+    sign = "-" if paise < 0 else ""
+    rupees, rest = divmod(abs(int(paise)), 100)
+    symbol = "\u20b9" if currency == "INR" else currency + " "
+    return f"{sign}{symbol}{rupees:,}.{rest:02d}"
+
+
+def when(ts: datetime | None) -> str:
+    if ts is None:
+        return "-"
+    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def delivery_status(state: str) -> str:
+    return DELIVERY_STATUS.get(state, state)
+
+
+def as_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def machine_url(machine: str) -> str:
+    return MACHINE_URLS[machine]
+
+
+HELPERS = {"money": money, "when": when, "delivery_status": delivery_status,
+           "as_json": as_json, "machine_url": machine_url}
+
+CHART_W, CHART_H, CHART_PAD = 720, 180, 28
+CHART_COLOURS = (("success", "bar-success"), ("failed", "bar-failed"), ("pending", "bar-pending"))
+
+
+def minute_chart(since: datetime, rows: list[dict[str, Any]]) -> str:
+    """Stacked bars, one per minute of the last hour, by payment status, as inline SVG."""
+    minutes = [(since + timedelta(minutes=i)).astimezone(UTC) for i in range(60)]
+    counts: dict[datetime, dict[str, int]] = {m: {} for m in minutes}
+    for row in rows:
+        bucket = counts.get(row["minute"].astimezone(UTC))
+        if bucket is not None:
+            bucket[row["status"]] = bucket.get(row["status"], 0) + int(row["n"])
+    peak = max([sum(c.values()) for c in counts.values()] + [1])
+    bar_w = (CHART_W - CHART_PAD) / 60
+    plot_h = CHART_H - CHART_PAD
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="minute-chart" role="img"'
+             f' viewBox="0 0 {CHART_W} {CHART_H}" width="{CHART_W}" height="{CHART_H}">'),
+             "<title>Payments per minute in the last hour, by status</title>",
+             f'<line class="axis" x1="{CHART_PAD}" y1="{plot_h}" x2="{CHART_W}" y2="{plot_h}"/>',
+             f'<text class="tick" x="{CHART_PAD - 4}" y="12" text-anchor="end">{peak}</text>',
+             f'<text class="tick" x="{CHART_PAD - 4}" y="{plot_h}" text-anchor="end">0</text>']
+    for i, minute in enumerate(minutes):
+        x = CHART_PAD + i * bar_w
+        y = float(plot_h)
+        total = sum(counts[minute].values())
+        for status, css in CHART_COLOURS:
+            n = counts[minute].get(status, 0)
+            if not n:
+                continue
+            h = (plot_h - 14) * n / peak
+            y -= h
+            parts.append(f'<rect class="{css}" x="{x + 1:.1f}" y="{y:.1f}" width="{bar_w - 2:.1f}"'
+                         f' height="{h:.1f}"><title>{escape(minute.strftime("%H:%M"))}'
+                         f' {escape(status)}: {n}</title></rect>')
+        if i % 10 == 0 or i == 59:
+            parts.append(f'<text class="tick" x="{x + bar_w / 2:.1f}" y="{CHART_H - 8}"'
+                         f' text-anchor="middle">{escape(minute.strftime("%H:%M"))}</text>')
+        if total and i == 59:
+            parts.append(f'<text class="tick" x="{x:.1f}" y="{y - 3:.1f}">{total}</text>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,0 +1,101 @@
+"""The operator dashboard's face on the engine: coroutines on the front's event loop.
+
+Reads go through ``DashboardQueries`` (the async pool); live updates through the process's one
+``LiveFeed``. Password checks (scrypt, ~50 ms of CPU that releases the GIL) run on a worker
+thread so the loop keeps serving. Nothing here imports a web framework.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from .clock import Clock
+from .dashboard_queries import MACHINE_TABLES, DashboardQueries
+from .errors import NotFound
+from .live import Counts, LiveFeed
+from .merchants import TEST_MERCHANT, Merchant, merchant_from_row
+from .secrets_hash import check_api_secret, check_password, hash_password
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked when the email is unknown, so a wrong email costs what a wrong password does."""
+    return hash_password("paystate-dashboard-no-such-merchant", salt=b"\0" * 16)
+
+
+def session_stamp(row: dict[str, Any]) -> str:
+    """Changes whenever the merchant's password does: a session signed before a password change
+    stops working with it."""
+    return hashlib.sha256((row.get("password_hash") or "").encode()).hexdigest()[:16]
+
+
+class DashboardBridge:
+    def __init__(self, queries: DashboardQueries, live: LiveFeed, clock: Clock,
+                 cookie_secret: str) -> None:
+        self.queries = queries
+        self.live = live
+        self._clock = clock
+        #: The key that signs session cookies (configured, or kept per database).
+        self.cookie_secret = cookie_secret
+
+    async def login(self, email: str, password: str) -> tuple[Merchant, str] | None:
+        """The merchant and its session stamp if the password is right, else None."""
+        row = await self.queries.merchant_by_email(email)
+        stored = row.get("password_hash") if row else None
+        ok = await asyncio.to_thread(check_password, password, stored or _dummy_hash())
+        if row is None or not stored or not ok:
+            return None
+        return merchant_from_row(row), session_stamp(row)
+
+    async def session(self, merchant_id: str, stamp: str) -> Merchant | None:
+        """The merchant a session cookie names, if its password has not changed since."""
+        row = await self.queries.merchant(merchant_id)
+        if row is None or session_stamp(row) != stamp:
+            return None
+        return merchant_from_row(row)
+
+    async def shown_api_secret(self, merchant: Merchant) -> str | None:
+        """The API secret the dashboard may show, or None (shown masked). Secrets are stored
+        hashed and cannot be shown again; the one exception is the seeded test merchant's,
+        which is public (README), and only while it is still that merchant's valid secret."""
+        known = TEST_MERCHANT["api_secret"]
+        if merchant.id != TEST_MERCHANT["id"]:
+            return None
+        row = await self.queries.merchant(merchant.id)
+        return known if row and check_api_secret(known, row["api_secret_hash"]) else None
+
+    async def stats(self, merchant: Merchant) -> dict[str, Any]:
+        s = await self.queries.payment_stats(merchant.id)
+        settled = s.get("succeeded", 0) + s.get("failed", 0)
+        rate = round(100.0 * s.get("succeeded", 0) / settled, 1) if settled else None
+        return {**s, "success_rate": rate}
+
+    async def last_hour(self, merchant: Merchant) -> tuple[datetime, list[dict[str, Any]]]:
+        """The start of the hour shown (a whole minute) and ``{minute, status, n}`` rows."""
+        now = self._clock.now().replace(second=0, microsecond=0)
+        since = now - timedelta(minutes=59)
+        return since, await self.queries.payments_per_minute(merchant.id, since)
+
+    async def payments(self, merchant: Merchant, **kw: Any) -> tuple[list[Any], int]:
+        return await self.queries.search_payments(merchant.id, **kw)
+
+    async def attempts_of(self, delivery_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        return await self.queries.attempts_of(delivery_ids)
+
+    async def state_counts(self, merchant: Merchant) -> Counts:
+        return await self.queries.state_counts(merchant.id)
+
+    async def timeline(self, merchant: Merchant, machine: str,
+                       object_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The object's row and its transitions, oldest first; ``NotFound`` unless it is one
+        of the merchant's payments, refunds or deliveries."""
+        if machine not in MACHINE_TABLES:
+            raise NotFound("Object")
+        row = await self.queries.object_row(machine, object_id)
+        if row is None or str(row["merchant_id"]) != merchant.id:
+            raise NotFound(machine.replace("_", " ").capitalize())
+        return row, await self.queries.transitions(str(row["id"]))

@@ -1,0 +1,122 @@
+"""Read-only queries behind the operator dashboard, on the async pool (never an actor).
+
+Every query is scoped to one merchant: a dashboard session sees its own merchant's objects and
+nothing else. Each public coroutine is one round trip to PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from ..machines.models import Payment
+from .queries import Queries
+from .records import payment_from_row
+
+#: The machines the state views show, with the table that holds their objects.
+MACHINE_TABLES = {"payment": "payments", "refund": "refunds", "webhook_delivery": "webhook_logs"}
+
+
+def as_uuid(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+class DashboardQueries(Queries):
+    """The front's read queries plus the dashboard's own."""
+
+    async def merchant_by_email(self, email: str) -> dict[str, Any] | None:
+        return await self._one("SELECT * FROM merchants WHERE lower(email) = lower(%s)",
+                               (email,))
+
+    async def merchant(self, merchant_id: str) -> dict[str, Any] | None:
+        mid = as_uuid(merchant_id)
+        if mid is None:
+            return None
+        return await self._one("SELECT * FROM merchants WHERE id = %s", (mid,))
+
+    async def payment_stats(self, merchant_id: str) -> dict[str, int]:
+        """Counts by outcome and the money that succeeded (paise)."""
+        row = await self._one(
+            "SELECT count(*) AS total,"
+            " count(*) FILTER (WHERE status = 'success') AS succeeded,"
+            " count(*) FILTER (WHERE status = 'failed') AS failed,"
+            " count(*) FILTER (WHERE status = 'pending') AS pending,"
+            " coalesce(sum(amount) FILTER (WHERE status = 'success'), 0) AS amount,"
+            " coalesce(sum(amount_refunded), 0) AS refunded"
+            " FROM payments WHERE merchant_id = %s", (merchant_id,))
+        return {k: int(v) for k, v in (row or {}).items()}
+
+    async def payments_per_minute(self, merchant_id: str,
+                                  since: datetime) -> list[dict[str, Any]]:
+        """``{minute, status, n}`` for payments created since ``since`` (status as of now)."""
+        return await self._all(
+            "SELECT date_trunc('minute', created_at) AS minute, status, count(*) AS n"
+            " FROM payments WHERE merchant_id = %s AND created_at >= %s"
+            " GROUP BY 1, 2 ORDER BY 1", (merchant_id, since))
+
+    async def search_payments(self, merchant_id: str, *, status: str | None, search: str | None,
+                       limit: int, offset: int) -> tuple[list[Payment], int]:
+        """A page of payments, newest first, and how many match. ``search`` is a payment id
+        or an order id, matched exactly."""
+        where = ["merchant_id = %s"]
+        params: list[Any] = [merchant_id]
+        if status:
+            where.append("status = %s")
+            params.append(status)
+        if search:
+            where.append("(id = %s OR order_id = %s)")
+            params.extend([search, search])
+        sql_where = " AND ".join(where)
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(f"SELECT count(*) AS n FROM payments WHERE {sql_where}",
+                                     tuple(params))
+            total = await cur.fetchone()
+            cur = await conn.execute(
+                f"SELECT * FROM payments WHERE {sql_where} ORDER BY created_at DESC, id DESC"
+                " LIMIT %s OFFSET %s", (*params, limit, offset))
+            rows = await cur.fetchall()
+        return [payment_from_row(r) for r in rows], int(total["n"] if total else 0)
+
+    async def attempts_of(self, delivery_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """Every attempt of these deliveries, oldest first, by delivery id."""
+        if not delivery_ids:
+            return {}
+        rows = await self._all("SELECT * FROM webhook_attempts WHERE delivery_id = ANY(%s::uuid[])"
+                               " ORDER BY delivery_id, id", (delivery_ids,))
+        out: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            out.setdefault(str(row["delivery_id"]), []).append(row)
+        return out
+
+    async def state_counts(self, merchant_id: str) -> dict[str, dict[str, int]]:
+        """How many of the merchant's objects sit in each state, per machine."""
+        rows = await self._all(
+            "SELECT 'payment' AS machine, status, count(*) AS n FROM payments"
+            " WHERE merchant_id = %s GROUP BY status"
+            " UNION ALL SELECT 'refund', status, count(*) FROM refunds"
+            " WHERE merchant_id = %s GROUP BY status"
+            " UNION ALL SELECT 'webhook_delivery', status, count(*) FROM webhook_logs"
+            " WHERE merchant_id = %s GROUP BY status", (merchant_id,) * 3)
+        out: dict[str, dict[str, int]] = {name: {} for name in MACHINE_TABLES}
+        for row in rows:
+            out[row["machine"]][row["status"]] = int(row["n"])
+        return out
+
+    async def object_row(self, machine: str, object_id: str) -> dict[str, Any] | None:
+        """The row of one payment, refund or delivery (any merchant's; the caller checks)."""
+        table = MACHINE_TABLES[machine]
+        if machine == "webhook_delivery":
+            oid = as_uuid(object_id)
+            if oid is None:
+                return None
+            object_id = oid
+        return await self._one(f"SELECT * FROM {table} WHERE id = %s", (object_id,))
+
+    async def transitions(self, entity_id: str) -> list[dict[str, Any]]:
+        return await self._all("SELECT seq, from_state, to_state, trigger, data, at"
+                               " FROM transitions WHERE entity_id = %s ORDER BY seq",
+                               (entity_id,))
