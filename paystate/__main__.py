@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Callable
 
+from . import __version__
 from .config import Settings, SettingsError
 
 
@@ -17,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="serve: HTTP and worker in one process; api: HTTP only;"
                              " worker: settlement and webhooks only; migrate; seed")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--version", action="version", version=f"paystate {__version__}")
     parser.add_argument("--processes", type=int, default=None,
                         help="serve/api: gateway processes sharing the port"
                              " (default PAYSTATE_PROCESSES, else the CPU count)")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
-#: A delivery's status in the contract's words (SPEC "Webhooks"); the machine state goes beside.
+#: A delivery's status in the contract's words (docs/api.md, "Delivery status"); the machine state goes beside.
 DELIVERY_STATUS = {"pending": "pending", "retrying": "pending", "succeeded": "success",
                    "failed": "failed"}
 PAYMENT_STATUSES = ("pending", "success", "failed")

@@ -1,6 +1,6 @@
 """The JSON Schemas of ``/openapi.json`` (``components.schemas``): request bodies as the
 handlers and ``inputs`` check them, responses as ``engine/records.py`` and
-``engine/webhooks/records.py`` render them.
+``http/renderers.py`` render them.
 
 OpenAPI 3.1, so these are JSON Schema 2020-12: a nullable field is ``"type": [T, "null"]``.
 Response objects list every key the renderers write and forbid others
@@ -14,7 +14,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..machines.instruments import VPA_PATTERN
-from .inputs import CURRENCIES, MAX_AMOUNT, MAX_TEXT
+from .inputs import (
+    CURRENCIES,
+    MAX_AMOUNT,
+    MAX_NOTE_KEY,
+    MAX_NOTE_TEXT,
+    MAX_NOTES,
+    MAX_SAFE_INTEGER,
+    MAX_TEXT,
+)
+from .renderers import DELIVERY_STATES, DELIVERY_STATUSES
 
 Schema = dict[str, Any]
 
@@ -100,9 +109,10 @@ ERROR = response_object(
 
 # -- orders ----------------------------------------------------------------------------------
 
-NOTE_VALUE = {"anyOf": [string(512), {"type": "number"}, {"type": "boolean"}]}
-NOTES = {"type": "object", "maxProperties": 15, "propertyNames": string(64),
-         "additionalProperties": NOTE_VALUE}
+NOTE_VALUE = {"anyOf": [string(MAX_NOTE_TEXT), integer(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER),
+                        {"type": "boolean"}]}
+NOTES = {"type": "object", "maxProperties": MAX_NOTES,
+         "propertyNames": string(MAX_NOTE_KEY, minLength=1), "additionalProperties": NOTE_VALUE}
 
 ORDER_CREATE = request_object(
     {"amount": integer(100, MAX_AMOUNT) | {"description": "paise; at least 100"}},
@@ -187,7 +197,12 @@ TRANSITION = response_object({
 
 DELIVERY_FIELDS: dict[str, Schema] = {
     "id": UUID, "event": enum(*WEBHOOK_EVENTS),
-    "status": enum("pending", "retrying", "succeeded", "failed"),
+    "status": enum(*DELIVERY_STATUSES) | {
+        "description": "pending: waiting for its first or next attempt (between retries too); "
+                       "success: an attempt got a 2xx; failed: every attempt failed"},
+    "state": enum(*DELIVERY_STATES) | {
+        "description": "the delivery machine's own state; pending and retrying both show "
+                       "as status pending"},
     "attempts": integer(0), "created_at": TIMESTAMP, "last_attempt_at": nullable(TIMESTAMP),
     "next_retry_at": nullable(TIMESTAMP), "response_code": nullable(integer())}
 DELIVERY = response_object(DELIVERY_FIELDS)
@@ -210,6 +225,7 @@ DELIVERY_DETAIL = response_object({
     "payload": WEBHOOK_PAYLOAD,
     "attempt_log": {"type": "array", "items": ref("WebhookAttempt")}})
 WEBHOOK_RETRY = response_object({"id": UUID, "status": const("pending"),
+                                 "state": const("pending"),
                                  "message": const("Webhook retry scheduled")})
 MERCHANT = response_object({
     "id": UUID, "name": string(), "email": string(), "api_key": string(),
@@ -226,7 +242,8 @@ WEBHOOK_URL = request_object(
 HEALTH = response_object({
     "status": enum("healthy", "unhealthy"), "database": enum("connected", "disconnected"),
     "redis": enum("connected", "disconnected"), "worker": enum("running", "stopped", "unknown"),
-    "timestamp": TIMESTAMP})
+    "timestamp": TIMESTAMP,
+    "version": string(description="the running Paystate version (paystate --version)")})
 JOBS_STATUS = response_object({
     "pending": integer(0), "processing": integer(0), "completed": integer(0),
     "failed": integer(0), "worker_status": enum("running", "stopped")},

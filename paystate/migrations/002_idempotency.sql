@@ -1,4 +1,4 @@
--- Idempotency keys (SPEC "Idempotency"): one row per (merchant, key), kept 24 h.
+-- Idempotency keys (docs/api.md, "Idempotency"): one row per (merchant, key), kept 24 h.
 --
 -- A request claims its key before doing any work: the row is inserted `in_progress` with a lease
 -- (`locked_until`, owned by `lock_token`) and the id of the object it is about to create

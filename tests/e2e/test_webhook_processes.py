@@ -29,7 +29,8 @@ def test_a_kill9_mid_schedule_loses_no_retry(settings: Settings, empty_redis: bo
                                            webhook_url=paystate_webhook_receiver.url)
         # Returns once the first attempt is recorded: nothing is in flight at the kill.
         delivery = client.post("/api/v1/merchant/webhook/test").json()
-        assert (delivery["status"], delivery["attempts"]) == ("retrying", 1), delivery
+        assert (delivery["status"], delivery["state"], delivery["attempts"]) == (
+            "pending", "retrying", 1), delivery
         first.kill9()
     finally:
         first.stop()
@@ -47,7 +48,7 @@ def test_a_kill9_mid_schedule_loses_no_retry(settings: Settings, empty_redis: bo
         assert attempts[1]["at"] >= failed_at + timedelta(seconds=5)
         assert len(paystate_webhook_receiver.for_delivery(delivery["id"])) == 2
         assert Client(second.url, client.auth).get(
-            f"/api/v1/webhooks/{delivery['id']}").json()["status"] == "succeeded"
+            f"/api/v1/webhooks/{delivery['id']}").json()["status"] == "success"
     finally:
         second.stop()
 

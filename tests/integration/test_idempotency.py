@@ -1,4 +1,4 @@
-"""Idempotency-Key on every creating POST (SPEC "Idempotency"), through the HTTP API against
+"""Idempotency-Key on every creating POST (docs/api.md), through the HTTP API against
 real PostgreSQL and Redis: replays are byte-identical and change nothing, a reused key with
 another request is 422, a refused request frees its key, keys are scoped per merchant."""
 

@@ -77,7 +77,8 @@ def test_redirects_are_not_followed_and_bodies_are_truncated(
     paystate_webhook_receiver.respond_with((302, "moved"), (500, "é" * 3000))
     try:
         moved = client.post("/api/v1/merchant/webhook/test").json()
-        assert (moved["status"], moved["response_code"]) == ("retrying", 302)
+        assert (moved["status"], moved["state"], moved["response_code"]) == (
+            "pending", "retrying", 302)
         failed = client.post("/api/v1/merchant/webhook/test").json()
         [log] = failed["attempt_log"]
         assert log["response_code"] == 500 and log["response_body"] == "é" * 1000

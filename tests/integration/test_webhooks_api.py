@@ -79,7 +79,8 @@ def test_test_webhook_is_delivered_signed_twice_and_returned(
     r = client.post("/api/v1/merchant/webhook/test")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["event"] == "webhook.test" and body["status"] == "succeeded"
+    assert body["event"] == "webhook.test"
+    assert (body["status"], body["state"]) == ("success", "succeeded")
     assert body["attempts"] == 1 and body["response_code"] == 200
     assert body["payload"]["event"] == "webhook.test"
     assert body["payload"]["data"]["merchant_id"] == merchant_id
@@ -104,7 +105,7 @@ def test_the_seeded_merchants_legacy_secret_verifies_too(
                       {"url": paystate_webhook_receiver.url}).status_code == 200
     try:
         r = client.post("/api/v1/merchant/webhook/test")
-        assert r.json()["status"] == "succeeded", r.text
+        assert r.json()["status"] == "success", r.text
         [request] = paystate_webhook_receiver.requests
         assert request.verify("whsec_test_abc123")
         Webhook("whsec_test_abc123").verify(request.body, request.headers)
@@ -120,7 +121,7 @@ def test_list_is_newest_first_paginated_and_only_ones_own(
     page = client.get("/api/v1/webhooks").json()
     assert (page["total"], page["limit"], page["offset"]) == (3, 10, 0)
     assert [d["id"] for d in page["data"]] == ids[::-1]
-    assert set(page["data"][0]) == {"id", "event", "status", "attempts", "created_at",
+    assert set(page["data"][0]) == {"id", "event", "status", "state", "attempts", "created_at",
                                     "last_attempt_at", "next_retry_at", "response_code"}
     second = client.get("/api/v1/webhooks?limit=2&offset=1").json()
     assert [d["id"] for d in second["data"]] == [ids[1], ids[0]] and second["total"] == 3
@@ -150,8 +151,8 @@ def test_five_failed_attempts_then_a_manual_retry(base_settings: Settings) -> No
         _, client = new_merchant(gateway.settings, gateway.url, webhook_url=receiver.url)
         first = client.post("/api/v1/merchant/webhook/test").json()
         did = first["id"]
-        assert (first["status"], first["attempts"], first["response_code"]) == (
-            "retrying", 1, 500)
+        assert (first["status"], first["state"], first["attempts"], first["response_code"]) == (
+            "pending", "retrying", 1, 500)
 
         def detail() -> dict:
             return client.get(f"/api/v1/webhooks/{did}").json()
@@ -166,16 +167,17 @@ def test_five_failed_attempts_then_a_manual_retry(base_settings: Settings) -> No
             wait_until(lambda n=n: detail()["attempts"] == n, 10, 0.05, f"attempt {n}")
             failures.append(clock.now())
         failed = detail()
-        assert (failed["status"], failed["attempts"], failed["next_retry_at"]) == (
-            "failed", 5, None)
+        assert (failed["status"], failed["state"], failed["attempts"], failed["next_retry_at"]) == (
+            "failed", "failed", 5, None)
         assert len(failed["attempt_log"]) == 5
 
         receiver.respond_with(200)
         clock.advance(timedelta(minutes=10))  # the merchant fixed the endpoint, and retries
         r = client.post(f"/api/v1/webhooks/{did}/retry")
         assert r.status_code == 200
-        assert r.json() == {"id": did, "status": "pending", "message": "Webhook retry scheduled"}
-        wait_until(lambda: detail()["status"] == "succeeded", 10, 0.05, "retried delivery")
+        assert r.json() == {"id": did, "status": "pending", "state": "pending",
+                            "message": "Webhook retry scheduled"}
+        wait_until(lambda: detail()["status"] == "success", 10, 0.05, "retried delivery")
         done = detail()
         assert done["attempts"] == 1 and len(done["attempt_log"]) == 6
         history = client.get(f"/api/v1/webhooks/{did}/transitions").json()

@@ -1,4 +1,4 @@
-"""The package stays ruff-clean and type-checks with mypy (STYLE.md), checked on every run."""
+"""The package stays ruff-clean and type-checks with mypy, checked on every run."""
 
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ...engine.webhooks.records import delivery_detail_json, merchant_json
 from .. import inputs
 from ..errors import bad_request
+from ..renderers import delivery_detail_json, merchant_json
 from .webhooks import WebhookBase
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from ... import __version__
 from ...engine.merchants import TEST_MERCHANT
 from ..base import BaseHandler
 
 
 class HealthHandler(BaseHandler):
+    """The engine's checks, and the running version (``paystate.__version__``)."""
+
     async def get(self) -> None:
         ok, body = await self.engine.health()
-        self.send(200 if ok else 503, body)
+        self.send(200 if ok else 503, {**body, "version": __version__})
 
 
 class TestMerchantHandler(BaseHandler):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...engine.webhooks.bridge import WebhookBridge
-from ...engine.webhooks.records import delivery_detail_json, delivery_json
 from .. import inputs
 from ..base import BaseHandler
+from ..renderers import delivery_detail_json, delivery_json, retry_json
 
 
 class WebhookBase(BaseHandler):
@@ -40,7 +40,7 @@ class WebhookRetryHandler(WebhookBase):
     async def post(self, delivery_id: str) -> None:
         merchant = await self.merchant()
         result = await self.webhooks.retry(merchant, delivery_id)
-        self.send(200, {**result, "message": "Webhook retry scheduled"})
+        self.send(200, retry_json(result["id"], result["status"]))
 
 
 class WebhookTransitionsHandler(WebhookBase):

@@ -1,0 +1,73 @@
+"""Webhook deliveries and the merchant profile as the native API renders them.
+
+The engine hands the front database rows; the words merchants read are chosen here. A
+delivery's ``status`` is one of the three words of the API contract, whatever the delivery
+machine's finer state is; that state travels beside it as ``state``:
+
+=============================  ==========  =====================================
+machine state                  ``status``  meaning
+=============================  ==========  =====================================
+``pending``, ``retrying``      pending     waiting for its first or next attempt
+``succeeded``                  success     an attempt got a 2xx
+``failed``                     failed      the last attempt of the schedule failed
+=============================  ==========  =====================================
+
+Pure functions of rows; they run on the front's event loop.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..engine.clock import iso
+
+#: The delivery machine's states (``machines/webhook.py``) to the contract's words.
+DELIVERY_STATUS: dict[str, str] = {"pending": "pending", "retrying": "pending",
+                                   "succeeded": "success", "failed": "failed"}
+DELIVERY_STATUSES = ("pending", "success", "failed")
+DELIVERY_STATES = tuple(DELIVERY_STATUS)
+
+
+def delivery_status(state: str) -> str:
+    """The contract's word for a delivery machine state; ``KeyError`` for an unknown state
+    (a new machine state must be given a word here, not leak through)."""
+    return DELIVERY_STATUS[state]
+
+
+def delivery_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A delivery in the list: ``{id, event, status, state, attempts, created_at,
+    last_attempt_at, next_retry_at, response_code}``."""
+    return {"id": str(row["id"]), "event": row["event"],
+            "status": delivery_status(row["status"]), "state": row["status"],
+            "attempts": row["attempts"], "created_at": iso(row["created_at"]),
+            "last_attempt_at": iso(row["last_attempt_at"]),
+            "next_retry_at": iso(row["next_retry_at"]), "response_code": row["response_code"]}
+
+
+def attempt_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {"attempt": row["attempt"], "at": iso(row["at"]), "response_code": row["response_code"],
+            "duration_ms": row["duration_ms"], "response_body": row["response_body"],
+            "error": row["error"]}
+
+
+def delivery_detail_json(row: dict[str, Any], attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A delivery with ``merchant_id``, ``updated_at``, the ``payload`` as the JSON object that
+    was sent, and ``attempt_log``: every attempt, oldest first."""
+    return {**delivery_json(row), "merchant_id": str(row["merchant_id"]),
+            "updated_at": iso(row["updated_at"]), "payload": json.loads(row["payload"]),
+            "attempt_log": [attempt_json(a) for a in attempts]}
+
+
+def retry_json(delivery_id: str, state: str) -> dict[str, Any]:
+    """The answer to a manual retry: the delivery is waiting for its first attempt again."""
+    return {"id": delivery_id, "status": delivery_status(state), "state": state,
+            "message": "Webhook retry scheduled"}
+
+
+def merchant_json(row: dict[str, Any]) -> dict[str, Any]:
+    """The merchant's own profile with its webhook settings (``GET /api/v1/merchant``)."""
+    return {"id": str(row["id"]), "name": row["name"], "email": row["email"],
+            "api_key": row["api_key"], "webhook_url": row["webhook_url"],
+            "webhook_secret": row["webhook_secret"], "created_at": iso(row["created_at"]),
+            "updated_at": iso(row["updated_at"])}
