@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
-#: A delivery's status in the contract's words (docs/api.md, "Delivery status"); the machine state goes beside.
-DELIVERY_STATUS = {"pending": "pending", "retrying": "pending", "succeeded": "success",
-                   "failed": "failed"}
+from ..machines.webhook import delivery_status
+
 PAYMENT_STATUSES = ("pending", "success", "failed")
 #: The machine names in URLs, and back.
 URL_MACHINES = {"payment": "payment", "refund": "refund", "delivery": "webhook_delivery"}
@@ -33,8 +32,6 @@ def when(ts: datetime | None) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def delivery_status(state: str) -> str:
-    return DELIVERY_STATUS.get(state, state)
 
 
 def as_json(data: Any) -> str:

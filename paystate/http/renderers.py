@@ -21,18 +21,10 @@ import json
 from typing import Any
 
 from ..engine.clock import iso
+from ..machines.webhook import DELIVERY_STATUS, delivery_status
 
-#: The delivery machine's states (``machines/webhook.py``) to the contract's words.
-DELIVERY_STATUS: dict[str, str] = {"pending": "pending", "retrying": "pending",
-                                   "succeeded": "success", "failed": "failed"}
 DELIVERY_STATUSES = ("pending", "success", "failed")
 DELIVERY_STATES = tuple(DELIVERY_STATUS)
-
-
-def delivery_status(state: str) -> str:
-    """The contract's word for a delivery machine state; ``KeyError`` for an unknown state
-    (a new machine state must be given a word here, not leak through)."""
-    return DELIVERY_STATUS[state]
 
 
 def delivery_json(row: dict[str, Any]) -> dict[str, Any]:

@@ -128,3 +128,15 @@ WEBHOOK_DELIVERY = MachineSpec(
                        effect=_reset_effect),
     ),
 )
+
+
+#: A delivery's state in the API contract's words (``status`` wherever merchants read it):
+#: waiting for a first or next attempt is ``pending``, then ``success`` or ``failed``.
+DELIVERY_STATUS: dict[str, str] = {"pending": "pending", "retrying": "pending",
+                                   "succeeded": "success", "failed": "failed"}
+
+
+def delivery_status(state: str) -> str:
+    """The contract's word for a delivery machine state; ``KeyError`` for an unknown state
+    (a new machine state must be given a word here, not leak through)."""
+    return DELIVERY_STATUS[state]

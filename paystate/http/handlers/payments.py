@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...engine.bridge import NewPayment
 from ...engine.merchants import Merchant
 from ...engine.records import payment_json, payment_public_json
 from ...machines.errors import DomainError
-from ...machines.instruments import validate_card, validate_vpa
 from ...machines.models import Payment
 from .. import inputs
 from ..base import BaseHandler
@@ -28,7 +26,8 @@ class PaymentCreation(BaseHandler):
         order_id = inputs.text(body, "order_id", required=True, max_length=64)
         assert order_id is not None
         try:
-            new = self.new_payment(body)
+            new = inputs.instrument(body.get("method"), body.get("vpa"), body.get("card"),
+                                    self.engine.today())
         except (ApiError, DomainError):
             # An unknown order is a 404 before any method error: only then is it read here.
             await self.engine.order(merchant, order_id)
@@ -37,15 +36,6 @@ class PaymentCreation(BaseHandler):
         # paid one.
         return await self.engine.create_payment(order_id, new, payment_id, max_attempts,
                                                 merchant=merchant)
-
-    def new_payment(self, body: dict[str, Any]) -> NewPayment:
-        method = body.get("method")
-        if method == "upi":
-            return NewPayment(method="upi", vpa=validate_vpa(body.get("vpa")))
-        if method == "card":
-            card = validate_card(body.get("card"), self.engine.today())
-            return NewPayment(method="card", card_network=card.network, card_last4=card.last4)
-        raise bad_request("method must be one of: upi, card")
 
 
 class PaymentsHandler(PaymentCreation):
