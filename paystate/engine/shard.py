@@ -348,6 +348,9 @@ class ShardActor(pykka.ThreadingActor):
         # A cached order may be stale: the commit requires it still unpaid (without writing
         # it, so creates of one order in several processes never conflict).
         uow.require("order", order.id, ORDER.initial)
+        # If the requirement fails, the cached order is stale: drop it, so that the retry
+        # reloads it and refuses ("Order is already paid") instead of conflicting again.
+        uow.touched.append(order)
         payment = Payment(
             id=cmd.payment_id, order_id=order.id, merchant_id=order.merchant_id,
             amount=order.amount, currency=order.currency, method=cmd.method, vpa=cmd.vpa,
