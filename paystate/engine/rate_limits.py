@@ -62,9 +62,6 @@ class SharedLimits:
                 log.warning("rate limits unavailable, letting requests through: %s", exc)
         return None
 
-    async def reset(self) -> None:
-        await self._storage.reset()
-
 
 class LocalLimits:
     """Fixed-window counts in this process's memory, on the event loop's thread only.

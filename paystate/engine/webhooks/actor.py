@@ -75,8 +75,6 @@ MAX_CONFLICT_RETRIES = 8
 RECORD_BATCH = 256
 T = TypeVar("T")
 
-__all__ = ["DispatcherActor", "event_key"]
-
 
 class DispatcherActor(pykka.ThreadingActor):
     def __init__(self, config: DispatcherConfig, redis_client: redis.Redis, clock: Clock,
