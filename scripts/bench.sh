@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# `make bench` / `make bench-http`: a benchmark script against its own PostgreSQL (54349) and
-# Redis (63819), stopped afterwards. Usage: scripts/bench.sh SCRIPT [ARGS...]
+# `make bench*`: a benchmark script against its own PostgreSQL (54349) and Redis (63819), created
+# empty for the run and stopped afterwards. Usage: scripts/bench.sh SCRIPT [ARGS...]
+# Empty, because what earlier runs left behind is load too: thousands of webhooks still being
+# retried to a receiver that is gone would take CPU from the gateway under test.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 svc=scripts/services.sh
 trap '"$svc" down bench || true' EXIT
+"$svc" clean bench
 
 urls=$("$svc" up bench 54349 63819)
 while IFS= read -r line; do
