@@ -3,18 +3,19 @@ outbox rows, committed together or not at all."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 import psycopg
 
-from .errors import Conflict
+from .errors import Conflict, KeyTaken
 
 TABLES = {"order": "orders", "payment": "payments", "refund": "refunds",
-          "webhook_delivery": "webhook_logs", "webhook_attempt": "webhook_attempts"}
+          "webhook_delivery": "webhook_logs", "webhook_attempt": "webhook_attempts",
+          "idempotency_key": "idempotency_keys"}
 
 
 def _column(name: str) -> str:
@@ -70,68 +71,130 @@ class UnitOfWork:
 
 
 def commit_all(conn: psycopg.Connection[Any], uows: list[UnitOfWork]) -> None:
-    """Write several decisions in ONE transaction, or none of them.
+    """Write several decisions in ONE statement, so in one transaction, or none of them.
 
-    Raises ``Conflict`` if any compare-and-set lost (a version moved) or an insert's id exists
-    already (another process created it first); the transaction is then rolled back whole and
-    the caller decides again. Everything goes out in one pipeline: inserts and transition and
-    outbox rows as one ``executemany`` per table, one UPDATE per changed row, then a single
-    sync, so a batch costs about one round trip plus the commit.
+    Raises ``Conflict`` if any compare-and-set lost (a version moved), a required row is no
+    longer in its state, or an insert's id exists already (another process created it first);
+    nothing is written then and the caller decides again.
+
+    The statement is a chain of data-modifying CTEs, each taking its rows as one JSON document
+    (``jsonb_populate_recordset`` types them by the table's own row type), and ends with
+    ``paystate_check``, which raises if a CTE touched fewer rows than it had to. A batch of any
+    size is so one round trip and, on an autocommit connection, its own commit: the client-side
+    cost per row is a dict in a JSON document, not a statement of its own. Several changes of
+    one row in a batch are folded into one (a statement changes a row at most once).
     """
     if not any(u.inserts or u.updates for u in uows):
         return
+    sql, params = _statement(_fold(uows))
     try:
-        with conn.pipeline() as pipe, conn.transaction():
-            required = [(conn.execute(f"SELECT 1 FROM {table} WHERE id = %s AND status = %s"
-                                      " FOR SHARE", (entity_id, state)), table, entity_id, state)
-                        for u in uows for table, entity_id, state in u.requirements]
-            by_table: dict[tuple[str, tuple[str, ...]], list[list[Any]]] = {}
-            for u in uows:
-                for table, columns in u.inserts:
-                    key = (table, tuple(columns))
-                    by_table.setdefault(key, []).append([_adapt(v) for v in columns.values()])
-            for (table, names), rows in by_table.items():
-                marks = ", ".join(["%s"] * len(names))
-                conn.cursor().executemany(
-                    f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)
-            checks = []
-            for u in uows:
-                for table, entity_id, expected, changes in u.updates:
-                    sets = ", ".join(f"{k} = %s" for k in changes)
-                    cur = conn.execute(
-                        f"UPDATE {table} SET {sets}, version = version + 1, updated_at = %s"
-                        f" WHERE id = %s AND version = %s",
-                        [*(_adapt(v) for v in changes.values()), u.at, entity_id, expected])
-                    checks.append((cur, table, entity_id, expected))
-            transitions = [(k, i, s, f, t, trg, json.dumps(d), u.at)
-                           for u in uows for (k, i, s, f, t, trg, d) in u.transitions]
-            if transitions:
-                conn.cursor().executemany(
-                    "INSERT INTO transitions (entity_type, entity_id, seq, from_state,"
-                    " to_state, trigger, data, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                    transitions)
-            outbox = [(row.id, row.stream, json.dumps(row.payload), u.at)
-                      for u in uows for row in u.outbox]
-            if outbox:
-                conn.cursor().executemany(
-                    "INSERT INTO outbox (id, stream, payload, created_at) VALUES (%s, %s, %s, %s)",
-                    outbox)
-            pipe.sync()
-            for cur, table, entity_id, state in required:
-                if cur.fetchone() is None:
-                    raise Conflict(f"{table} {entity_id} is no longer {state}")
-            for cur, table, entity_id, expected in checks:
-                if cur.rowcount != 1:
-                    raise Conflict(f"{table} {entity_id} moved past version {expected}")
+        conn.execute(sql, params)
     except psycopg.errors.UniqueViolation as exc:
+        if exc.diag.table_name == TABLES["idempotency_key"]:
+            raise KeyTaken("the idempotency key exists already") from exc
         raise Conflict(f"insert collided with an existing row: {exc.diag.table_name}") from exc
+    except psycopg.Error as exc:
+        if exc.sqlstate == CHECK_FAILED:
+            raise Conflict(exc.diag.message_primary or "a compare-and-set lost") from exc
+        raise
     if not conn.autocommit:
-        # On a connection whose reads opened a transaction, the block above is a mere
-        # savepoint: end the outer transaction too, or nothing is durable.
+        # On a connection whose reads opened a transaction, end it too, or nothing is durable.
         conn.commit()
 
 
-def _adapt(value: Any) -> Any:
-    if isinstance(value, dict):
-        return json.dumps(value)
-    return value
+#: SQLSTATE raised by ``paystate_check`` (migration 007).
+CHECK_FAILED = "PS409"
+
+
+@dataclass
+class _Plan:
+    # (table, columns) -> rows to insert, each a column -> value dict
+    inserts: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = field(default_factory=dict)
+    # (table, changed columns, version bump) -> rows: id, version (expected), the changes
+    updates: dict[tuple[str, tuple[str, ...], int], list[dict[str, Any]]] = field(
+        default_factory=dict)
+    # (table, status) -> ids that must still be in that status
+    required: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+
+
+def _fold(uows: list[UnitOfWork]) -> _Plan:
+    """The batch as at most one write per row: a row inserted and then changed is inserted as
+    changed; a row changed twice is changed once, from the first expected version, by both
+    bumps. Changes to one row must follow each other's versions (they do, decided in order in
+    memory); if they do not, the batch is refused as a conflict."""
+    inserted: dict[tuple[str, str], dict[str, Any]] = {}
+    changed: dict[tuple[str, str], tuple[int, int, dict[str, Any]]] = {}
+    rows: list[tuple[str, dict[str, Any]]] = []
+    plan = _Plan()
+    for u in uows:
+        for table, entity_id, state in u.requirements:
+            plan.required.setdefault((table, state), set()).add(entity_id)
+        for table, columns in u.inserts:
+            row = dict(columns)
+            rows.append((table, row))
+            if "id" in row:
+                inserted[(table, str(row["id"]))] = row
+        for table, entity_id, expected, changes in u.updates:
+            new = inserted.get((table, entity_id))
+            if new is not None:
+                if new.get("version") != expected:
+                    raise Conflict(f"{table} {entity_id} changed out of order in one batch")
+                new.update(changes, version=expected + 1, updated_at=u.at)
+                continue
+            first, bumps, merged = changed.get((table, entity_id), (expected, 0, {}))
+            if first + bumps != expected:
+                raise Conflict(f"{table} {entity_id} changed out of order in one batch")
+            changed[(table, entity_id)] = (first, bumps + 1, {**merged, **changes,
+                                                              "updated_at": u.at})
+        for kind, entity_id, seq, from_state, to_state, trigger, data in u.transitions:
+            rows.append(("transitions", {
+                "entity_type": kind, "entity_id": entity_id, "seq": seq,
+                "from_state": from_state, "to_state": to_state, "trigger": trigger,
+                "data": data, "at": u.at}))
+        for out in u.outbox:
+            rows.append(("outbox", {"id": out.id, "stream": out.stream, "payload": out.payload,
+                                    "created_at": u.at}))
+    for table, row in rows:
+        plan.inserts.setdefault((table, tuple(row)), []).append(row)
+    for (table, entity_id), (first, bumps, merged) in changed.items():
+        plan.updates.setdefault((table, tuple(merged), bumps), []).append(
+            {**merged, "id": entity_id, "version": first})
+    return plan
+
+
+def _statement(plan: _Plan) -> tuple[str, list[Any]]:
+    ctes: list[str] = []
+    checks: list[str] = []
+    params: list[Any] = []
+    for n, ((table, state), ids) in enumerate(plan.required.items()):
+        ctes.append(f'r{n} AS (SELECT 1 FROM "{table}" WHERE id = ANY(%s) AND status = %s'
+                    " FOR SHARE)")
+        params += [sorted(ids), state]
+        checks.append(f"paystate_check((SELECT count(*) FROM r{n}) = {len(ids)},"
+                      f" '{table} no longer {state}')")
+    for n, ((table, columns), rows) in enumerate(plan.inserts.items()):
+        names = ", ".join(f'"{c}"' for c in columns)
+        ctes.append(f'i{n} AS (INSERT INTO "{table}" ({names}) SELECT {names}'
+                    f' FROM jsonb_populate_recordset(NULL::"{table}", %s::jsonb))')
+        params.append(_json(rows))
+    for n, ((table, columns, bumps), rows) in enumerate(plan.updates.items()):
+        sets = ", ".join(f'"{c}" = v."{c}"' for c in columns)
+        ctes.append(f'u{n} AS (UPDATE "{table}" AS t SET {sets}, version = t.version + {bumps}'
+                    f' FROM jsonb_populate_recordset(NULL::"{table}", %s::jsonb) AS v'
+                    " WHERE t.id = v.id AND t.version = v.version RETURNING 1)")
+        params.append(_json(rows))
+        checks.append(f"paystate_check((SELECT count(*) FROM u{n}) = {len(rows)},"
+                      f" '{table} moved past an expected version')")
+    final = " AND ".join(checks) or "true"
+    return f"WITH {', '.join(ctes)} SELECT {final}", params
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS, default=_bytea).decode()
+
+
+def _bytea(value: Any) -> str:
+    # A bytea column reads a JSON string in PostgreSQL's hex format.
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()
+    raise TypeError(f"cannot store {type(value).__name__} in a batch commit")
