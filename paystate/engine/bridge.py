@@ -83,13 +83,17 @@ class Engine:
 
     async def create_order(self, merchant: Merchant, amount: int, currency: str,
                            receipt: str | None, notes: dict[str, Any],
-                           order_id: str | None = None) -> Order:
-        """Create an order. An ``order_id`` chosen by an idempotency key may exist already:
-        then that order is returned and nothing is created (the same for payments, refunds)."""
-        return await self.fire(c.CreateOrder(order_id=order_id or new_id("order_"),
+                           keyed: c.Keyed | None = None) -> Order | c.Answered:
+        """Create an order. With ``keyed`` (an idempotency key's choice), the order gets its
+        id; if it ``may_exist``, an existing order is returned and nothing is created; with an
+        ``answer``, the key is written with the order and ``Answered`` returned (the same for
+        payments and refunds)."""
+        return await self.fire(c.CreateOrder(order_id=keyed.object_id if keyed else
+                                             new_id("order_"),
                                              merchant_id=merchant.id, amount=amount,
                                              currency=currency, receipt=receipt, notes=notes,
-                                             may_exist=order_id is not None))
+                                             may_exist=bool(keyed and keyed.may_exist),
+                                             answer=keyed.answer if keyed else None))
 
     async def order(self, merchant: Merchant | None, order_id: str) -> Order:
         order = await self.queries.order(order_id)
@@ -100,8 +104,8 @@ class Engine:
     # -- payments ----------------------------------------------------------------------
 
     async def create_payment(self, order: Order | str, new: NewPayment,
-                             payment_id: str | None = None, max_attempts: int | None = None,
-                             merchant: Merchant | None = None) -> Payment:
+                             keyed: c.Keyed | None = None, max_attempts: int | None = None,
+                             merchant: Merchant | None = None) -> Payment | c.Answered:
         """A payment on ``order`` (the object, or its id: the owning shard loads it and answers
         ``NotFound`` if it is missing or, with ``merchant``, someone else's - no read here).
         ``max_attempts``: refuse (``AttemptsExhausted``) once the order has had that many
@@ -111,10 +115,11 @@ class Engine:
         else:
             order_id, merchant_id = order.id, order.merchant_id
         return await self.fire(c.CreatePayment(
-            order_id=order_id, payment_id=payment_id or new_id("pay_"),
+            order_id=order_id, payment_id=keyed.object_id if keyed else new_id("pay_"),
             merchant_id=merchant_id, method=new.method, vpa=new.vpa,
             card_network=new.card_network, card_last4=new.card_last4,
-            may_exist=payment_id is not None, max_attempts=max_attempts))
+            may_exist=bool(keyed and keyed.may_exist), answer=keyed.answer if keyed else None,
+            max_attempts=max_attempts))
 
     async def payment(self, merchant: Merchant | None, payment_id: str) -> Payment:
         payment = await self.queries.payment(payment_id)
@@ -137,12 +142,16 @@ class Engine:
     # -- refunds -----------------------------------------------------------------------
 
     async def create_refund(self, merchant: Merchant, payment_id: str, amount: int,
-                            reason: str | None, refund_id: str | None = None) -> Refund:
+                            reason: str | None,
+                            keyed: c.Keyed | None = None) -> Refund | c.Answered:
         payment = await self.payment(merchant, payment_id)
         return await self.fire(c.CreateRefund(order_id=payment.order_id, payment_id=payment.id,
-                                              refund_id=refund_id or new_id("rfnd_"),
+                                              refund_id=keyed.object_id if keyed else
+                                              new_id("rfnd_"),
                                               merchant_id=merchant.id, amount=amount,
-                                              reason=reason, may_exist=refund_id is not None))
+                                              reason=reason,
+                                              may_exist=bool(keyed and keyed.may_exist),
+                                              answer=keyed.answer if keyed else None))
 
     async def created_object(self, merchant_id: str,
                              object_id: str) -> Order | Payment | Refund | None:

@@ -6,8 +6,47 @@ one shard (``order_id`` -> shard), so one actor decides everything that touches 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
+
+
+@dataclass(frozen=True)
+class KeyedAnswer:
+    """An idempotency key to write as completed, with the answer to replay, in the very
+    transaction that creates the object: a key and its object are then both committed or
+    neither is, with no round trip of their own. ``render`` turns the created object into the
+    response body (bytes; called on the shard's thread, so it must be pure); ``merchant_id``
+    and ``scope`` name the key's namespace."""
+
+    merchant_id: str
+    scope: str
+    key: str
+    fingerprint: str
+    status: int
+    render: Callable[[Any], bytes]
+    ttl: timedelta
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """The id an idempotency key chose for the object a create makes. ``may_exist``: an
+    earlier attempt held the key and died, so the object may exist already (then it is
+    returned instead of created). ``answer``: write the key with the create (see above)."""
+
+    object_id: str
+    may_exist: bool = False
+    answer: KeyedAnswer | None = None
+
+
+@dataclass(frozen=True)
+class Answered:
+    """What a create with a ``KeyedAnswer`` returns: the object and the answer stored with it."""
+
+    created: Any
+    status: int
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -21,6 +60,8 @@ class CreateOrder:
     # The id was chosen by an idempotency key and an earlier attempt may have created the object:
     # return it instead of creating a second one (engine/idempotency.py).
     may_exist: bool = False
+    # Write this idempotency key, answer included, in the create's own transaction.
+    answer: KeyedAnswer | None = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +75,7 @@ class CreatePayment:
     card_network: str | None = None
     card_last4: str | None = None
     may_exist: bool = False  # as in CreateOrder
+    answer: KeyedAnswer | None = None  # as in CreateOrder
     # Refuse the payment once the order has had this many (the public checkout's cap).
     max_attempts: int | None = None
 
@@ -62,6 +104,7 @@ class CreateRefund:
     amount: int
     reason: str | None = None
     may_exist: bool = False  # as in CreateOrder
+    answer: KeyedAnswer | None = None  # as in CreateOrder
 
 
 @dataclass(frozen=True)

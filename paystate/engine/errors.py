@@ -22,6 +22,12 @@ class Conflict(EngineError):
     """A compare-and-set lost: another process moved the object first. Reload and decide again."""
 
 
+class KeyTaken(Conflict):
+    """An idempotency key written with its create (``commands.KeyedAnswer``) exists already:
+    the key was used before, or is being used right now. Nothing was created; the key's own
+    row says what to answer (``engine/idempotency.py``)."""
+
+
 class Unavailable(EngineError):
     """A dependency (PostgreSQL, Redis, an actor) cannot be reached right now."""
 

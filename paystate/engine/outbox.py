@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import psycopg
 import redis
 
@@ -31,8 +32,16 @@ STREAM_MAXLEN = 100_000
 
 
 def _xadd(pipe: Any, stream: str, payload: Any, outbox_id: Any) -> None:
-    pipe.xadd(stream, {"payload": json.dumps(payload), "outbox_id": str(outbox_id)},
+    pipe.xadd(stream, {"payload": _encoded(payload), "outbox_id": str(outbox_id)},
               maxlen=STREAM_MAXLEN, approximate=True)
+
+
+def _encoded(payload: Any) -> bytes:
+    # orjson is the fast path; an integer past 64 bits is left to the standard library.
+    try:
+        return orjson.dumps(payload)
+    except TypeError:
+        return json.dumps(payload).encode()
 
 
 def publish(client: redis.Redis, conn: psycopg.Connection[Any], rows: Iterable[OutboxRow],

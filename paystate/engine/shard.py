@@ -32,7 +32,7 @@ from . import commands as c
 from .clock import Clock
 from .db import ActorConnection
 from .decisions import fire, record
-from .errors import Conflict, NotFound, Unavailable
+from .errors import Conflict, KeyTaken, NotFound, Unavailable
 from .mailbox import DRAIN, Envelope, Mailbox, reply
 from .metrics import Metrics
 from .outbox import Publisher
@@ -194,9 +194,13 @@ class ShardActor(pykka.ThreadingActor):
                 decided.append((envelope, result, uow))
             started = time.perf_counter()
             commit_all(self.conn, [uow for _e, _r, uow in decided])
-        except Conflict:
+        except Conflict as exc:
             for _envelope, _result, uow in decided:
                 self._forget(uow)
+            if isinstance(exc, KeyTaken) and len(decided) == 1:
+                # Deciding again cannot help: the key's row is there to stay.
+                reply(decided[0][0], exc=exc)
+                return []
             return [envelope for envelope, _r, _u in decided]
         except BaseException:
             for _envelope, _result, uow in decided:
@@ -306,6 +310,19 @@ class ShardActor(pykka.ThreadingActor):
             raise NotFound(type(obj).__name__)
         return obj
 
+    def _answered(self, uow: UnitOfWork, answer: c.KeyedAnswer | None, obj: Any) -> Any:
+        """``obj``, just created; with an idempotency key to write, also the key's row (the
+        answer rendered now, as the object is at its creation) and ``Answered``."""
+        if answer is None:
+            return obj
+        body = answer.render(obj)
+        uow.insert("idempotency_key", {
+            "merchant_id": answer.merchant_id, "scope": answer.scope, "key": answer.key,
+            "fingerprint": answer.fingerprint, "status": "completed", "resource_id": obj.id,
+            "response_code": answer.status, "response_body": body, "created_at": uow.at,
+            "expires_at": uow.at + answer.ttl})
+        return c.Answered(obj, answer.status, body)
+
     def _create(self, uow: UnitOfWork, kind: str, obj: Any) -> None:
         columns = {f.name: getattr(obj, f.name) for f in fields(obj)}
         uow.insert(kind, columns)
@@ -320,7 +337,7 @@ class ShardActor(pykka.ThreadingActor):
 
     # -- commands ------------------------------------------------------------------------
 
-    def _CreateOrder(self, cmd: c.CreateOrder, uow: UnitOfWork) -> Order:
+    def _CreateOrder(self, cmd: c.CreateOrder, uow: UnitOfWork) -> Order | c.Answered:
         if cmd.may_exist and (old := self._created_before(self._order, cmd.order_id,
                                                           cmd.merchant_id)):
             return old
@@ -329,9 +346,9 @@ class ShardActor(pykka.ThreadingActor):
                       state=ORDER.initial, version=1, created_at=uow.at, updated_at=uow.at)
         self._create(uow, "order", order)
         self._cache[order.id] = order
-        return order
+        return self._answered(uow, cmd.answer, order)
 
-    def _CreatePayment(self, cmd: c.CreatePayment, uow: UnitOfWork) -> Payment:
+    def _CreatePayment(self, cmd: c.CreatePayment, uow: UnitOfWork) -> Payment | c.Answered:
         order = self._order(cmd.order_id)
         if cmd.merchant_id is not None and order.merchant_id != cmd.merchant_id:
             raise NotFound("Order")
@@ -364,7 +381,7 @@ class ShardActor(pykka.ThreadingActor):
             "kind": "settle_payment", "order_id": order.id, "payment_id": payment.id,
             "method": payment.method, "due_at": _iso(payment.settle_due_at)})
         self._cache[payment.id] = payment
-        return payment
+        return self._answered(uow, cmd.answer, payment)
 
     def _SettlePayment(self, cmd: c.SettlePayment, uow: UnitOfWork) -> Payment:
         payment = self._payment(cmd.payment_id)
@@ -398,7 +415,7 @@ class ShardActor(pykka.ThreadingActor):
         self._fire(payment, "capture", amount=payment.amount)
         return payment
 
-    def _CreateRefund(self, cmd: c.CreateRefund, uow: UnitOfWork) -> Refund:
+    def _CreateRefund(self, cmd: c.CreateRefund, uow: UnitOfWork) -> Refund | c.Answered:
         if cmd.may_exist and (old := self._created_before(self._refund, cmd.refund_id,
                                                           cmd.merchant_id)):
             return old
@@ -416,7 +433,7 @@ class ShardActor(pykka.ThreadingActor):
             "kind": "settle_refund", "order_id": payment.order_id, "refund_id": refund.id,
             "due_at": _iso(refund.settle_due_at)})
         self._cache[refund.id] = refund
-        return refund
+        return self._answered(uow, cmd.answer, refund)
 
     def _SettleRefund(self, cmd: c.SettleRefund, uow: UnitOfWork) -> Refund:
         refund = self._refund(cmd.refund_id)

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import orjson
 from limits import RateLimitItem
 from tornado.web import RequestHandler, stream_request_body
 
@@ -72,7 +73,13 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact UTF-8 JSON. orjson writes it several times faster than the standard library,
+    byte for byte alike for what bodies hold; an integer past 64 bits (a merchant's note may
+    hold one) is left to the standard library."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @stream_request_body

@@ -15,7 +15,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
-from ..engine.idempotency import MAX_KEY_LENGTH, Claimed, IdempotencyStore, KeyInUse, KeyReused
+from ..engine.commands import Answered, Keyed, KeyedAnswer
+from ..engine.errors import KeyTaken
+from ..engine.idempotency import (
+    MAX_KEY_LENGTH,
+    PREFIXES,
+    Claimed,
+    IdempotencyStore,
+    KeyInUse,
+    KeyReused,
+)
+from ..engine.ids import new_id
 from .base import BaseHandler, dumps
 from .errors import ApiError, bad_request, to_error
 
@@ -57,31 +67,59 @@ def _card_hashed(body: dict[str, Any], card_key: bytes) -> dict[str, Any]:
 async def create_once(handler: BaseHandler,
                       owner: str | Callable[[], Awaitable[tuple[str, str]]],
                       body: dict[str, Any], kind: str,
-                      create: Callable[[str | None], Awaitable[T]],
+                      create: Callable[[Keyed | None], Awaitable[T | Answered]],
                       render: Callable[[T], Any], status: int = 201) -> None:
     """Run ``create`` at most once per (merchant, namespace, key) and answer the request.
 
     ``owner``: the merchant id the key belongs to (its own namespace), or a coroutine function
     finding (merchant id, namespace) - the public payment endpoint looks the order up, only
     when a key was sent, and keeps shoppers' keys apart from the merchant's. ``kind``: order,
-    payment or refund. ``create(object_id)`` creates the object, with the id chosen by the key
+    payment or refund. ``create(keyed)`` creates the object, with the id chosen by the key
     (None without a key); ``render`` turns it into the JSON body. Runs on the gateway's loop.
 
-    Without the header the request is simply served. A refusal (4xx) raised by ``create`` is not
-    stored and frees the key; any other failure keeps the key in progress until its lease ends,
-    because the object may have been created: the retry then finds it instead of making another.
+    Without the header the request is simply served. With it, the create first goes out with
+    the key attached (``KeyedAnswer``): the shard writes the key, completed, with the answer in
+    the transaction that creates the object, so a new key costs no round trip of its own and
+    a crash leaves the key and its object both written or neither. Only when the key exists
+    already (``KeyTaken``: a retry, a concurrent twin, an expired key, or a key an older
+    version left in progress) is it claimed with its own statements below, Stripe's way.
+
+    A refusal (4xx) raised by ``create`` is not stored and frees the key; any other failure of
+    a claimed key keeps it in progress until its lease ends, because the object may have been
+    created: the retry then finds it instead of making another.
     """
     key = handler.request.headers.get(HEADER)
     store: IdempotencyStore | None = handler.engine.idempotency
     if key is None or store is None:
-        handler.send(status, render(await create(None)))
+        handler.send(status, render(cast(T, await create(None))))
         return
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise bad_request(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters")
     merchant_id, namespace = (owner, "") if isinstance(owner, str) else await owner()
     request = fingerprint(handler.request.method or "POST", handler.request.path, body,
                           store.card_key)
+    answer = KeyedAnswer(merchant_id, namespace, key, request, status,
+                         lambda created: dumps(render(created)), store.ttl)
+    refusal: BaseException | None = None
+    try:
+        answered = await create(Keyed(new_id(PREFIXES[kind]), answer=answer))
+    except KeyTaken:
+        pass  # the key's row says what to answer: claim it below
+    except Exception as exc:
+        if to_error(exc).status >= 500:
+            raise  # nothing was written: the key is as free as before
+        # A refusal stands only if the key is new: a key used before answers as it did then
+        # (a retry of a payment that paid its order replays that payment, not "already paid"),
+        # and a key used with another request is 422 whatever this body holds.
+        refusal = exc
+    else:
+        assert isinstance(answered, Answered)
+        handler.send(answered.status, answered.body)
+        return
     claim = await store.claim(merchant_id, key, request, kind, namespace)
+    if refusal is not None and isinstance(claim, Claimed) and not claim.recovered:
+        await _release(store, claim)
+        raise refusal
     if isinstance(claim, KeyReused):
         raise ApiError(422, "IDEMPOTENCY_KEY_REUSED",
                        f"{HEADER} was already used with a different request")
@@ -94,7 +132,8 @@ async def create_once(handler: BaseHandler,
             found = await handler.engine.created_object(merchant_id, claim.resource_id) \
                 if claim.recovered else None
             # ``found`` is the very kind ``create`` makes: the id's prefix says so.
-            created = cast(T, found) if found is not None else await create(claim.resource_id)
+            created = cast(T, found) if found is not None else cast(T, await create(
+                Keyed(claim.resource_id, may_exist=claim.recovered)))
         except BaseException as exc:
             if to_error(exc).status < 500:
                 await _release(store, claim)

@@ -20,6 +20,7 @@ import requests
 from paystate.config import TEST_MERCHANT_ID, Settings
 from paystate.engine.bridge import NewPayment
 from paystate.engine.clock import ManualClock
+from paystate.engine.commands import Keyed
 from paystate.engine.idempotency import Claimed, IdempotencyStore
 from paystate.engine.ids import new_id
 from paystate.engine.merchants import Merchant
@@ -162,7 +163,8 @@ def test_retry_after_a_crash_past_creation_returns_that_object(gateway: ThreadGa
     body = {"order_id": order["id"], "method": "upi", "vpa": "crash@okbank"}
     chosen = new_id("pay_")
     order_obj = gateway.call(engine.order(None, order["id"]))
-    gateway.call(engine.create_payment(order_obj, NewPayment("upi", vpa="crash@okbank"), chosen))
+    gateway.call(engine.create_payment(order_obj, NewPayment("upi", vpa="crash@okbank"),
+                                     Keyed(chosen)))
     client.wait_payment(chosen)
     outbox_before = count(settings, "SELECT count(*) FROM outbox")
     abandoned_key(settings, key, path, body, chosen, datetime.now(UTC))
@@ -236,7 +238,8 @@ def test_two_engines_creating_one_known_id_make_one_object(base_settings: Settin
 
         def create(gw: ThreadGateway, order_id: str) -> str:
             engine = gw.runtime.engine  # type: ignore[union-attr]
-            return str(gw.call(engine.create_order(merchant, 1000, "INR", None, {}, order_id)).id)
+            return str(gw.call(engine.create_order(merchant, 1000, "INR", None, {},
+                                                 Keyed(order_id, may_exist=True))).id)
 
         with ThreadPoolExecutor(2) as pool:
             for order_id in ids:

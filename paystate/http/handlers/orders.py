@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...engine.commands import Answered, Keyed
 from ...engine.merchants import Merchant
 from ...engine.records import order_json, order_public_json
 from ...machines.models import Order
@@ -19,13 +20,13 @@ class OrdersHandler(BaseHandler):
         merchant = await self.merchant()
         body = self.json_body()
         await create_once(self, merchant.id, body, "order",
-                          lambda order_id: self.create(merchant, body, order_id), order_json)
+                          lambda keyed: self.create(merchant, body, keyed), order_json)
 
     async def create(self, merchant: Merchant, body: dict[str, Any],
-                     order_id: str | None) -> Order:
+                     keyed: Keyed | None) -> Order | Answered:
         new = inputs.new_order(body)
         return await self.engine.create_order(merchant, new.amount, new.currency, new.receipt,
-                                              new.notes, order_id)
+                                              new.notes, keyed)
 
 
 class OrderHandler(BaseHandler):

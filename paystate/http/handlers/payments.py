@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...engine.commands import Answered, Keyed
 from ...engine.merchants import Merchant
 from ...engine.records import payment_json, payment_public_json
 from ...machines.errors import DomainError
@@ -21,8 +22,8 @@ class PaymentCreation(BaseHandler):
     order (404), then the method's own checks (the idempotency key comes first, in post)."""
 
     async def create(self, merchant: Merchant | None, body: dict[str, Any],
-                     payment_id: str | None = None,
-                     max_attempts: int | None = None) -> Payment:
+                     keyed: Keyed | None = None,
+                     max_attempts: int | None = None) -> Payment | Answered:
         order_id = inputs.text(body, "order_id", required=True, max_length=64)
         assert order_id is not None
         try:
@@ -34,7 +35,7 @@ class PaymentCreation(BaseHandler):
             raise
         # The owning shard loads the order (404 if missing or another merchant's) and refuses a
         # paid one.
-        return await self.engine.create_payment(order_id, new, payment_id, max_attempts,
+        return await self.engine.create_payment(order_id, new, keyed, max_attempts,
                                                 merchant=merchant)
 
 
@@ -45,8 +46,7 @@ class PaymentsHandler(PaymentCreation):
         merchant = await self.merchant()
         body = self.json_body()
         await create_once(self, merchant.id, body, "payment",
-                          lambda payment_id: self.create(merchant, body, payment_id),
-                          payment_json)
+                          lambda keyed: self.create(merchant, body, keyed), payment_json)
 
     async def get(self) -> None:
         merchant = await self.merchant()
@@ -73,8 +73,8 @@ class PublicPaymentsHandler(PaymentCreation):
             return (await self.engine.order(None, order_id)).merchant_id, "public:" + order_id
 
         await create_once(self, owner, body, "payment",
-                          lambda payment_id: self.create(None, body, payment_id,
-                                                         guards.public_payment_attempts),
+                          lambda keyed: self.create(None, body, keyed,
+                                                    guards.public_payment_attempts),
                           payment_public_json)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...engine.commands import Answered, Keyed
 from ...engine.merchants import Merchant
 from ...engine.records import refund_json
 from ...machines.models import Refund
@@ -16,11 +17,11 @@ class RefundCreation(BaseHandler):
     merchant_auth = True
 
     async def create(self, merchant: Merchant, payment_id: str, body: dict[str, Any],
-                     refund_id: str | None = None) -> Refund:
+                     keyed: Keyed | None = None) -> Refund | Answered:
         amount = inputs.refund_amount(body)
         assert amount is not None
         reason = inputs.text(body, "reason", max_length=255)
-        return await self.engine.create_refund(merchant, payment_id, amount, reason, refund_id)
+        return await self.engine.create_refund(merchant, payment_id, amount, reason, keyed)
 
 
 class PaymentRefundsHandler(RefundCreation):
@@ -28,7 +29,7 @@ class PaymentRefundsHandler(RefundCreation):
         merchant = await self.merchant()
         body = self.json_body()
         await create_once(self, merchant.id, body, "refund",
-                          lambda refund_id: self.create(merchant, payment_id, body, refund_id),
+                          lambda keyed: self.create(merchant, payment_id, body, keyed),
                           refund_json)
 
     async def get(self, payment_id: str) -> None:
@@ -42,14 +43,14 @@ class RefundsHandler(RefundCreation):
         merchant = await self.merchant()
         body = self.json_body()
         await create_once(self, merchant.id, body, "refund",
-                          lambda refund_id: self.create_from_body(merchant, body, refund_id),
+                          lambda keyed: self.create_from_body(merchant, body, keyed),
                           refund_json)
 
     async def create_from_body(self, merchant: Merchant, body: dict[str, Any],
-                               refund_id: str | None) -> Refund:
+                               keyed: Keyed | None) -> Refund | Answered:
         payment_id = inputs.text(body, "payment_id", required=True, max_length=64)
         assert payment_id is not None
-        return await self.create(merchant, payment_id, body, refund_id)
+        return await self.create(merchant, payment_id, body, keyed)
 
 
 class RefundHandler(BaseHandler):

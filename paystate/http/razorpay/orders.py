@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...engine.commands import Answered, Keyed
 from ...engine.merchants import Merchant
 from ...machines.models import Order
 from .. import inputs
@@ -26,18 +27,18 @@ class RazorpayOrdersHandler(RazorpayHandler):
         merchant = await self.merchant()
         body = self.body(ORDER_FIELDS)
         await create_once(self, self.key_owner(merchant), body, "order",
-                          lambda order_id: self.create(merchant, body, order_id),
+                          lambda keyed: self.create(merchant, body, keyed),
                           lambda o: renderers.order(o, 0), status=200)
 
     async def create(self, merchant: Merchant, body: dict[str, Any],
-                     order_id: str | None) -> Order:
+                     keyed: Keyed | None) -> Order | Answered:
         for name, why in NOT_OFFERED.items():
             if body.get(name) not in (None, False, 0, "0", "false"):
                 raise refused(why, name)
         with about("amount", "currency", "receipt", "notes"):
             new = inputs.new_order(body)
         return await self.engine.create_order(merchant, new.amount, new.currency, new.receipt,
-                                              new.notes, order_id)
+                                              new.notes, keyed)
 
     async def get(self) -> None:
         merchant = await self.merchant()

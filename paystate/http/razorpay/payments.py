@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...engine.bridge import NewPayment
+from ...engine.commands import Answered, Keyed
 from ...engine.merchants import Merchant
 from ...machines.models import Order, Payment
 from .. import inputs
@@ -36,14 +37,14 @@ class PaymentCreation(RazorpayHandler):
         merchant = await self.merchant()
         body = self.body(PAYMENT_FIELDS)
         await create_once(self, self.key_owner(merchant), body, "payment",
-                          lambda payment_id: self.create(merchant, body, payment_id),
+                          lambda keyed: self.create(merchant, body, keyed),
                           self.answer, status=200)
 
     def answer(self, payment: Payment) -> dict[str, Any]:
         return renderers.created_payment(payment)
 
     async def create(self, merchant: Merchant, body: dict[str, Any],
-                     payment_id: str | None) -> Payment:
+                     keyed: Keyed | None) -> Payment | Answered:
         with about("order_id"):
             order_id = inputs.text(body, "order_id", required=True, max_length=64)
         assert order_id is not None
@@ -54,7 +55,7 @@ class PaymentCreation(RazorpayHandler):
                 inputs.text(body, name, max_length=1024 if name == "user_agent" else 255)
             inputs.notes(body)
         new = self.instrument(body)
-        return await self.engine.create_payment(order, new, payment_id)
+        return await self.engine.create_payment(order, new, keyed)
 
     @staticmethod
     def check_order_terms(body: dict[str, Any], order: Order) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...engine.commands import Answered, Keyed
 from ...engine.errors import NotFound
 from ...engine.merchants import Merchant
 from ...machines.models import Refund
@@ -24,7 +25,7 @@ REFUND_FIELDS = ("amount", "notes", "speed")
 
 class RefundCreation(RazorpayHandler):
     async def create(self, merchant: Merchant, payment_id: str, body: dict[str, Any],
-                     refund_id: str | None) -> Refund:
+                     keyed: Keyed | None) -> Refund | Answered:
         with about("amount"):
             amount = inputs.refund_amount(body, required=False)
         with about("notes"):
@@ -34,7 +35,7 @@ class RefundCreation(RazorpayHandler):
             raise refused("speed must be normal: instant refunds are not supported", "speed")
         if amount is None:
             amount = refundable_amount(await self.engine.payment(merchant, payment_id))
-        return await self.engine.create_refund(merchant, payment_id, amount, None, refund_id)
+        return await self.engine.create_refund(merchant, payment_id, amount, None, keyed)
 
 
 class RazorpayPaymentRefundHandler(RefundCreation):
@@ -42,7 +43,7 @@ class RazorpayPaymentRefundHandler(RefundCreation):
         merchant = await self.merchant()
         body = self.body(REFUND_FIELDS, optional=True)
         await create_once(self, self.key_owner(merchant), body, "refund",
-                          lambda refund_id: self.create(merchant, payment_id, body, refund_id),
+                          lambda keyed: self.create(merchant, payment_id, body, keyed),
                           renderers.refund, status=200)
 
 
@@ -70,15 +71,15 @@ class RazorpayRefundsHandler(RefundCreation):
         merchant = await self.merchant()
         body = self.body(("payment_id", *REFUND_FIELDS))
         await create_once(self, self.key_owner(merchant), body, "refund",
-                          lambda refund_id: self.create_from_body(merchant, body, refund_id),
+                          lambda keyed: self.create_from_body(merchant, body, keyed),
                           renderers.refund, status=200)
 
     async def create_from_body(self, merchant: Merchant, body: dict[str, Any],
-                               refund_id: str | None) -> Refund:
+                               keyed: Keyed | None) -> Refund | Answered:
         with about("payment_id"):
             payment_id = inputs.text(body, "payment_id", required=True, max_length=64)
         assert payment_id is not None
-        return await self.create(merchant, payment_id, body, refund_id)
+        return await self.create(merchant, payment_id, body, keyed)
 
     async def get(self) -> None:
         merchant = await self.merchant()
