@@ -190,11 +190,14 @@ def _statement(plan: _Plan) -> tuple[str, list[Any]]:
 
 
 def _json(rows: list[dict[str, Any]]) -> str:
-    return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS, default=_bytea).decode()
+    return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS, default=_other).decode()
 
 
-def _bytea(value: Any) -> str:
-    # A bytea column reads a JSON string in PostgreSQL's hex format.
+def _other(value: Any) -> str:
+    """What orjson leaves to us: bytes (a bytea column reads a JSON string in PostgreSQL's hex
+    format) and subclasses of datetime (freezegun's, in tests that freeze time)."""
     if isinstance(value, bytes):
         return "\\x" + value.hex()
+    if isinstance(value, datetime):
+        return value.isoformat()
     raise TypeError(f"cannot store {type(value).__name__} in a batch commit")
