@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import os
 import re
 
 from paystate.engine.ids import new_id
@@ -19,3 +20,16 @@ def test_every_character_is_about_equally_likely() -> None:
     assert len(counts) == 62
     expected = 6200 * 16 / 62  # 1,600 each
     assert all(abs(n - expected) < 0.2 * expected for n in counts.values())
+
+
+def test_a_forked_child_does_not_reuse_its_parents_random_bytes() -> None:
+    new_id("")  # the parent's buffer now holds bytes a child would see if it kept it
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.write(write, new_id("").encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.waitpid(pid, 0)
+    assert len(child) == 16 and child != new_id("")
