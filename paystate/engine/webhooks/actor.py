@@ -167,16 +167,25 @@ class DispatcherActor(pykka.ThreadingActor):
         record(self._uow, KIND, WEBHOOK_DELIVERY, event)
 
     def _new_delivery(self, uow: UnitOfWork, merchant_id: str, event: str, timestamp: int,
-                      data: Mapping[str, Any], key: str) -> WebhookDelivery:
+                      data: Mapping[str, Any], key: str, leased: bool = False
+                      ) -> WebhookDelivery:
+        """A delivery whose first attempt is due by the schedule. ``leased``: this process
+        makes that attempt as soon as the row is committed (the row is written leased to it,
+        and no job goes through Redis); a crash before it lets the lease expire, and the
+        sweeper of any process makes the attempt then."""
         d = WebhookDelivery(
             id=str(uuid.uuid4()), merchant_id=merchant_id, event=event, event_key=key,
             payload=serialise_body(event, timestamp, data), state=WEBHOOK_DELIVERY.initial,
             attempts=0, next_retry_at=next_attempt_at(1, self._config.schedule, uow.at),
-            last_attempt_at=None, response_code=None, lease_owner=None, lease_token=None,
-            lease_until=None, version=1, created_at=uow.at, updated_at=uow.at)
+            last_attempt_at=None, response_code=None,
+            lease_owner=self._config.owner if leased else None,
+            lease_token=str(uuid.uuid4()) if leased else None,
+            lease_until=uow.at + self._config.lease if leased else None,
+            version=1, created_at=uow.at, updated_at=uow.at)
         uow.insert(KIND, {f.name: getattr(d, f.name) for f in fields(d)})
         uow.record_transition(KIND, d.id, 1, None, d.state, "create", {"event": event})
-        self._emit_job(uow, d)
+        if not leased:
+            self._emit_job(uow, d)
         return d
 
     def _emit_job(self, uow: UnitOfWork, d: WebhookDelivery) -> None:
@@ -198,9 +207,13 @@ class DispatcherActor(pykka.ThreadingActor):
         if not wanted:
             return 0
 
-        def decide(uow: UnitOfWork) -> int:
+        def decide(uow: UnitOfWork) -> list[tuple[WebhookDelivery, bool]]:
             existing = self._rows.existing_keys(sorted(hooked), [key for key, _ in wanted])
-            made = 0
+            # A first attempt due at once is made by this process, straight after the commit,
+            # while its merchant has a free slot: no job through Redis, no claim.
+            due_at_once = self._config.schedule[:1] == (0,)
+            room: dict[str, int] = {}
+            made = []
             for key, p in wanted:
                 merchant_id = str(p["merchant_id"])
                 if (merchant_id, key) in existing:
@@ -209,12 +222,28 @@ class DispatcherActor(pykka.ThreadingActor):
                 timestamp = p.get("timestamp")
                 if not isinstance(timestamp, int):
                     timestamp = int(uow.at.timestamp())
-                self._new_delivery(uow, merchant_id, str(p["event"]), timestamp,
-                                   p.get("data") or {}, key)
-                made += 1
+                free = room.setdefault(merchant_id, self._slots.room(merchant_id))
+                leased = due_at_once and free > 0
+                if leased:
+                    room[merchant_id] = free - 1
+                made.append((self._new_delivery(uow, merchant_id, str(p["event"]), timestamp,
+                                                p.get("data") or {}, key, leased), leased))
             return made
 
-        return self._write(decide)
+        made = self._write(decide)
+        for d, leased in made:
+            if leased:
+                merchant = hooked[d.merchant_id]
+                self._launch({**self._row_of(d), "webhook_url": merchant["webhook_url"],
+                              "webhook_secret": merchant["webhook_secret"]}, None)
+        return len(made)
+
+    @staticmethod
+    def _row_of(d: WebhookDelivery) -> dict[str, Any]:
+        # The row as a claim returns it (``status`` being the table's name for the state).
+        row = {f.name: getattr(d, f.name) for f in fields(d)}
+        row["status"] = row.pop("state")
+        return row
 
     def _on_ReconcileEvents(self, msg: ReconcileEvents) -> int:
         """Event rows past the watermark go through ``CreateFromEvents``, whose per-merchant

@@ -69,11 +69,12 @@ class Deliveries:
                                  (ids,)).fetchall()
         return {str(r["id"]): delivery_from_row(r) for r in rows}
 
-    def hooked_merchants(self, merchant_ids: list[str]) -> set[str]:
-        """The merchants among ``merchant_ids`` that have a webhook URL."""
-        return {str(r["id"]) for r in self.conn.execute(
-            "SELECT id FROM merchants WHERE id = ANY(%s::uuid[]) AND webhook_url IS NOT NULL",
-            (merchant_ids,))}
+    def hooked_merchants(self, merchant_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The merchants among ``merchant_ids`` that have a webhook URL, with their URL and
+        secret as they are now (``webhook_url``, ``webhook_secret``)."""
+        return {str(r["id"]): r for r in self.conn.execute(
+            "SELECT id, webhook_url, webhook_secret FROM merchants"
+            " WHERE id = ANY(%s::uuid[]) AND webhook_url IS NOT NULL", (merchant_ids,))}
 
     def existing_keys(self, merchant_ids: list[str], keys: list[str]) -> set[tuple[str, str]]:
         return {(str(r["merchant_id"]), r["event_key"]) for r in self.conn.execute(
