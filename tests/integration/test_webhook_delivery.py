@@ -239,3 +239,27 @@ def test_a_lost_redis_loses_no_attempt(base_settings: Settings,
         assert [r.webhook_id for r in paystate_webhook_receiver.requests] == [did]
     finally:
         worker.stop()
+
+
+def test_a_first_attempt_due_at_once_goes_out_without_a_job(
+        gateway: ThreadGateway, paystate_webhook_receiver: WebhookReceiver) -> None:
+    """The process that creates a delivery whose first attempt is due now (and whose merchant
+    has room) sends it straight after the commit: no job through Redis, no claim; its own
+    owner name is on the attempt."""
+    merchant_id, client = new_merchant(gateway.settings, gateway.url,
+                                       webhook_url=paystate_webhook_receiver.url)
+    client.upi_payment(client.order()["id"])
+    wait_until(lambda: statuses(gateway.settings, merchant_id) == ["succeeded"] * 3, 15, 0.05,
+               "three deliveries")
+    ids = {str(d["id"]) for d in deliveries_of(gateway.settings, merchant_id)}
+    streams = StreamNames(gateway.settings.stream_prefix)
+    r = redis.Redis.from_url(gateway.settings.redis_url)
+    try:
+        jobs = [json.loads(fields[b"payload"])
+                for _id, fields in r.xrange(streams.webhook_jobs)]
+    finally:
+        r.close()
+    assert not [job for job in jobs if job.get("delivery_id") in ids]
+    attempts = [a for delivery_id in ids for a in attempts_of(gateway.settings, delivery_id)]
+    assert len(attempts) == 3 and all(a["attempt"] == 1 for a in attempts)
+    assert len({a["worker"] for a in attempts}) == 1
