@@ -207,11 +207,12 @@ class DispatcherActor(pykka.ThreadingActor):
         if not wanted:
             return 0
 
+        # A first attempt due at once is made by this process, straight after the commit, while
+        # its merchant has a free slot: no job through Redis, no claim.
+        due_at_once = self._config.schedule[:1] == (0,)
+
         def decide(uow: UnitOfWork) -> list[tuple[WebhookDelivery, bool]]:
             existing = self._rows.existing_keys(sorted(hooked), [key for key, _ in wanted])
-            # A first attempt due at once is made by this process, straight after the commit,
-            # while its merchant has a free slot: no job through Redis, no claim.
-            due_at_once = self._config.schedule[:1] == (0,)
             room: dict[str, int] = {}
             made = []
             for key, p in wanted:
@@ -236,6 +237,10 @@ class DispatcherActor(pykka.ThreadingActor):
                 merchant = hooked[d.merchant_id]
                 self._launch({**self._row_of(d), "webhook_url": merchant["webhook_url"],
                               "webhook_secret": merchant["webhook_secret"]}, None)
+            elif due_at_once:
+                # Due now but no room: the next slot this merchant frees takes it (its job
+                # would say the same, a Redis round trip later).
+                self._slots.mark_backlog(d.merchant_id)
         return len(made)
 
     @staticmethod
