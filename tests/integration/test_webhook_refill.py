@@ -14,7 +14,7 @@ from paystate.config import Settings
 from paystate.engine.clock import SystemClock
 from paystate.engine.streams import StreamNames
 from paystate.engine.webhooks.dispatcher import WebhookDispatcher
-from paystate.engine.webhooks.messages import CreateFromEvents, DispatcherConfig, event_key
+from paystate.engine.webhooks.messages import CreateFromEvents, DispatcherConfig
 from paystate.machines.webhook import PRODUCTION_SCHEDULE
 from paystate.testing import ReceivedWebhook, WebhookReceiver
 from tests.support import make_settings, wait_until
@@ -63,8 +63,7 @@ def test_2000_due_deliveries_of_one_merchant_arrive_within_seconds(
                    "entity_id": f"pay_refill{n:08d}", "data": {"payment": {"n": n}}}
                   for n in range(DELIVERIES)]
         started = time.monotonic()
-        made = dispatcher.submit(CreateFromEvents(
-            tuple((event_key(e), e) for e in events))).result(60)
+        made = dispatcher.submit(CreateFromEvents(tuple(events))).result(60)
         assert made == DELIVERIES
         wait_until(lambda: gauge.served >= DELIVERIES, 30, 0.05, "every delivery to arrive")
         took = time.monotonic() - started

@@ -197,13 +197,14 @@ class DispatcherActor(pykka.ThreadingActor):
     # -- creating ------------------------------------------------------------------------
 
     def _on_CreateFromEvents(self, msg: CreateFromEvents) -> int:
-        events = [(key, p) for key, p in msg.events
+        events = [p for p in msg.events
                   if isinstance(p, Mapping) and p.get("event") and is_uuid(p.get("merchant_id"))]
-        merchant_ids = sorted({str(p["merchant_id"]) for _, p in events})
+        merchant_ids = sorted({str(p["merchant_id"]) for p in events})
         if not merchant_ids:
             return 0
         hooked = self._rows.hooked_merchants(merchant_ids)
-        wanted = [(key, p) for key, p in events if str(p["merchant_id"]) in hooked]
+        # Keys (a canonical dump and a hash each) only for events that make a delivery.
+        wanted = [(event_key(p), p) for p in events if str(p["merchant_id"]) in hooked]
         if not wanted:
             return 0
 
@@ -259,8 +260,7 @@ class DispatcherActor(pykka.ThreadingActor):
         rows = self._rows.events_after(stream, self._reconciled_seq, msg.until, msg.limit)
         if not rows:
             return 0
-        made = self._on_CreateFromEvents(CreateFromEvents(
-            tuple((event_key(r["payload"]), r["payload"]) for r in rows)))
+        made = self._on_CreateFromEvents(CreateFromEvents(tuple(r["payload"] for r in rows)))
         self._reconciled_seq = int(rows[-1]["seq"])
         return made
 

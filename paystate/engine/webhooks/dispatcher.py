@@ -47,7 +47,6 @@ from .messages import (
     ManualRetry,
     ReconcileEvents,
     SweepDue,
-    event_key,
 )
 from .sender import AiohttpTransport, Transport, WebhookSender
 
@@ -215,7 +214,7 @@ class WebhookDispatcher:
                 self._schedule(JobRef(stream, eid), payload)
         if not events:
             return
-        created = self.submit(CreateFromEvents(tuple((event_key(p), p) for _, p in events)))
+        created = self.submit(CreateFromEvents(tuple(p for _, p in events)))
         try:
             created.result(30)
         except Exception as exc:  # noqa: BLE001 - unacknowledged entries are claimed again

@@ -40,8 +40,9 @@ class JobRef:
 
 @dataclass(frozen=True)
 class CreateFromEvents:
-    """Domain events read from the events stream: ``(event_key, event payload)`` pairs."""
-    events: tuple[tuple[str, Mapping[str, Any]], ...]
+    """Domain event payloads read from the events stream (or the outbox, to reconcile). Their
+    ``event_key`` is computed by the actor, only for merchants with a webhook URL."""
+    events: tuple[Mapping[str, Any], ...]
 
 
 @dataclass(frozen=True)
