@@ -107,7 +107,9 @@ async def create_once(handler: BaseHandler,
         pass  # the key's row says what to answer: claim it below
     except Exception as exc:
         if to_error(exc).status >= 500:
-            raise  # nothing was written: the key is as free as before
+            # The key is written with its object or not at all: a retry either finds both
+            # (KeyTaken, then the stored answer) or creates afresh.
+            raise
         # A refusal stands only if the key is new: a key used before answers as it did then
         # (a retry of a payment that paid its order replays that payment, not "already paid"),
         # and a key used with another request is 422 whatever this body holds.
