@@ -6,6 +6,8 @@ dispatcher after recording an attempt); queue depths are read from Redis when sc
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -20,6 +22,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.requests = Counter("paystate_http_requests", "HTTP requests answered",
                                 ["method", "handler", "status"], registry=r)
         self.request_latency = Histogram(
@@ -42,8 +45,16 @@ class Metrics:
                                  ["stream", "state"], registry=r)
 
     def observe_request(self, method: str, handler: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, handler, str(status)).inc()
-        self.request_latency.labels(handler).observe(seconds)
+        # The labelled children, looked up once per label set: ``labels()`` costs more than the
+        # increment itself, on every request.
+        key = (method, handler, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, handler, str(status)),
+                        self.request_latency.labels(handler))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_transition(self, machine: str, from_state: str | None, to_state: str) -> None:
         self.transitions.labels(machine, from_state or "none", to_state).inc()
