@@ -318,18 +318,27 @@ class DispatcherActor(pykka.ThreadingActor):
                 self._slots.mark_backlog(merchant_id)
         return [self._launch(row, None) for row in self._rows.claim(ids, msg.now)]
 
-    def _claim_refills(self, merchant_ids: set[str],
-                       uow: UnitOfWork) -> list[tuple[str, int, list[dict[str, Any]]]]:
-        """Claim, for each merchant whose slots just freed and who waited for room, its next
-        due deliveries: one indexed claim per merchant, in the transaction that recorded the
-        attempts. Returns (merchant, room, rows) to launch after the commit."""
-        claims = []
+    def _refill(self, merchant_ids: set[str]) -> None:
+        """For each merchant whose slots just freed and who waited for room: claim its next due
+        deliveries (one indexed statement per merchant) and launch them at once. Runs before
+        the finished attempts are written, so a slot is back at work one commit sooner; the
+        attempts just finished are still leased to this process, so no claim can take them."""
+        now = self._clock.now()
         for merchant_id in sorted(merchant_ids):
             room = self._slots.room(merchant_id)
-            if room > 0 and self._slots.has_backlog(merchant_id):
-                claims.append((merchant_id, room,
-                               self._rows.claim_next(merchant_id, uow.at, room)))
-        return claims
+            if room <= 0 or not self._slots.has_backlog(merchant_id):
+                continue
+            try:
+                rows = self._rows.claim_next(merchant_id, now, room)
+            except psycopg.Error as exc:
+                log.warning("could not refill %s's webhook slots (the sweeper will): %s",
+                            merchant_id, exc)
+                self._db.reset()
+                return
+            if len(rows) < room:
+                self._slots.clear_backlog(merchant_id)
+            for row in rows:
+                self._launch(row, None)
 
     def _launch(self, row: dict[str, Any], job: JobRef | None) -> Future:
         """Start the attempt a claim just won; the returned Future completes when it is
@@ -382,10 +391,9 @@ class DispatcherActor(pykka.ThreadingActor):
                     if (flight := self._slots.finish(done.delivery_id, done.token)) is not None]
         if not finished:
             return
-        merchants = {flight.merchant_id for _done, flight in finished}
+        self._refill({flight.merchant_id for _done, flight in finished})
         try:
-            recorded, refills = self._write(lambda uow: (self._record_all(uow, finished),
-                                                         self._claim_refills(merchants, uow)))
+            recorded = self._write(lambda uow: self._record_all(uow, finished))
         except BaseException as exc:
             for _done, flight in finished:
                 flight.done.set_exception(exc)
@@ -399,11 +407,6 @@ class DispatcherActor(pykka.ThreadingActor):
             self._metrics.webhook_attempts.labels(outcome).inc()
             self._metrics.webhook_latency.observe(done.result.duration_ms / 1000)
             flight.done.set_result(delivery)
-        for merchant_id, room, rows in refills:
-            if len(rows) < room:
-                self._slots.clear_backlog(merchant_id)
-            for row in rows:
-                self._launch(row, None)
 
     def _record_all(self, uow: UnitOfWork,
                     finished: list[tuple[AttemptDone, InFlight]]) -> list[WebhookDelivery]:
