@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -105,6 +106,10 @@ async def drive(load: Load, seconds: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A SIGTERM (an impatient operator, a CI timeout) unwinds like Ctrl-C, through the
+    # ``finally`` below that stops the gateway processes, the receiver and the services;
+    # by default it would end this process alone and leave them all running.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     args = parse_args(argv)
     seconds = args.seconds if args.seconds is not None else args.minutes * 60
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
