@@ -26,7 +26,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ import requests
 from chaos_checks import Result, check_all, pending_work
 from chaos_cluster import Cluster, Services, run_faults
 from chaos_load import AUTH, Load
+from gateways import free_port
 
 from paystate.engine.clock import SystemClock
 from paystate.engine.merchants import seed_test_merchant
@@ -49,12 +49,6 @@ from paystate.engine.migrations import reset_database
 HERE = os.path.dirname(os.path.abspath(__file__))
 WEBHOOK_SECRET = "whsec_test_abc123"  # the seeded test merchant's
 SWEEP_GRACE_S, SWEEP_INTERVAL_S, LEASE_S = 3.0, 1.0, 30.0  # the engine's defaults
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -22,11 +22,10 @@ from dataclasses import replace
 import psycopg
 
 from paystate.bootstrap import build, prepare_database
-from paystate.config import Settings
+from paystate.config import TEST_MERCHANT_ID, Settings
 from paystate.engine.bridge import NewPayment
 from paystate.engine.clock import SystemClock
 from paystate.engine.merchants import Merchant
-from paystate.config import TEST_MERCHANT_ID
 
 
 def rss_mb() -> float:

@@ -14,35 +14,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 
 import aiohttp
+from gateways import free_port, wait_healthy
 
 AUTH = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
 MAX_REQUESTS = 200_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def wait_healthy(base: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(base + "/health") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit("gateway did not become healthy")
 
 
 async def drive(base: str, seconds: float, concurrency: int) -> None:
@@ -100,7 +81,7 @@ def main() -> None:
                              "WARNING"], env=env)
     try:
         base = f"http://127.0.0.1:{port}"
-        asyncio.run(wait_healthy(base))
+        wait_healthy(base)
         asyncio.run(drive(base, seconds, concurrency))
     finally:
         proc.send_signal(signal.SIGTERM)
