@@ -88,12 +88,11 @@ class Engine:
         id; if it ``may_exist``, an existing order is returned and nothing is created; with an
         ``answer``, the key is written with the order and ``Answered`` returned (the same for
         payments and refunds)."""
-        return await self.fire(c.CreateOrder(order_id=keyed.object_id if keyed else
-                                             new_id("order_"),
-                                             merchant_id=merchant.id, amount=amount,
-                                             currency=currency, receipt=receipt, notes=notes,
-                                             may_exist=bool(keyed and keyed.may_exist),
-                                             answer=keyed.answer if keyed else None))
+        keyed = keyed or c.Keyed(new_id("order_"))
+        return await self.fire(c.CreateOrder(order_id=keyed.object_id, merchant_id=merchant.id,
+                                             amount=amount, currency=currency, receipt=receipt,
+                                             notes=notes, may_exist=keyed.may_exist,
+                                             answer=keyed.answer))
 
     async def order(self, merchant: Merchant | None, order_id: str) -> Order:
         order = await self.queries.order(order_id)
@@ -114,11 +113,11 @@ class Engine:
             order_id, merchant_id = order, (merchant.id if merchant else None)
         else:
             order_id, merchant_id = order.id, order.merchant_id
+        keyed = keyed or c.Keyed(new_id("pay_"))
         return await self.fire(c.CreatePayment(
-            order_id=order_id, payment_id=keyed.object_id if keyed else new_id("pay_"),
-            merchant_id=merchant_id, method=new.method, vpa=new.vpa,
-            card_network=new.card_network, card_last4=new.card_last4,
-            may_exist=bool(keyed and keyed.may_exist), answer=keyed.answer if keyed else None,
+            order_id=order_id, payment_id=keyed.object_id, merchant_id=merchant_id,
+            method=new.method, vpa=new.vpa, card_network=new.card_network,
+            card_last4=new.card_last4, may_exist=keyed.may_exist, answer=keyed.answer,
             max_attempts=max_attempts))
 
     async def payment(self, merchant: Merchant | None, payment_id: str) -> Payment:
@@ -145,13 +144,11 @@ class Engine:
                             reason: str | None,
                             keyed: c.Keyed | None = None) -> Refund | c.Answered:
         payment = await self.payment(merchant, payment_id)
+        keyed = keyed or c.Keyed(new_id("rfnd_"))
         return await self.fire(c.CreateRefund(order_id=payment.order_id, payment_id=payment.id,
-                                              refund_id=keyed.object_id if keyed else
-                                              new_id("rfnd_"),
-                                              merchant_id=merchant.id, amount=amount,
-                                              reason=reason,
-                                              may_exist=bool(keyed and keyed.may_exist),
-                                              answer=keyed.answer if keyed else None))
+                                              refund_id=keyed.object_id, merchant_id=merchant.id,
+                                              amount=amount, reason=reason,
+                                              may_exist=keyed.may_exist, answer=keyed.answer))
 
     async def created_object(self, merchant_id: str,
                              object_id: str) -> Order | Payment | Refund | None:
