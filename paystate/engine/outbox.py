@@ -6,7 +6,6 @@ times; every consumer is idempotent.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -14,12 +13,12 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-import orjson
 import psycopg
 import redis
 
 from .clock import Clock
 from .db import connect
+from .encoding import json_bytes
 from .unit_of_work import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -32,16 +31,8 @@ STREAM_MAXLEN = 100_000
 
 
 def _xadd(pipe: Any, stream: str, payload: Any, outbox_id: Any) -> None:
-    pipe.xadd(stream, {"payload": _encoded(payload), "outbox_id": str(outbox_id)},
+    pipe.xadd(stream, {"payload": json_bytes(payload), "outbox_id": str(outbox_id)},
               maxlen=STREAM_MAXLEN, approximate=True)
-
-
-def _encoded(payload: Any) -> bytes:
-    # orjson is the fast path; an integer past 64 bits is left to the standard library.
-    try:
-        return orjson.dumps(payload)
-    except TypeError:
-        return json.dumps(payload).encode()
 
 
 def publish(client: redis.Redis, conn: psycopg.Connection[Any], rows: Iterable[OutboxRow],
