@@ -63,7 +63,7 @@ from .messages import (
     SweepDue,
     event_key,
 )
-from .records import delivery_from_row
+from .records import delivery_from_row, delivery_row
 from .sender import AttemptResult, OutgoingWebhook, WebhookSender
 from .slots import InFlight, Slots
 
@@ -236,7 +236,7 @@ class DispatcherActor(pykka.ThreadingActor):
         for d, leased in made:
             if leased:
                 merchant = hooked[d.merchant_id]
-                self._launch({**self._row_of(d), "webhook_url": merchant["webhook_url"],
+                self._launch({**delivery_row(d), "webhook_url": merchant["webhook_url"],
                               "webhook_secret": merchant["webhook_secret"]}, None)
             elif due_at_once:
                 # Due now but no room: the next slot this merchant frees takes it (its job
@@ -244,12 +244,6 @@ class DispatcherActor(pykka.ThreadingActor):
                 self._slots.mark_backlog(d.merchant_id)
         return len(made)
 
-    @staticmethod
-    def _row_of(d: WebhookDelivery) -> dict[str, Any]:
-        # The row as a claim returns it (``status`` being the table's name for the state).
-        row = {f.name: getattr(d, f.name) for f in fields(d)}
-        row["status"] = row.pop("state")
-        return row
 
     def _on_ReconcileEvents(self, msg: ReconcileEvents) -> int:
         """Event rows past the watermark go through ``CreateFromEvents``, whose per-merchant

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from ...machines.webhook import WebhookDelivery
@@ -19,3 +20,9 @@ def delivery_from_row(row: dict[str, Any]) -> WebhookDelivery:
         lease_until=row.get("lease_until"), version=row["version"],
         created_at=row["created_at"], updated_at=row["updated_at"])
 
+
+def delivery_row(d: WebhookDelivery) -> dict[str, Any]:
+    """The inverse of ``delivery_from_row``: the row as a claim returns it."""
+    row = {f.name: getattr(d, f.name) for f in fields(d)}
+    row["status"] = row.pop("state")
+    return row
