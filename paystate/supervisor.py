@@ -1,10 +1,13 @@
-"""``paystate serve|api --processes N``: N gateway processes sharing one port.
+"""``paystate serve|api --processes N``: N HTTP processes sharing one port, and for ``serve`` one
+worker process beside them.
 
 One Python process has one GIL for its event loop and every actor thread, so on a machine with
-several cores the gateway runs one full process per core. Each child binds the port with
-``SO_REUSEPORT`` (the kernel spreads connections over them) and owns its shards, publisher and
-consumers; PostgreSQL's compare-and-set already decides between processes, exactly as between
-separately started ``api`` and ``worker`` processes.
+several cores the gateway runs several processes. Each HTTP child binds the port with
+``SO_REUSEPORT`` (the kernel spreads connections over them) and owns its shards and publisher;
+PostgreSQL's compare-and-set already decides between processes. ``serve`` adds one ``worker``
+child (settlement, webhooks, relay, sweepers): measured, those threads took the GIL from the
+HTTP thread when every process ran them, and an ``api`` x N + ``worker`` layout served more
+creates and delivered webhooks sooner than N full ``serve`` processes.
 
 The parent only migrates once, starts the children, restarts one that dies (a crash must not
 leave the port half-served), and passes SIGINT/SIGTERM on. Children get SIGTERM if the parent
@@ -35,11 +38,15 @@ def _die_with_parent() -> None:
         pass  # not Linux: the children outlive a killed parent
 
 
+def child_commands(command: str, processes: int) -> list[str]:
+    """The children of ``paystate COMMAND --processes N``: N of ``api`` (which ``serve`` and
+    ``api`` both run as HTTP processes), and for ``serve`` one ``worker``."""
+    return ["api"] * processes + (["worker"] if command == "serve" else [])
+
+
 def supervise(command: str, processes: int, log_level: str) -> int:
-    """Run ``processes`` children of ``paystate COMMAND --processes 1 --reuse-port`` until
-    SIGINT/SIGTERM; return the exit status."""
-    argv = [sys.executable, "-m", "paystate", command, "--processes", "1", "--reuse-port",
-            "--log-level", log_level]
+    """Run the children of ``paystate COMMAND --processes N`` until SIGINT/SIGTERM; return the
+    exit status."""
     stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -49,31 +56,36 @@ def supervise(command: str, processes: int, log_level: str) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    def spawn() -> tuple[subprocess.Popen[bytes], float]:
+    def spawn(child: str) -> tuple[str, subprocess.Popen[bytes], float]:
+        argv = [sys.executable, "-m", "paystate", child, "--processes", "1", "--log-level",
+                log_level]
+        if child == "api":
+            argv.append("--reuse-port")
         # The supervisor runs no threads, so preexec_fn is safe here.
-        return (subprocess.Popen(argv, preexec_fn=_die_with_parent),  # noqa: PLW1509
+        return (child, subprocess.Popen(argv, preexec_fn=_die_with_parent),  # noqa: PLW1509
                 time.monotonic())
 
-    children = [spawn() for _ in range(processes)]
-    print(f"paystate supervising {processes} {command} processes", flush=True)
+    commands = child_commands(command, processes)
+    children = [spawn(child) for child in commands]
+    print(f"paystate supervising {processes} HTTP processes"
+          + (" and a worker" if "worker" in commands else ""), flush=True)
     status = 0
     while not stopping:
         time.sleep(0.2)
-        for i, (child, started) in enumerate(children):
+        for i, (name, child, started) in enumerate(children):
             code = child.poll()
             if code is None or stopping:
                 continue
             if time.monotonic() - started < MIN_UPTIME_S:
-                log.error("a %s process exited (%s) right after starting; stopping", command,
-                          code)
+                log.error("a %s process exited (%s) right after starting; stopping", name, code)
                 stopping, status = True, 1
                 break
-            log.warning("a %s process exited (%s); starting another", command, code)
-            children[i] = spawn()
-    for child, _started in children:
+            log.warning("a %s process exited (%s); starting another", name, code)
+            children[i] = spawn(name)
+    for _name, child, _started in children:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
-    for child, _started in children:
+    for _name, child, _started in children:
         try:
             child.wait(30)
         except subprocess.TimeoutExpired:

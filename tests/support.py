@@ -184,7 +184,8 @@ class ProcessGateway:
             # A supervisor's children come up one by one: wait for all before the load.
             parts = self.command.split()
             if "--processes" in parts:
-                n = int(parts[parts.index("--processes") + 1])
+                # N HTTP children, and for serve a worker beside them.
+                n = int(parts[parts.index("--processes") + 1]) + (parts[0] == "serve")
                 wait_until(lambda: self.logs().count("paystate ready") >= n, 30, 0.1,
                            f"{n} gateway processes")
         return self
@@ -220,7 +221,8 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 # The two ways to run more than one gateway process over one PostgreSQL and one Redis: two
 # separately started ``serve`` processes on their own ports, or one ``serve --processes 2``
-# whose children share a port (the kernel spreads connections over them).
+# whose two HTTP children share a port (the kernel spreads connections over them) beside its
+# worker child.
 MODES = ("two-serves", "serve-processes-2")
 
 

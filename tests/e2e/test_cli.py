@@ -1,13 +1,17 @@
-"""The command line: migrate and seed are idempotent; unknown commands are refused."""
+"""The command line: migrate and seed are idempotent; unknown commands are refused; ``serve
+--processes N`` runs N HTTP processes and one worker, and replaces one that dies."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 from paystate.config import Settings
-from tests.support import ROOT
+from paystate.supervisor import MIN_UPTIME_S
+from tests.support import ROOT, ProcessGateway, process_env, wait_until
 
 
 def run(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
@@ -30,3 +34,47 @@ def test_unknown_command_and_bad_setting(base_settings: Settings) -> None:
     bad = subprocess.run([sys.executable, "-m", "paystate", "migrate"], env=env, cwd=ROOT,
                          capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 2 and "PORT must be an integer" in bad.stderr
+
+
+def children(pid: int) -> dict[int, str]:
+    """The supervisor's children: pid -> paystate command."""
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        pids = [int(p) for p in f.read().split()]
+    commands = {}
+    for child in pids:
+        with open(f"/proc/{child}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+        commands[child] = argv[argv.index(b"paystate") + 1].decode()
+    return commands
+
+
+def test_serve_processes_runs_http_children_beside_one_worker_and_replaces_it(
+        settings: Settings) -> None:
+    gw = ProcessGateway(process_env(settings, TEST_PROCESSING_DELAY="50"),
+                        command="serve --processes 2").start()
+    try:
+        assert gw.proc is not None
+        first = children(gw.proc.pid)
+        assert sorted(first.values()) == ["api", "api", "worker"]
+        # Settlement runs in the worker child only: a payment through the port settles.
+        paid = gw.client.upi_payment(gw.client.order()["id"])
+        assert gw.client.wait_payment(paid["id"])["status"] == "success"
+
+        (worker,) = [pid for pid, name in first.items() if name == "worker"]
+        started = time.monotonic()
+        # A child that dies right after its start stops the supervisor instead; be past that.
+        wait_until(lambda: time.monotonic() - started > MIN_UPTIME_S, MIN_UPTIME_S + 5, 0.2,
+                   "the worker's minimum uptime")
+        os.kill(worker, signal.SIGKILL)
+
+        def replaced() -> dict[int, str] | None:
+            now = children(gw.proc.pid)  # type: ignore[union-attr]
+            return now if sorted(now.values()) == ["api", "api", "worker"] \
+                and worker not in now else None
+        now = wait_until(replaced, 20, 0.2, "a new worker")
+        assert {p for p, n in now.items() if n == "api"} == \
+            {p for p, n in first.items() if n == "api"}
+        again = gw.client.upi_payment(gw.client.order()["id"])
+        assert gw.client.wait_payment(again["id"])["status"] == "success"
+    finally:
+        gw.stop()
