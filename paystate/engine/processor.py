@@ -2,7 +2,8 @@
 
 Fast path: a consumer group on the job streams hands each job to a ``DueQueue``; at the due time
 the job becomes a Settle command for the owning shard, and the stream entry is acknowledged
-after the shard has committed. Durable path: a sweeper finds pending work whose due time passed
+after the shard has committed (by an acker thread, in batches: the shard's thread, which
+completes the command, does no Redis round trip of its own). Durable path: a sweeper finds pending work whose due time passed
 ``grace`` ago in PostgreSQL (lost with Redis, or left by a dead process) and settles it too. A
 duplicate settle is harmless: the shard answers "already settled" without a transition.
 """
@@ -10,6 +11,7 @@ duplicate settle is harmless: the shard answers "already settled" without a tran
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import threading
 import time
@@ -75,9 +77,13 @@ class SettlementProcessor:
         self._queue = DueQueue(clock, self._settle, name="settle-due")
         self._inflight: set[str] = set()
         self._lock = threading.Lock()
+        # Settled stream entries to acknowledge (stream, entry id, ok); None stops the acker.
+        self._acks: queue.SimpleQueue[tuple[str, str, bool] | None] = queue.SimpleQueue()
         self._threads = [threading.Thread(target=self._consume, name="settle-consumer",
                                           daemon=True),
                          threading.Thread(target=self._sweep_loop, name="settle-sweeper",
+                                          daemon=True),
+                         threading.Thread(target=self._ack_loop, name="settle-acker",
                                           daemon=True)]
         self._sweep_conn: psycopg.Connection[Any] | None = None
 
@@ -95,6 +101,7 @@ class SettlementProcessor:
     def stop(self) -> None:
         self._stop.set()
         self._queue.stop()
+        self._acks.put(None)
         for t in self._threads:
             t.join(timeout=5)
         if self._sweep_conn is not None:
@@ -191,16 +198,40 @@ class SettlementProcessor:
     def _done(self, job: Job, key: str, ok: bool) -> None:
         with self._lock:
             self._inflight.discard(key)
-        if job.stream is None or job.entry_id is None:
-            return
-        try:
+        if job.stream is not None and job.entry_id is not None:
+            self._acks.put((job.stream, job.entry_id, ok))
+
+    def _ack_loop(self) -> None:
+        """Acknowledge settled entries and count them, a pipeline per batch. An entry whose
+        acknowledgement is lost is delivered again and answered "already settled"."""
+        stopping = False
+        while not stopping:
+            first = self._acks.get()
+            if first is None:
+                break
+            done = [first]
+            while len(done) < 500:
+                try:
+                    nxt = self._acks.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stopping = True
+                    break
+                done.append(nxt)
             pipe = self._redis.pipeline(transaction=False)
-            if ok:
-                pipe.xack(job.stream, GROUP, job.entry_id)
-            pipe.hincrby(self._streams.job_stats, "completed" if ok else "failed", 1)
-            pipe.execute()
-        except redis.RedisError as exc:
-            log.warning("could not acknowledge %s: %s", job.entry_id, exc)
+            for stream, entry_id, ok in done:
+                if ok:
+                    pipe.xack(stream, GROUP, entry_id)
+            completed = sum(ok for _stream, _entry, ok in done)
+            if completed:
+                pipe.hincrby(self._streams.job_stats, "completed", completed)
+            if len(done) > completed:
+                pipe.hincrby(self._streams.job_stats, "failed", len(done) - completed)
+            try:
+                pipe.execute()
+            except redis.RedisError as exc:
+                log.warning("could not acknowledge %d settled jobs: %s", len(done), exc)
 
     def _consume(self) -> None:
         backlog = True

@@ -53,3 +53,45 @@ def test_a_burst_is_committed_in_batches(one_shard: ThreadGateway) -> None:
     total = metrics.registry.get_sample_value("paystate_shard_batch_size_sum")
     assert count is not None and total is not None and total >= 200
     assert count < 200  # at least some decisions shared a commit
+
+
+def test_settlements_meeting_a_cold_shard_are_decided_together(
+        base_settings: Settings) -> None:
+    """A worker's shard settles payments another process created: it has none of them cached.
+    A batch of settlements is read in one go and still decides each one right: two payments of
+    one order in one batch pay it once, and an unknown payment fails only its own command."""
+    maker = ThreadGateway(make_settings(shards=1), worker=False).start()
+    settler = ThreadGateway(make_settings(shards=1), worker=False).start()
+    try:
+        assert maker.runtime is not None and settler.runtime is not None
+        orders = [order() for _ in range(20)]
+        payments = [c.CreatePayment(order_id=o.order_id, payment_id=new_id("pay_"),
+                                    merchant_id=TEST_MERCHANT_ID, method="upi", vpa="a@ok")
+                    for o in orders]
+        twin = c.CreatePayment(order_id=orders[0].order_id, payment_id=new_id("pay_"),
+                               merchant_id=TEST_MERCHANT_ID, method="upi", vpa="b@ok")
+        creates: list[c.Command] = [*orders, *payments, twin]
+        for cmd in creates:
+            assert maker.runtime.router.submit(cmd).exception(timeout=30) is None
+
+        settles = [c.SettlePayment(order_id=p.order_id, payment_id=p.payment_id, success=True)
+                   for p in [*payments, twin]]
+        unknown = c.SettlePayment(order_id=orders[1].order_id, payment_id="pay_missing00000",
+                                  success=True)
+        futures = [settler.runtime.router.submit(cmd) for cmd in [*settles, unknown]]
+        outcomes = [f.exception(timeout=30) for f in futures]
+        assert [type(e).__name__ for e in outcomes] == ["NoneType"] * 21 + ["NotFound"]
+        states = {p.payment_id: maker.client.get(f"/api/v1/payments/{p.payment_id}").json()
+                  for p in [*payments, twin]}
+        assert [states[p.payment_id]["status"] for p in payments] == ["success"] * 20
+        assert states[twin.payment_id]["status"] == "failed"
+        assert states[twin.payment_id]["error_code"] == "ORDER_ALREADY_PAID"
+        for o in orders:
+            assert maker.client.get(f"/api/v1/orders/{o.order_id}").json()["status"] == "paid"
+        # The settler's decisions shared commits: batches, not one settlement at a time.
+        registry = settler.runtime.engine.metrics.registry  # type: ignore[union-attr]
+        count = registry.get_sample_value("paystate_shard_batch_size_count")
+        assert count is not None and count < 21
+    finally:
+        settler.stop()
+        maker.stop()
