@@ -19,6 +19,7 @@ import redis
 from .clock import Clock
 from .db import connect
 from .encoding import json_bytes
+from .queues import next_batch
 from .unit_of_work import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -96,19 +97,9 @@ class Publisher:
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            first = self._queue.get()
-            if first is None:
-                break
-            rows = [first]
-            while len(rows) < self._batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stopping = True
-                    break
-                rows.append(nxt)
+            rows, stopping = next_batch(self._queue, self._batch)
+            if not rows:
+                continue
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = connect(self._url, autocommit=True)

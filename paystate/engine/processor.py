@@ -26,6 +26,7 @@ import redis
 from . import commands as c
 from .clock import Clock
 from .db import connect
+from .queues import next_batch
 from .router import ShardRouter
 from .streams import StreamNames, autoclaim, ensure_group, read_group
 from .timers import DueQueue
@@ -206,19 +207,9 @@ class SettlementProcessor:
         acknowledgement is lost is delivered again and answered "already settled"."""
         stopping = False
         while not stopping:
-            first = self._acks.get()
-            if first is None:
-                break
-            done = [first]
-            while len(done) < 500:
-                try:
-                    nxt = self._acks.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stopping = True
-                    break
-                done.append(nxt)
+            done, stopping = next_batch(self._acks, 500)
+            if not done:
+                continue
             pipe = self._redis.pipeline(transaction=False)
             for stream, entry_id, ok in done:
                 if ok:
