@@ -3,7 +3,6 @@ outbox rows, committed together or not at all."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,6 +11,7 @@ import orjson
 import psycopg
 
 from .errors import Conflict, KeyTaken
+from .ids import new_uuid
 
 TABLES = {"order": "orders", "payment": "payments", "refund": "refunds",
           "webhook_delivery": "webhook_logs", "webhook_attempt": "webhook_attempts",
@@ -27,7 +27,7 @@ def _column(name: str) -> str:
 class OutboxRow:
     stream: str
     payload: dict[str, Any]
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = field(default_factory=new_uuid)
 
 
 @dataclass

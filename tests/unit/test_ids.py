@@ -1,12 +1,14 @@
-"""Ids: prefix + 16 characters of [A-Za-z0-9], spread evenly over the alphabet."""
+"""Ids: prefix + 16 characters of [A-Za-z0-9], spread evenly over the alphabet; UUIDs from the
+same buffer are random (version 4) UUIDs."""
 
 from __future__ import annotations
 
 import collections
 import os
 import re
+import uuid
 
-from paystate.engine.ids import new_id
+from paystate.engine.ids import new_id, new_uuid
 
 
 def test_shape_and_uniqueness() -> None:
@@ -33,3 +35,11 @@ def test_a_forked_child_does_not_reuse_its_parents_random_bytes() -> None:
     child = os.read(read, 64).decode()
     os.waitpid(pid, 0)
     assert len(child) == 16 and child != new_id("")
+
+
+def test_uuids_are_distinct_version_4_uuids() -> None:
+    made = [new_uuid() for _ in range(5000)]
+    assert len(set(made)) == 5000
+    parsed = [uuid.UUID(u) for u in made]
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert [str(u) for u in parsed] == made

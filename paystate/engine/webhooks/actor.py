@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
@@ -44,6 +43,7 @@ from ..clock import Clock
 from ..db import ActorConnection
 from ..decisions import fire, record
 from ..errors import Conflict, NotFound
+from ..ids import new_uuid
 from ..metrics import Metrics
 from ..outbox import OutboxRow, publish
 from ..unit_of_work import UnitOfWork
@@ -174,12 +174,12 @@ class DispatcherActor(pykka.ThreadingActor):
         and no job goes through Redis); a crash before it lets the lease expire, and the
         sweeper of any process makes the attempt then."""
         d = WebhookDelivery(
-            id=str(uuid.uuid4()), merchant_id=merchant_id, event=event, event_key=key,
+            id=new_uuid(), merchant_id=merchant_id, event=event, event_key=key,
             payload=serialise_body(event, timestamp, data), state=WEBHOOK_DELIVERY.initial,
             attempts=0, next_retry_at=next_attempt_at(1, self._config.schedule, uow.at),
             last_attempt_at=None, response_code=None,
             lease_owner=self._config.owner if leased else None,
-            lease_token=str(uuid.uuid4()) if leased else None,
+            lease_token=new_uuid() if leased else None,
             lease_until=uow.at + self._config.lease if leased else None,
             version=1, created_at=uow.at, updated_at=uow.at)
         uow.insert(KIND, {f.name: getattr(d, f.name) for f in fields(d)})
@@ -261,7 +261,7 @@ class DispatcherActor(pykka.ThreadingActor):
     def _on_CreateDelivery(self, msg: CreateDelivery) -> WebhookDelivery:
         return self._write(lambda uow: self._new_delivery(
             uow, msg.merchant_id, msg.event, int(uow.at.timestamp()), msg.data,
-            f"{msg.event}:{uuid.uuid4()}"))
+            f"{msg.event}:{new_uuid()}"))
 
     # -- manual retry --------------------------------------------------------------------
 
