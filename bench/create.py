@@ -4,7 +4,10 @@ Idempotency-Key, on one order, at several concurrencies.
 wrk (a C load generator) does the load, so the figures measure the gateway and not a Python
 client sharing its cores. The gateway runs in TEST_MODE with TEST_PAYMENT_SUCCESS=false: the
 payments settle (fail) during the run, as real traffic would, and the order is never paid, so
-every create is a 201. Prints req/s, p50, p99, non-2xx and the gateway's RSS per run.
+every create is a 201. Prints req/s, p50, p99, non-2xx and the gateway's RSS per run, then the
+CPU time each process spent per create (the gateway's API and worker processes, PostgreSQL,
+Redis): on a machine whose cores the benchmark fills, that sum bounds req/s, and it moves far
+less from run to run than req/s does.
 
 Usage: DATABASE_URL=... REDIS_URL=... python bench/create.py [--seconds 20]
        [--concurrency 1,16,64] [--mode serve|split] [--processes N]
@@ -22,7 +25,7 @@ import threading
 import time
 import urllib.request
 
-from gateways import free_port, gateway, tree_rss_mb
+from gateways import cpu_seconds, free_port, gateway, service_pids, tree_rss_mb
 
 AUTH = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789",
         "Content-Type": "application/json"}
@@ -37,7 +40,7 @@ def make_order(base: str) -> str:
 
 
 def run_wrk(base: str, order_id: str, seconds: int, connections: int, pids: list[int],
-            tag: str) -> dict[str, float]:
+            tag: str, roots: list[tuple[str, int]]) -> dict[str, float]:
     threads = max(1, min(2, connections))
     peak = [0.0]
     stop = threading.Event()
@@ -48,11 +51,13 @@ def run_wrk(base: str, order_id: str, seconds: int, connections: int, pids: list
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    cpu_before = cpu_seconds(roots)
     out = subprocess.run(
         ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency",
          "-s", os.path.join(HERE, "create_payment.lua"), base, "--", tag],
         env={**os.environ, "ORDER_ID": order_id}, capture_output=True, text=True,
         timeout=seconds + 60, check=True).stdout
+    cpu_after = cpu_seconds(roots)
     stop.set()
     sampler.join()
     line = next(ln for ln in out.splitlines() if ln.startswith("RESULT "))
@@ -62,7 +67,9 @@ def run_wrk(base: str, order_id: str, seconds: int, connections: int, pids: list
             "non2xx": fields["non2xx"],
             "errors": fields["connect_errors"] + fields["read_errors"]
             + fields["write_errors"] + fields["timeouts"],
-            "requests": fields["requests"], "rss_mb": peak[0]}
+            "requests": fields["requests"], "rss_mb": peak[0],
+            **{f"cpu {k}": (cpu_after[k] - cpu_before.get(k, 0.0)) * 1000 / fields["requests"]
+               for k in cpu_after if fields["requests"]}}
 
 
 def main() -> None:
@@ -85,11 +92,21 @@ def main() -> None:
     with gateway(args.mode, port, env, args.processes) as pids:
         order_id = make_order(base)
         # A short warm-up: connections, caches and JIT-free Python paths all settle first.
-        run_wrk(base, order_id, 3, 16, pids, "warmup")
+        roots = [("gateway", p) for p in pids] + service_pids(os.environ["DATABASE_URL"],
+                                                              os.environ["REDIS_URL"])
+        run_wrk(base, order_id, 3, 16, pids, "warmup", roots)
+        cpu: dict[int, dict[str, float]] = {}
         for c in (int(x) for x in args.concurrency.split(",")):
-            r = run_wrk(base, order_id, args.seconds, c, pids, f"c{c}-{time.time_ns()}")
+            r = run_wrk(base, order_id, args.seconds, c, pids, f"c{c}-{time.time_ns()}", roots)
             print(f"{c:>4} {r['rps']:>8.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f}"
                   f" {r['non2xx']:>8.0f} {r['errors']:>7.0f} {r['rss_mb']:>7.0f}", flush=True)
+            cpu[c] = {k[4:]: v for k, v in r.items() if k.startswith("cpu ")}
+    groups = sorted({g for per in cpu.values() for g in per if not g.endswith("gone")})
+    print("CPU ms per create (the supervisor's own time is under gateway serve/api):")
+    print(f"{'c':>4} " + " ".join(f"{g:>16}" for g in groups) + f" {'total':>8}")
+    for c, per in cpu.items():
+        print(f"{c:>4} " + " ".join(f"{per.get(g, 0.0):>16.3f}" for g in groups)
+              + f" {sum(per.values()):>8.3f}")
 
 
 if __name__ == "__main__":

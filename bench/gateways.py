@@ -1,5 +1,6 @@
 """What the benchmarks share: start gateway processes on a free loopback port, wait for them,
-and measure the memory of a process tree. Loopback only; every process is stopped after."""
+and measure the memory and CPU time of process trees. Loopback only; every process is stopped
+after."""
 
 from __future__ import annotations
 
@@ -47,6 +48,67 @@ def tree_rss_mb(pid: int) -> float:
         except (OSError, StopIteration):
             continue
     return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def _role(pid: int) -> str:
+    """A gateway process's command (api, worker, serve), else its program name."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return "gone"
+    if "paystate" in argv and argv.index("paystate") + 1 < len(argv):
+        return argv[argv.index("paystate") + 1]
+    return os.path.basename(argv[0]) if argv else "gone"
+
+
+def cpu_seconds(roots: list[tuple[str, int]]) -> dict[str, float]:
+    """CPU time (user + system, in seconds) of each named process tree. A gateway tree is
+    split by process command ("gateway api", "gateway worker", ...). A parent's counters of
+    waited-for children keep the time of children that exited (PostgreSQL backends)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+    for name, root in roots:
+        stack = [root]
+        while stack:
+            pid = stack.pop()
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # utime, stime, cutime, cstime: fields 14-17 of proc(5), 11-14 after the name.
+            spent = sum(int(x) for x in fields[11:15]) / tick
+            group = f"{name} {_role(pid)}" if name == "gateway" else name
+            totals[group] = totals.get(group, 0.0) + spent
+            stack.extend(_children(pid))
+    return totals
+
+
+def service_pids(database_url: str, redis_url: str) -> list[tuple[str, int]]:
+    """The PostgreSQL postmaster (the parent of a backend) and the Redis server the URLs
+    reach, for ``cpu_seconds``; loopback services only."""
+    import psycopg
+    import redis
+
+    with psycopg.connect(database_url) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+    with open(f"/proc/{backend}/stat") as f:
+        postmaster = int(f.read().rsplit(")", 1)[1].split()[1])
+    client = redis.Redis.from_url(redis_url)
+    try:
+        redis_pid = int(client.info("server")["process_id"])
+    finally:
+        client.close()
+    return [("PostgreSQL", postmaster), ("Redis", redis_pid)]
 
 
 @contextmanager
