@@ -5,7 +5,8 @@ The gateway runs in TEST_MODE with TEST_PROCESSING_DELAY=1 (payments succeed 1 m
 are created), the merchant's webhook URL points at ``bench/receiver.py``. The load comes from
 this process (asyncio + aiohttp, CONCURRENCY requests in flight), which does not share the
 gateway's GIL. Prints payments/s end to end, the time to the last webhook, create latency,
-payment-to-webhook latency, duplicates, bad signatures and the memory of every process.
+payment-to-webhook latency, duplicates, bad signatures, the memory of every process and the CPU
+time each spent per payment.
 
 Usage: DATABASE_URL=... REDIS_URL=... python bench/e2e.py [--payments 10000]
        [--concurrency 64] [--mode serve|split] [--processes N] [--timeout 600]
@@ -26,7 +27,7 @@ import uuid
 from typing import Any
 
 import aiohttp
-from gateways import free_port, gateway, tree_rss_mb
+from gateways import cpu_seconds, free_port, gateway, service_pids, tree_rss_mb
 
 AUTH = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -116,6 +117,9 @@ def main() -> None:
         try:
             wait_healthy_receiver(receiver_url)
             call(base, "PUT", "/api/v1/merchant/webhook", {"url": receiver_url + "/hook"})
+            roots = [("gateway", p) for p in pids] + [("receiver", receiver.pid)] + \
+                service_pids(os.environ["DATABASE_URL"], os.environ["REDIS_URL"])
+            cpu_before = cpu_seconds(roots)
             started = time.time()
             created, latencies, failures = asyncio.run(
                 create_all(base, args.payments, args.concurrency))
@@ -130,6 +134,7 @@ def main() -> None:
                     break
                 rss["gateway"] = max(rss["gateway"], sum(tree_rss_mb(p) for p in pids))
                 time.sleep(0.2)
+            cpu_after = cpu_seconds(roots)
         finally:
             receiver.terminate()
             receiver.wait(10)
@@ -150,6 +155,10 @@ def main() -> None:
         "rss_gateway_mb": round(rss["gateway"]), "rss_receiver_mb": round(rss["receiver"]),
         "rss_load_generator_mb": round(own_rss),
         "mode": args.mode, "processes": args.processes, "concurrency": args.concurrency,
+        # From the first create to the last webhook (within 0.2 s), per payment created.
+        "cpu_ms_per_payment": {k: round((v - cpu_before.get(k, 0.0)) * 1000 / len(created), 3)
+                               for k, v in sorted(cpu_after.items())
+                               if created and not k.endswith("gone")},
     }
     print(json.dumps(report, indent=2))
     if report["missing"] or failures or got["bad_signatures"]:

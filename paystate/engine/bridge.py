@@ -1,9 +1,8 @@
 """The engine's face for HTTP fronts: coroutines that never block the event loop.
 
-Writes go to the owning shard actor (``ShardRouter.submit`` returns a concurrent Future that the
-actor completes from its thread; ``asyncio.wrap_future`` hands the result back to the loop with
-``call_soon_threadsafe``). Reads go to PostgreSQL through the async pool. Nothing here imports a
-web framework.
+Writes go to the owning shard actor (``ShardRouter.submit_async`` returns an asyncio future
+that the actor completes from its thread with ``call_soon_threadsafe``). Reads go to
+PostgreSQL through the async pool. Nothing here imports a web framework.
 """
 
 from __future__ import annotations
@@ -60,7 +59,7 @@ class Engine:
 
     async def fire(self, command: c.Command) -> Any:
         """Send a command to its shard and await the decision without blocking the loop."""
-        return await asyncio.wrap_future(self.router.submit(command))
+        return await self.router.submit_async(command)
 
     def today(self) -> date:
         return self.clock.now().date()

@@ -3,11 +3,11 @@ any thread and taken by the shard actor in batches."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import deque
-from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from . import commands as c
 
@@ -15,10 +15,58 @@ from . import commands as c
 DRAIN = "drain"
 
 
+class Reply(Protocol):
+    """Where a shard's answer goes: a ``concurrent.futures.Future`` (a thread waits on it) or
+    a ``LoopReply`` (a coroutine awaits it)."""
+
+    def done(self) -> bool: ...
+    def set_result(self, result: Any) -> None: ...
+    def set_exception(self, exception: BaseException) -> None: ...
+
+
+class LoopReply:
+    """Completes an asyncio future of ``loop`` from the shard's thread, with one
+    ``call_soon_threadsafe``. What a request awaits: a ``concurrent.futures.Future`` (a lock
+    and a condition each) chained to an asyncio future by ``wrap_future`` cost the event
+    loop's thread twice the work for the same answer."""
+
+    __slots__ = ("_done", "_loop", "future")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+        self._done = False  # only the shard's thread completes it
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, result: Any) -> None:
+        self._hand_over(result, None)
+
+    def set_exception(self, exception: BaseException) -> None:
+        self._hand_over(None, exception)
+
+    def _hand_over(self, result: Any, exc: BaseException | None) -> None:
+        self._done = True
+        try:
+            self._loop.call_soon_threadsafe(_complete, self.future, result, exc)
+        except RuntimeError:
+            pass  # the loop is closed: nobody awaits this answer any more
+
+
+def _complete(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+    if future.done():
+        return  # the awaiting request was cancelled (its client went away)
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+
+
 @dataclass(frozen=True)
 class Envelope:
     command: c.Command
-    reply: Future
+    reply: Reply
 
 
 class Mailbox:

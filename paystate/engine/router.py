@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import zlib
@@ -12,7 +13,7 @@ import pykka
 
 from . import commands as c
 from .clock import Clock
-from .mailbox import DRAIN, Envelope, Mailbox
+from .mailbox import DRAIN, Envelope, LoopReply, Mailbox
 from .metrics import Metrics
 from .outbox import Publisher
 from .shard import ShardActor, ShardConfig
@@ -53,11 +54,22 @@ class ShardRouter:
         self._refs = []
 
     def submit(self, command: c.Command) -> Future:
+        """Send ``command`` to its shard; a thread waits on the returned future."""
         future: Future = Future()
-        index = shard_index(command.order_id, self._count)
-        if self._mailboxes[index].put(Envelope(command, future)):
-            self._refs[index].tell(DRAIN)
+        self._send(Envelope(command, future))
         return future
+
+    def submit_async(self, command: c.Command) -> asyncio.Future[Any]:
+        """Send ``command`` to its shard; the running event loop's coroutine awaits the
+        returned future."""
+        reply = LoopReply(asyncio.get_running_loop())
+        self._send(Envelope(command, reply))
+        return reply.future
+
+    def _send(self, envelope: Envelope) -> None:
+        index = shard_index(envelope.command.order_id, self._count)
+        if self._mailboxes[index].put(envelope):
+            self._refs[index].tell(DRAIN)
 
     @property
     def alive(self) -> bool:
