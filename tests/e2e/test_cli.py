@@ -37,14 +37,19 @@ def test_unknown_command_and_bad_setting(base_settings: Settings) -> None:
 
 
 def children(pid: int) -> dict[int, str]:
-    """The supervisor's children: pid -> paystate command."""
+    """The supervisor's running children: pid -> paystate command (a killed child not yet
+    reaped has no command line, and is left out)."""
     with open(f"/proc/{pid}/task/{pid}/children") as f:
         pids = [int(p) for p in f.read().split()]
     commands = {}
     for child in pids:
-        with open(f"/proc/{child}/cmdline", "rb") as f:
-            argv = f.read().split(b"\0")
-        commands[child] = argv[argv.index(b"paystate") + 1].decode()
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except FileNotFoundError:
+            continue
+        if b"paystate" in argv:
+            commands[child] = argv[argv.index(b"paystate") + 1].decode()
     return commands
 
 
