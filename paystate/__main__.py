@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
                              " (default PAYSTATE_PROCESSES, else the CPU count)")
     parser.add_argument("--reuse-port", action="store_true",
                         help="bind with SO_REUSEPORT (set for the children of --processes)")
+    parser.add_argument("--webhooks", action="store_true",
+                        help="api: also deliver webhooks (set for the HTTP children of serve)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -64,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     from .server import run
 
     with asyncio.Runner(loop_factory=event_loop_factory(settings.event_loop)) as runner:
-        runner.run(run(settings, http=http, worker=worker, reuse_port=args.reuse_port))
+        runner.run(run(settings, http=http, worker=worker, reuse_port=args.reuse_port,
+                       webhooks=args.webhooks))
     return 0
 
 

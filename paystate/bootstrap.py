@@ -89,10 +89,13 @@ def prepare_database(settings: Settings, clock: Clock) -> None:
     seed_test_merchant(settings.database_url, settings.test_merchant_password, clock.now())
 
 
-async def build(settings: Settings, *, worker: bool = True,
+async def build(settings: Settings, *, worker: bool = True, webhooks: bool = False,
                 clock: Clock | None = None, rng: random.Random | None = None,
                 start_background: bool = True) -> Runtime:
     """Start the pieces for the roles asked for. Call from inside the event loop.
+
+    ``webhooks``: deliver webhooks (consume events, send, sweep) without being a worker, as
+    the HTTP processes of ``serve --processes N`` do; a worker always delivers them.
 
     ``start_background=False`` builds the worker parts without their threads, for tests that
     drive ``run_due``/``sweep_once`` themselves under a frozen clock.
@@ -103,8 +106,8 @@ async def build(settings: Settings, *, worker: bool = True,
     """
     started: list[Runtime] = []
     try:
-        return await _assemble(settings, started, worker=worker, clock=clock, rng=rng,
-                               start_background=start_background)
+        return await _assemble(settings, started, worker=worker, webhooks=webhooks,
+                               clock=clock, rng=rng, start_background=start_background)
     except BaseException:
         for rt in started:
             await rt.stop()
@@ -112,7 +115,7 @@ async def build(settings: Settings, *, worker: bool = True,
 
 
 async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
-                    clock: Clock | None, rng: random.Random | None,
+                    webhooks: bool, clock: Clock | None, rng: random.Random | None,
                     start_background: bool) -> Runtime:
     clock = clock or SystemClock()
     rng = rng or random.SystemRandom()
@@ -133,11 +136,11 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
     router.start()
     rt._stoppers.append(router.stop)
     # Every process runs the webhook actor (the API writes manual retries and test deliveries
-    # through it); only workers consume events, sweep and send.
+    # through it); workers, and API processes asked to, consume events, sweep and send.
     rt.webhooks = build_dispatcher(settings, client, clock, owner=worker_id(),
                                    metrics=metrics, publisher=publisher.enqueue).start_actor()
     rt._stoppers.append(rt.webhooks.stop)
-    if worker and start_background:
+    if (worker or webhooks) and start_background:
         rt.webhooks.start_worker()
 
     if worker:

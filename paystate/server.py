@@ -18,11 +18,12 @@ log = logging.getLogger(__name__)
 STOP_GRACE_S = 10.0
 
 
-async def run(settings: Settings, *, http: bool, worker: bool, reuse_port: bool = False) -> None:
+async def run(settings: Settings, *, http: bool, worker: bool, reuse_port: bool = False,
+              webhooks: bool = False) -> None:
     """One gateway process until SIGINT/SIGTERM. ``reuse_port``: bind with SO_REUSEPORT, beside
     the other processes of ``--processes N``."""
     prepare_database(settings, SystemClock())
-    rt = await build(settings, worker=worker)
+    rt = await build(settings, worker=worker, webhooks=webhooks)
     server = None
     if http:
         assert rt.engine is not None

@@ -36,9 +36,9 @@ def test_unknown_command_and_bad_setting(base_settings: Settings) -> None:
     assert bad.returncode == 2 and "PORT must be an integer" in bad.stderr
 
 
-def children(pid: int) -> dict[int, str]:
-    """The supervisor's running children: pid -> paystate command (a killed child not yet
-    reaped has no command line, and is left out)."""
+def children(pid: int, flag: str = "") -> dict[int, str]:
+    """The supervisor's running children: pid -> paystate command, + ``flag`` when the child
+    was given it (a killed child not yet reaped has no command line, and is left out)."""
     with open(f"/proc/{pid}/task/{pid}/children") as f:
         pids = [int(p) for p in f.read().split()]
     commands = {}
@@ -49,7 +49,8 @@ def children(pid: int) -> dict[int, str]:
         except FileNotFoundError:
             continue
         if b"paystate" in argv:
-            commands[child] = argv[argv.index(b"paystate") + 1].decode()
+            command = argv[argv.index(b"paystate") + 1].decode()
+            commands[child] = command + (flag if flag and flag.strip().encode() in argv else "")
     return commands
 
 
@@ -61,6 +62,9 @@ def test_serve_processes_runs_http_children_beside_one_worker_and_replaces_it(
         assert gw.proc is not None
         first = children(gw.proc.pid)
         assert sorted(first.values()) == ["api", "api", "worker"]
+        # The HTTP children deliver webhooks too; settlement is the worker's alone.
+        assert sorted(children(gw.proc.pid, " --webhooks").values()) == \
+            ["api --webhooks", "api --webhooks", "worker"]
         # Settlement runs in the worker child only: a payment through the port settles.
         paid = gw.client.upi_payment(gw.client.order()["id"])
         assert gw.client.wait_payment(paid["id"])["status"] == "success"
