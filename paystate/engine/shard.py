@@ -262,9 +262,7 @@ class ShardActor(pykka.ThreadingActor):
             obj = loader()
             if obj is None:
                 return None
-            self._cache[key] = obj
-            if len(self._cache) > self._config.cache_size:
-                self._cache.popitem(last=False)
+            self._remember(key, obj)
         else:
             self._cache.move_to_end(key)
         return obj
@@ -291,8 +289,13 @@ class ShardActor(pykka.ThreadingActor):
         table, from_row, _name = LOADERS[kind]
         for row in self.conn.execute(f"SELECT * FROM {table} WHERE id = ANY(%s)",
                                      (missing,)).fetchall():
-            self._cache[row["id"]] = from_row(row)
-        while len(self._cache) > self._config.cache_size:
+            self._remember(row["id"], from_row(row))
+
+    def _remember(self, key: str, obj: Any) -> None:
+        """Cache ``obj`` as the most recently used, evicting the least recently used past the
+        cache's size."""
+        self._cache[key] = obj
+        if len(self._cache) > self._config.cache_size:
             self._cache.popitem(last=False)
 
     def _get(self, kind: str, object_id: str) -> Any:
