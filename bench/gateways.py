@@ -34,28 +34,30 @@ def wait_healthy(base: str, timeout: float = 60.0) -> None:
     raise SystemExit(f"{base} did not become healthy in {timeout:.0f}s")
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and all its descendants, in MB."""
-    total, stack = 0.0, [pid]
+def _tree(pid: int) -> Iterator[int]:
+    """``pid`` and all its descendants that are still running."""
+    stack = [pid]
     while stack:
         p = stack.pop()
+        yield p
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                stack.extend(int(c) for c in f.read().split())
+        except OSError:
+            continue
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and all its descendants, in MB."""
+    total = 0.0
+    for p in _tree(pid):
         try:
             with open(f"/proc/{p}/status") as f:
                 total += next(int(line.split()[1]) for line in f
                               if line.startswith("VmRSS:")) / 1024
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                stack.extend(int(c) for c in f.read().split())
         except (OSError, StopIteration):
             continue
     return total
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(c) for c in f.read().split()]
-    except OSError:
-        return []
 
 
 def _role(pid: int) -> str:
@@ -77,9 +79,7 @@ def cpu_seconds(roots: list[tuple[str, int]]) -> dict[str, float]:
     tick = os.sysconf("SC_CLK_TCK")
     totals: dict[str, float] = {}
     for name, root in roots:
-        stack = [root]
-        while stack:
-            pid = stack.pop()
+        for pid in _tree(root):
             try:
                 with open(f"/proc/{pid}/stat") as f:
                     fields = f.read().rsplit(")", 1)[1].split()
@@ -89,7 +89,6 @@ def cpu_seconds(roots: list[tuple[str, int]]) -> dict[str, float]:
             spent = sum(int(x) for x in fields[11:15]) / tick
             group = f"{name} {_role(pid)}" if name == "gateway" else name
             totals[group] = totals.get(group, 0.0) + spent
-            stack.extend(_children(pid))
     return totals
 
 
