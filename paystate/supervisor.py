@@ -40,10 +40,12 @@ def _die_with_parent() -> None:
         pass  # not Linux: the children outlive a killed parent
 
 
-def child_commands(command: str, processes: int) -> list[str]:
-    """The children of ``paystate COMMAND --processes N``: N of ``api`` (which ``serve`` and
-    ``api`` both run as HTTP processes), and for ``serve`` one ``worker``."""
-    return ["api"] * processes + (["worker"] if command == "serve" else [])
+def child_commands(command: str, processes: int) -> list[list[str]]:
+    """The children of ``paystate COMMAND --processes N``, as their arguments: N HTTP
+    processes (``api`` sharing the port; ``serve``'s also deliver webhooks), and for ``serve``
+    one ``worker``."""
+    http = ["api", "--reuse-port"] + (["--webhooks"] if command == "serve" else [])
+    return [http] * processes + ([["worker"]] if command == "serve" else [])
 
 
 def supervise(command: str, processes: int, log_level: str) -> int:
@@ -58,38 +60,34 @@ def supervise(command: str, processes: int, log_level: str) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    def spawn(child: str) -> tuple[str, subprocess.Popen[bytes], float]:
-        argv = [sys.executable, "-m", "paystate", child, "--processes", "1", "--log-level",
+    def spawn(args: list[str]) -> tuple[list[str], subprocess.Popen[bytes], float]:
+        argv = [sys.executable, "-m", "paystate", *args, "--processes", "1", "--log-level",
                 log_level]
-        if child == "api":
-            argv.append("--reuse-port")
-            if command == "serve":
-                argv.append("--webhooks")
         # The supervisor runs no threads, so preexec_fn is safe here.
-        return (child, subprocess.Popen(argv, preexec_fn=_die_with_parent),  # noqa: PLW1509
+        return (args, subprocess.Popen(argv, preexec_fn=_die_with_parent),  # noqa: PLW1509
                 time.monotonic())
 
-    commands = child_commands(command, processes)
-    children = [spawn(child) for child in commands]
+    children = [spawn(args) for args in child_commands(command, processes)]
     print(f"paystate supervising {processes} HTTP processes"
-          + (" and a worker" if "worker" in commands else ""), flush=True)
+          + (" and a worker" if command == "serve" else ""), flush=True)
     status = 0
     while not stopping:
         time.sleep(0.2)
-        for i, (name, child, started) in enumerate(children):
+        for i, (args, child, started) in enumerate(children):
             code = child.poll()
             if code is None or stopping:
                 continue
             if time.monotonic() - started < MIN_UPTIME_S:
-                log.error("a %s process exited (%s) right after starting; stopping", name, code)
+                log.error("a %s process exited (%s) right after starting; stopping", args[0],
+                          code)
                 stopping, status = True, 1
                 break
-            log.warning("a %s process exited (%s); starting another", name, code)
-            children[i] = spawn(name)
-    for _name, child, _started in children:
+            log.warning("a %s process exited (%s); starting another", args[0], code)
+            children[i] = spawn(args)
+    for _args, child, _started in children:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
-    for _name, child, _started in children:
+    for _args, child, _started in children:
         try:
             child.wait(30)
         except subprocess.TimeoutExpired:
