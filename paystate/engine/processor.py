@@ -3,9 +3,10 @@
 Fast path: a consumer group on the job streams hands each job to a ``DueQueue``; at the due time
 the job becomes a Settle command for the owning shard, and the stream entry is acknowledged
 after the shard has committed (by an acker thread, in batches: the shard's thread, which
-completes the command, does no Redis round trip of its own). Durable path: a sweeper finds pending work whose due time passed
-``grace`` ago in PostgreSQL (lost with Redis, or left by a dead process) and settles it too. A
-duplicate settle is harmless: the shard answers "already settled" without a transition.
+completes the command, does no Redis round trip of its own). Durable path: a sweeper finds
+pending work whose due time passed ``grace`` ago in PostgreSQL (lost with Redis, or left by a
+dead process) and settles it too. A duplicate settle is harmless: the shard answers "already
+settled" without a transition.
 """
 
 from __future__ import annotations

@@ -244,7 +244,6 @@ class DispatcherActor(pykka.ThreadingActor):
                 self._slots.mark_backlog(d.merchant_id)
         return len(made)
 
-
     def _on_ReconcileEvents(self, msg: ReconcileEvents) -> int:
         """Event rows past the watermark go through ``CreateFromEvents``, whose per-merchant
         ``event_key`` makes a delivery at most once however many copies of an event arrive."""
