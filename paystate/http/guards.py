@@ -16,6 +16,7 @@ from tornado.web import Application
 
 from ..config import Settings
 from ..engine.rate_limits import LocalLimits, rate
+from .read_deadlines import ReadDeadlines
 
 # Bodies up to this size are read (and drained past ``max_body_bytes``) so that they are answered
 # 413 in the contract's envelope; beyond it Tornado refuses the connection itself.
@@ -99,9 +100,24 @@ class EnvelopedHTTPServer(HTTPServer):
     """Tornado refuses a request it cannot parse (a control character in a header, a broken
     request line) before any handler exists, with a bare ``400`` and no body. The contract wants
     every error in its envelope, and Tornado has no hook there: each connection's stream swaps
-    exactly that bare answer for the enveloped one."""
+    exactly that bare answer for the enveloped one.
+
+    The header and body timeouts are taken from Tornado's connections and enforced by
+    ``ReadDeadlines`` instead, at a fraction of the cost per request."""
+
+    def initialize(self, *args: Any, **kwargs: Any) -> None:
+        super().initialize(*args, **kwargs)
+        params = self.conn_params
+        self.deadlines = ReadDeadlines(params.header_timeout or 3600, params.body_timeout or 3600)
+        params.header_timeout = params.body_timeout = None
+        self.deadlines.start()
+
+    def stop(self) -> None:
+        self.deadlines.stop()
+        super().stop()
 
     def handle_stream(self, stream: Any, address: tuple[Any, ...]) -> None:
+        self.deadlines.watch(stream)
         write = stream.write
 
         def enveloping_write(data: Any) -> Any:
