@@ -76,6 +76,7 @@ class SettlementProcessor:
         self._sweep_interval = sweep_interval
         self._claim_idle_ms = claim_idle_ms
         self._stop = threading.Event()
+        self._said_stopping = False
         self._queue = DueQueue(clock, self._settle, name="settle-due")
         self._inflight: set[str] = set()
         self._lock = threading.Lock()
@@ -193,7 +194,13 @@ class SettlementProcessor:
 
     def _finished(self, job: Job, key: str, future: Future) -> None:
         exc = future.exception()
-        if exc is not None:
+        if exc is not None and self._stop.is_set():
+            # The shards refuse what is still queued at a stop: hundreds of lines of one warning
+            # each, for entries that stay unacknowledged and that a sweeper settles later.
+            if not self._said_stopping:
+                self._said_stopping = True
+                log.info("stopping: the settlements under way are left to the sweeper")
+        elif exc is not None:
             log.warning("settling %s failed (the sweeper retries it): %s", key, exc)
         self._done(job, key, ok=exc is None)
 
