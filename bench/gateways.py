@@ -114,8 +114,10 @@ def service_pids(database_url: str, redis_url: str) -> list[tuple[str, int]]:
 def gateway(mode: str, port: int, env: dict[str, str], processes: int) -> Iterator[list[int]]:
     """Gateway processes for ``mode``: "serve" (``serve --processes N``) or "split" (``api
     --processes N`` and one ``worker``). Yields their top-level pids; waits until healthy."""
-    full_env = {**os.environ, **env, "PORT": str(port)}
-    # "--processes 1" is left out, so that the script also measures builds from before it.
+    # The count goes in the environment too: "--processes 1" is left out of the command line,
+    # so that the script also measures builds from before the flag, and without the variable
+    # the gateway would start its default (the CPU count) instead of one.
+    full_env = {**os.environ, **env, "PORT": str(port), "PAYSTATE_PROCESSES": str(processes)}
     procs_arg = ["--processes", str(processes)] if processes > 1 else []
     commands = [["serve", *procs_arg]] if mode == "serve" else \
         [["api", *procs_arg], ["worker"]]
