@@ -8,7 +8,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help venv run test bench bench-http bench-create bench-e2e wrk chaos clean-data lint
+.PHONY: help venv run test bench bench-http bench-create bench-e2e bench-floor wrk chaos clean-data lint
 
 help:
 	@echo "make venv        create $(VENV) and install the package with its test extras"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench-http  HTTP benchmark (orders + UPI payments); ARGS=\"SECONDS CONCURRENCY\""
 	@echo "make bench-create  wrk: POST /api/v1/payments at c=1,16,64; ARGS=\"--seconds 20 --mode serve\""
 	@echo "make bench-e2e   10,000 payments through HTTP to the last webhook; ARGS=\"--payments N\""
+	@echo "make bench-floor wrk against the bare HTTP front: what a request costs before the gateway"
 	@echo "make chaos       kill -9, Redis and PostgreSQL restarts under load, then invariants; ARGS=\"MINUTES\""
 	@echo "make lint        ruff and mypy"
 	@echo "make clean-data  stop the local services and delete their data"
@@ -47,6 +48,9 @@ bench-create: venv wrk
 
 bench-e2e: venv
 	scripts/bench.sh bench/e2e.py $(ARGS)
+
+bench-floor: venv wrk
+	.venv/bin/python bench/http_floor.py $(ARGS)
 
 # wrk from the Debian packages, when missing (as root; otherwise say how).
 wrk:

@@ -6,8 +6,8 @@ client sharing its cores. The gateway runs in TEST_MODE with TEST_PAYMENT_SUCCES
 payments settle (fail) during the run, as real traffic would, and the order is never paid, so
 every create is a 201. Prints req/s, p50, p99, non-2xx and the gateway's RSS per run, then the
 CPU time each process spent per create (the gateway's API and worker processes, PostgreSQL,
-Redis): on a machine whose cores the benchmark fills, that sum bounds req/s, and it moves far
-less from run to run than req/s does.
+Redis, and wrk itself): on a machine whose cores the benchmark fills, that sum bounds req/s,
+and it moves far less from run to run than req/s does.
 
 Usage: DATABASE_URL=... REDIS_URL=... python bench/create.py [--seconds 20]
        [--concurrency 1,16,64] [--mode serve|split] [--processes N]
@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import threading
@@ -52,12 +53,17 @@ def run_wrk(base: str, order_id: str, seconds: int, connections: int, pids: list
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     cpu_before = cpu_seconds(roots)
+    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency",
          "-s", os.path.join(HERE, "create_payment.lua"), base, "--", tag],
         env={**os.environ, "ORDER_ID": order_id}, capture_output=True, text=True,
         timeout=seconds + 60, check=True).stdout
     cpu_after = cpu_seconds(roots)
+    # wrk is the only child to exit in between: its time is the load generator's cost.
+    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_after["wrk"] = (wrk_after.ru_utime + wrk_after.ru_stime
+                        - wrk_before.ru_utime - wrk_before.ru_stime)
     stop.set()
     sampler.join()
     line = next(ln for ln in out.splitlines() if ln.startswith("RESULT "))
