@@ -1,11 +1,12 @@
 """``make bench-floor``: what the HTTP front alone costs, with no gateway behind it.
 
 The same load as ``make bench-create`` (wrk, the same Lua script, POST /api/v1/payments with a
-unique Idempotency-Key) against one process running the gateway's own HTTP server class on
-uvloop, with one handler that parses the JSON body and answers 201 with a payment-sized JSON
-body: no authentication, no engine, no PostgreSQL, no Redis. Prints req/s, p50, p99 and the CPU
-time per request of that process and of wrk. Their sum is the least any create can cost here
-through this front; a gateway's create adds its handler, engine, database and worker to it.
+unique Idempotency-Key) against one process running the gateway's own HTTP server
+(``make_server``, on the event loop the gateway would pick), with one handler that parses the
+JSON body and answers 201 with a payment-sized JSON body: no authentication, no engine, no
+PostgreSQL, no Redis. Prints req/s, p50, p99 and the CPU time per request of that process and
+of wrk. Their sum is the least any create can cost here through this front; a gateway's create
+adds its handler, engine, database and worker to it.
 
 Usage: python bench/http_floor.py [--seconds 15] [--concurrency 16,64]
 """
@@ -32,10 +33,13 @@ ANSWER = (b'{"id":"pay_000000000000floor","order_id":"order_0000000000floor","am
 
 def serve(port: int) -> None:
     import orjson
-    import uvloop
     from tornado.web import Application, RequestHandler
 
-    from paystate.http.guards import HARD_BODY_LIMIT, EnvelopedHTTPServer
+    from paystate.__main__ import event_loop_factory
+    from paystate.config import Settings
+    from paystate.http.guards import make_server
+
+    settings = Settings.from_env()
 
     class Health(RequestHandler):
         def get(self) -> None:
@@ -50,12 +54,11 @@ def serve(port: int) -> None:
 
     async def main() -> None:
         app = Application([(r"/health", Health), (r"/api/v1/payments", Create)])
-        server = EnvelopedHTTPServer(app, max_body_size=HARD_BODY_LIMIT, body_timeout=10,
-                                     idle_connection_timeout=60)
-        server.listen(port, address="127.0.0.1")
+        make_server(app, settings).listen(port, address="127.0.0.1")
         await asyncio.Event().wait()
 
-    uvloop.run(main())
+    with asyncio.Runner(loop_factory=event_loop_factory(settings.event_loop)) as runner:
+        runner.run(main())
 
 
 def main() -> None:
