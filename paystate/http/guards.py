@@ -108,7 +108,7 @@ class EnvelopedHTTPServer(HTTPServer):
     def initialize(self, *args: Any, **kwargs: Any) -> None:
         super().initialize(*args, **kwargs)
         params = self.conn_params
-        self.deadlines = ReadDeadlines(params.header_timeout or 3600, params.body_timeout or 3600)
+        self.deadlines = ReadDeadlines(params.header_timeout, params.body_timeout)
         params.header_timeout = params.body_timeout = None
         self.deadlines.start()
 

@@ -11,6 +11,7 @@ therefore enforced up to ``period`` late, which the whole-second settings allow.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,15 +28,17 @@ class _Reads:
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
-        self.deadline = float("inf")
+        self.deadline = math.inf
         self.body = False
 
 
 class ReadDeadlines:
-    def __init__(self, header_timeout: float, body_timeout: float, period: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.header_timeout = header_timeout
-        self.body_timeout = body_timeout
+    """A timeout of ``None`` is none, as in Tornado (whose server always sets the header one)."""
+
+    def __init__(self, header_timeout: float | None, body_timeout: float | None,
+                 period: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.header_timeout = math.inf if header_timeout is None else header_timeout
+        self.body_timeout = math.inf if body_timeout is None else body_timeout
         self.clock = clock
         self._open: list[_Reads] = []
         self._timer = PeriodicCallback(self._tick, period * 1000)
