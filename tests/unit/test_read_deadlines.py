@@ -8,7 +8,7 @@ import socket
 from collections.abc import Awaitable, Callable
 
 from tornado.netutil import bind_sockets
-from tornado.web import Application, RequestHandler
+from tornado.web import Application, RequestHandler, stream_request_body
 
 from paystate.http.guards import EnvelopedHTTPServer
 
@@ -29,10 +29,25 @@ class Echo(RequestHandler):
         self.write(b"got %d" % len(self.request.body))
 
 
+@stream_request_body
+class Chunks(RequestHandler):
+    """Keeps what arrived of its body, so that a test sees each chunk read."""
+
+    received: bytearray
+
+    def data_received(self, chunk: bytes) -> None:
+        Chunks.received += chunk
+
+    async def post(self) -> None:
+        self.write(b"got %d" % len(Chunks.received))
+
+
 class Slow(RequestHandler):
+    entered: asyncio.Event
     release: asyncio.Event
 
     async def get(self) -> None:
+        Slow.entered.set()
         await Slow.release.wait()
         self.write(b"done")
 
@@ -42,8 +57,8 @@ Scenario = Callable[[EnvelopedHTTPServer, Clock, int], Awaitable[None]]
 
 def run(scenario: Scenario) -> None:
     async def main() -> None:
-        Slow.release = asyncio.Event()
-        app = Application([(r"/echo", Echo), (r"/slow", Slow)])
+        Slow.entered, Slow.release, Chunks.received = asyncio.Event(), asyncio.Event(), bytearray()
+        app = Application([(r"/echo", Echo), (r"/chunks", Chunks), (r"/slow", Slow)])
         server = EnvelopedHTTPServer(app, idle_connection_timeout=IDLE_S, body_timeout=BODY_S)
         clock = Clock()
         server.deadlines.clock = clock
@@ -58,10 +73,22 @@ def run(scenario: Scenario) -> None:
     asyncio.run(main())
 
 
-async def settle() -> None:
-    for _ in range(20):
-        await asyncio.sleep(0)
-    await asyncio.sleep(0.02)
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Let the loop run the server's side of the sockets until ``condition`` holds. Only the
+    deadlines' clock is injected: reads happen when the loop gets to them."""
+    for _ in range(5000):
+        if condition():
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def waiting_for(server: EnvelopedHTTPServer, body: bool) -> Callable[[], bool]:
+    """Every open connection has a read pending, of a body or of the next request's headers."""
+    def check() -> bool:
+        reads = server.deadlines._open
+        return bool(reads) and all(r.body == body and r.stream.reading() for r in reads)
+    return check
 
 
 async def closed(reader: asyncio.StreamReader) -> bool:
@@ -74,7 +101,6 @@ async def closed(reader: asyncio.StreamReader) -> bool:
 async def closed_just_after(server: EnvelopedHTTPServer, clock: Clock,
                             reader: asyncio.StreamReader, timeout: float) -> None:
     """The connection is still open a second before ``timeout`` and closed a second after."""
-    await settle()
     clock.now += timeout - 1
     assert server.deadlines.close_late() == 0
     clock.now += 2
@@ -97,6 +123,7 @@ def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() -> Non
         writer.write(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
         head = await reader.readuntil(b"got 3")
         assert head.startswith(b"HTTP/1.1 200")
+        await until(waiting_for(server, body=False), "the next request's headers to be awaited")
         await closed_just_after(server, clock, reader, IDLE_S)
         writer.close()
 
@@ -107,6 +134,7 @@ def test_a_body_that_stops_short_is_closed_after_the_body_timeout() -> None:
     async def scenario(server: EnvelopedHTTPServer, clock: Clock, port: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabcde")
+        await until(waiting_for(server, body=True), "the rest of the body to be awaited")
         await closed_just_after(server, clock, reader, BODY_S)
         writer.close()
 
@@ -116,14 +144,14 @@ def test_a_body_that_stops_short_is_closed_after_the_body_timeout() -> None:
 def test_a_chunked_body_keeps_its_first_deadline_however_many_chunks_arrive() -> None:
     async def scenario(server: EnvelopedHTTPServer, clock: Clock, port: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        writer.write(b"POST /chunks HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                      b"3\r\nabc\r\n")
-        for _ in range(3):
-            await settle()
+        for n in range(3):
+            await until(lambda n=n: Chunks.received == b"abc" + b"x" * n, f"chunk {n + 1}")
             clock.now += BODY_S / 4
             assert server.deadlines.close_late() == 0
             writer.write(b"1\r\nx\r\n")
-        await settle()
+        await until(lambda: Chunks.received == b"abcxxx", "the last chunk")
         clock.now += BODY_S / 2
         assert server.deadlines.close_late() == 1
         assert await closed(reader)
@@ -136,7 +164,7 @@ def test_a_slow_handler_is_never_cut_off_and_its_connection_serves_the_next_requ
     async def scenario(server: EnvelopedHTTPServer, clock: Clock, port: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
-        await settle()
+        await until(Slow.entered.is_set, "the handler to start")
         clock.now += IDLE_S * 2
         assert server.deadlines.close_late() == 0
         Slow.release.set()
@@ -156,7 +184,8 @@ def test_closed_connections_are_forgotten() -> None:
                          b"Connection: close\r\n\r\nz")
             assert (await reader.read()).endswith(b"got 1")
             writer.close()
-        await settle()
+        await until(lambda: all(r.stream.closed() for r in server.deadlines._open),
+                    "the server to close its side")
         assert len(server.deadlines._open) == 3
         assert server.deadlines.close_late() == 0
         assert server.deadlines._open == []
