@@ -124,7 +124,10 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
                                   socket_connect_timeout=5, health_check_interval=30)
     shard_config = ShardConfig(database_url=settings.database_url, streams=streams,
                                settle_delay_ms=settings.settle_delay_range_ms,
-                               refund_delay_ms=settings.refund_delay_range_ms)
+                               refund_delay_ms=settings.refund_delay_range_ms,
+                               # A batch's decisions share objects through the cache: at
+                               # least a batch's worth each.
+                               cache_size=max(64, settings.shard_cache // settings.shards))
     metrics = Metrics()
     publisher = Publisher(settings.database_url, client, clock)
     publisher.start()

@@ -96,6 +96,9 @@ class Settings:
     test_merchant_password: str = "password123"
     webhook_allow_private: bool = False
     shards: int = 8
+    # Objects (orders, payments, refunds) one process keeps cached, over all its shards: hints
+    # that save a read, bounded so that a process's memory does not grow with what it saw.
+    shard_cache: int = 16_000
     # Gateway processes of `serve`/`api` sharing the port (SO_REUSEPORT).
     processes: int = 1
     # Webhook POSTs one merchant may have in flight from one process.
@@ -175,6 +178,7 @@ class Settings:
             test_merchant_password=env.get("TEST_MERCHANT_PASSWORD") or "password123",
             webhook_allow_private=_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
             shards=_int(env, "PAYSTATE_SHARDS", 8, minimum=1),
+            shard_cache=_int(env, "PAYSTATE_SHARD_CACHE", 16_000, minimum=0),
             processes=_int(env, "PAYSTATE_PROCESSES", os.cpu_count() or 1, minimum=1),
             event_loop=_choice(env, "PAYSTATE_EVENT_LOOP", ("uvloop", "asyncio")),
             webhook_merchant_concurrency=_int(env, "WEBHOOK_MERCHANT_CONCURRENCY", 8, minimum=1),

@@ -25,7 +25,7 @@ import pykka
 from ..machines.errors import AttemptsExhausted, DomainError, InvalidTransition, ValidationError
 from ..machines.models import Order, Payment, Refund
 from ..machines.order import ORDER, ORDER_ALREADY_PAID, accepts_payment
-from ..machines.payment import NOT_CAPTURABLE, PAYMENT
+from ..machines.payment import NOT_CAPTURABLE, PAYMENT, UNRESERVED_REFUND
 from ..machines.refund import REFUND
 from ..machines.spec import MachineSpec, build_machine
 from . import commands as c
@@ -58,7 +58,7 @@ class ShardConfig:
     streams: StreamNames
     settle_delay_ms: tuple[int, int]
     refund_delay_ms: tuple[int, int]
-    cache_size: int = 20_000
+    cache_size: int = 2_000  # objects, per shard
     batch_size: int = 64
 
 
@@ -82,6 +82,12 @@ class ShardActor(pykka.ThreadingActor):
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._uow: UnitOfWork | None = None
         self._batch_payments: dict[str, int] = {}
+        # Ids read from PostgreSQL (or created) during the current attempt: committed state,
+        # or this attempt's own new objects.
+        self._fresh: set[str] = set()
+        # Ids the current decision took from the cache without reading them again: hints,
+        # which another process may have moved since.
+        self._hints: set[str] = set()
         self._machines = {kind: build_machine(spec, self._before_state_change)
                           for kind, spec in SPECS.items()}
 
@@ -171,13 +177,17 @@ class ShardActor(pykka.ThreadingActor):
         compare-and-set. Whatever goes wrong, the in-memory changes of every decision that
         was not committed are dropped first."""
         decided: list[tuple[Envelope, Any, UnitOfWork]] = []
+        # Refused on a cached copy: decided again on committed state after this commit.
+        deferred: list[Envelope] = []
         # Payments this attempt creates, per order, not yet committed (the attempt cap).
         self._batch_payments = {}
+        self._fresh = set()
         try:
             self._prefetch(batch)
             for envelope in batch:
                 uow = UnitOfWork(at=self._clock.now())
                 self._uow = uow
+                self._hints = set()
                 try:
                     result = self._decide(envelope.command, uow)
                 except psycopg.Error:
@@ -185,6 +195,12 @@ class ShardActor(pykka.ThreadingActor):
                     raise
                 except Exception as exc:  # refusals and bugs alike fail this command only
                     self._forget(uow)
+                    if isinstance(exc, (DomainError, NotFound)) and self._hints:
+                        # A refusal is never decided on a copy another process may have
+                        # moved: read what it rested on again, after this batch commits.
+                        self._drop_hints(decided)
+                        deferred.append(envelope)
+                        continue
                     if not isinstance(exc, (DomainError, NotFound)):
                         log.exception("shard %d failed on %s", self.index,
                                       type(envelope.command).__name__)
@@ -201,8 +217,8 @@ class ShardActor(pykka.ThreadingActor):
             if isinstance(exc, KeyTaken) and len(decided) == 1:
                 # Deciding again cannot help: the key's row is there to stay.
                 reply(decided[0][0], exc=exc)
-                return []
-            return [envelope for envelope, _r, _u in decided]
+                return deferred
+            return [envelope for envelope, _r, _u in decided] + deferred
         except BaseException:
             for _envelope, _result, uow in decided:
                 self._forget(uow)
@@ -216,7 +232,16 @@ class ShardActor(pykka.ThreadingActor):
             for kind, _id, _seq, from_state, to_state, _trigger, _data in uow.transitions:
                 self._metrics.observe_transition(kind, from_state, to_state)
             reply(envelope, result)
-        return []
+        return deferred
+
+    def _drop_hints(self, decided: list[tuple[Envelope, Any, UnitOfWork]]) -> None:
+        """Drop the current decision's cached copies, so that deciding again reads the rows.
+        Copies that an earlier decision of this batch changed stay until the commit (the
+        commit's compare-and-set checks them; dropping them now would let a later decision
+        of the batch load a second copy of the same row)."""
+        changed = {obj.id for _e, _r, uow in decided for obj in uow.touched}
+        for object_id in self._hints - changed:
+            self._cache.pop(object_id, None)
 
     def _decide(self, command: c.Command, uow: UnitOfWork) -> Any:
         handler: Callable[[Any, UnitOfWork], Any] = getattr(self, "_" + type(command).__name__)
@@ -263,8 +288,11 @@ class ShardActor(pykka.ThreadingActor):
             if obj is None:
                 return None
             self._remember(key, obj)
+            self._fresh.add(key)
         else:
             self._cache.move_to_end(key)
+            if key not in self._fresh:
+                self._hints.add(key)
         return obj
 
     def _prefetch(self, batch: list[Envelope]) -> None:
@@ -290,10 +318,11 @@ class ShardActor(pykka.ThreadingActor):
         for row in self.conn.execute(f"SELECT * FROM {table} WHERE id = ANY(%s)",
                                      (missing,)).fetchall():
             self._remember(row["id"], from_row(row))
+            self._fresh.add(row["id"])
 
     def _remember(self, key: str, obj: Any) -> None:
         """Cache ``obj`` as the most recently used, evicting the least recently used past the
-        cache's size."""
+        cache's size. Every path that stores into the cache comes through here."""
         self._cache[key] = obj
         if len(self._cache) > self._config.cache_size:
             self._cache.popitem(last=False)
@@ -358,6 +387,7 @@ class ShardActor(pykka.ThreadingActor):
         uow.insert(kind, columns)
         uow.record_transition(kind, obj.id, 1, None, obj.state, "create", {})
         uow.touched.append(obj)
+        self._fresh.add(obj.id)
         for name in SPECS[kind].created_events:
             self._emit_event(uow, name, obj)
 
@@ -375,7 +405,7 @@ class ShardActor(pykka.ThreadingActor):
                       currency=cmd.currency, receipt=cmd.receipt, notes=dict(cmd.notes),
                       state=ORDER.initial, version=1, created_at=uow.at, updated_at=uow.at)
         self._create(uow, "order", order)
-        self._cache[order.id] = order
+        self._remember(order.id, order)
         return self._answered(uow, cmd.answer, order)
 
     def _CreatePayment(self, cmd: c.CreatePayment, uow: UnitOfWork) -> Payment | c.Answered:
@@ -410,7 +440,7 @@ class ShardActor(pykka.ThreadingActor):
         uow.emit(self._config.streams.payment_jobs, {
             "kind": "settle_payment", "order_id": order.id, "payment_id": payment.id,
             "method": payment.method, "due_at": _iso(payment.settle_due_at)})
-        self._cache[payment.id] = payment
+        self._remember(payment.id, payment)
         return self._answered(uow, cmd.answer, payment)
 
     def _SettlePayment(self, cmd: c.SettlePayment, uow: UnitOfWork) -> Payment:
@@ -452,7 +482,8 @@ class ShardActor(pykka.ThreadingActor):
         payment = self._payment(cmd.payment_id)
         if payment.merchant_id != cmd.merchant_id:
             raise NotFound("Payment")
-        self._fire(payment, "reserve_refund", amount=cmd.amount, refund_id=cmd.refund_id)
+        rule = {"captured_only": True} if cmd.captured_only else {}
+        self._fire(payment, "reserve_refund", amount=cmd.amount, refund_id=cmd.refund_id, **rule)
         refund = Refund(id=cmd.refund_id, payment_id=payment.id, order_id=payment.order_id,
                         merchant_id=payment.merchant_id, amount=cmd.amount, reason=cmd.reason,
                         state=REFUND.initial,
@@ -462,7 +493,7 @@ class ShardActor(pykka.ThreadingActor):
         uow.emit(self._config.streams.refund_jobs, {
             "kind": "settle_refund", "order_id": payment.order_id, "refund_id": refund.id,
             "due_at": _iso(refund.settle_due_at)})
-        self._cache[refund.id] = refund
+        self._remember(refund.id, refund)
         return self._answered(uow, cmd.answer, refund)
 
     def _SettleRefund(self, cmd: c.SettleRefund, uow: UnitOfWork) -> Refund:
@@ -470,10 +501,18 @@ class ShardActor(pykka.ThreadingActor):
         if refund.state != "pending":
             return refund
         payment = self._payment(refund.payment_id)
+        settle = "settle_refund" if cmd.success else "release_refund"
+        try:
+            self._fire(payment, settle, amount=refund.amount, refund_id=refund.id)
+        except InvalidTransition:
+            if self._hints:
+                raise  # decided again on the committed rows
+            # The committed payment holds no reservation for this refund: retrying can never
+            # settle it, so it is declined, with the reason in its transition.
+            self._fire(refund, "fail", reason=UNRESERVED_REFUND)
+            return refund
         if cmd.success:
             self._fire(refund, "process", at=uow.at)
-            self._fire(payment, "settle_refund", amount=refund.amount, refund_id=refund.id)
         else:
             self._fire(refund, "fail")
-            self._fire(payment, "release_refund", amount=refund.amount, refund_id=refund.id)
         return refund
