@@ -140,13 +140,14 @@ class Engine:
     # -- refunds -----------------------------------------------------------------------
 
     async def create_refund(self, merchant: Merchant, payment_id: str, amount: int,
-                            reason: str | None,
-                            keyed: c.Keyed | None = None) -> Refund | c.Answered:
+                            reason: str | None, keyed: c.Keyed | None = None,
+                            captured_only: bool = False) -> Refund | c.Answered:
         payment = await self.payment(merchant, payment_id)
         keyed = keyed or c.Keyed(new_id("rfnd_"))
         return await self.fire(c.CreateRefund(order_id=payment.order_id, payment_id=payment.id,
                                               refund_id=keyed.object_id, merchant_id=merchant.id,
                                               amount=amount, reason=reason,
+                                              captured_only=captured_only,
                                               may_exist=keyed.may_exist, answer=keyed.answer))
 
     async def created_object(self, merchant_id: str,

@@ -103,6 +103,8 @@ class CreateRefund:
     merchant_id: str
     amount: int
     reason: str | None = None
+    # Refuse unless the payment is captured (the Razorpay dialect's rule).
+    captured_only: bool = False
     may_exist: bool = False  # as in CreateOrder
     answer: KeyedAnswer | None = None  # as in CreateOrder
 

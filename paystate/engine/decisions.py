@@ -31,7 +31,7 @@ def fire(machine: Machine, spec: MachineSpec, model: Any, trigger: str,
     except MachineError:
         raise InvalidTransition(spec.wrong_state.get(trigger, INVALID)) from None
     if not ok or taken is None:
-        raise InvalidTransition(taken.refusal if taken else INVALID)
+        raise InvalidTransition(taken.refusal_for(model, kwargs) if taken else INVALID)
     return taken
 
 

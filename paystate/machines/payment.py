@@ -16,6 +16,9 @@ DECLINED_DESCRIPTION = "Payment declined by bank"
 NOT_CAPTURABLE = "Payment not in capturable state"
 NOT_REFUNDABLE = "Payment not in refundable state"
 EXCEEDS_AVAILABLE = "Refund amount exceeds available amount"
+HAS_REFUNDS = "Payment has refunds and can no longer be captured"
+NOT_CAPTURED = "The payment has not been captured"
+UNRESERVED_REFUND = "The payment holds no reservation for this refund"
 ORDER_ALREADY_PAID_CODE = "ORDER_ALREADY_PAID"
 ORDER_ALREADY_PAID_DESCRIPTION = "Order was already paid by another payment"
 
@@ -24,12 +27,30 @@ def refundable_amount(payment: Any) -> int:
     return int(payment.amount - payment.amount_refunded - payment.amount_refund_pending)
 
 
-def _not_captured(payment: Any, kwargs: Mapping[str, Any]) -> bool:
-    return not payment.captured
+def has_refunds(payment: Any) -> bool:
+    """Any refund processed or pending: money that capturing would take a second time."""
+    return bool(payment.amount_refunded or payment.amount_refund_pending)
+
+
+def _capturable(payment: Any, kwargs: Mapping[str, Any]) -> bool:
+    return not payment.captured and not has_refunds(payment)
+
+
+def _capture_refusal(payment: Any, kwargs: Mapping[str, Any]) -> str:
+    return HAS_REFUNDS if not payment.captured else NOT_CAPTURABLE
 
 
 def _refund_fits(payment: Any, kwargs: Mapping[str, Any]) -> bool:
+    # ``captured_only``: the Razorpay dialect refunds captured payments only, as Razorpay does.
+    if kwargs.get("captured_only") and not payment.captured:
+        return False
     return 0 < int(kwargs["amount"]) <= refundable_amount(payment)
+
+
+def _refund_refusal(payment: Any, kwargs: Mapping[str, Any]) -> str:
+    if kwargs.get("captured_only") and not payment.captured:
+        return NOT_CAPTURED
+    return EXCEEDS_AVAILABLE
 
 
 def _refund_reserved(payment: Any, kwargs: Mapping[str, Any]) -> bool:
@@ -81,11 +102,11 @@ PAYMENT = MachineSpec(
         # success counts, so this one is declined instead of taking the shopper's money twice.
         TransitionSpec("decline_paid_order", "pending", "failed", effect=_decline_effect,
                        events=("payment.failed",)),
-        TransitionSpec("capture", "success", "success", guard=_not_captured,
-                       refusal=NOT_CAPTURABLE, effect=_capture_effect,
+        TransitionSpec("capture", "success", "success", guard=_capturable,
+                       refusal=_capture_refusal, effect=_capture_effect,
                        events=("payment.captured",)),
         TransitionSpec("reserve_refund", "success", "success", guard=_refund_fits,
-                       refusal=EXCEEDS_AVAILABLE, effect=_reserve_effect),
+                       refusal=_refund_refusal, effect=_reserve_effect),
         TransitionSpec("settle_refund", "success", "success", guard=_refund_reserved,
                        effect=_settle_refund_effect),
         TransitionSpec("release_refund", "success", "success", guard=_refund_reserved,

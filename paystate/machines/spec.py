@@ -17,6 +17,7 @@ from transitions import Machine
 
 Guard = Callable[[Any, Mapping[str, Any]], bool]
 Effect = Callable[[Any, Mapping[str, Any]], dict[str, Any]]
+Refusal = Callable[[Any, Mapping[str, Any]], str]
 
 
 def no_effect(model: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -33,10 +34,14 @@ class TransitionSpec:
     source: str | Sequence[str]
     dest: str
     guard: Guard = always
-    # Why the guard refused, in the words the API answers with.
-    refusal: str = "Invalid state transition"
+    # Why the guard refused, in the words the API answers with: a text, or a function of the
+    # model and the trigger's arguments where one guard has several reasons.
+    refusal: str | Refusal = "Invalid state transition"
     effect: Effect = no_effect
     events: tuple[str, ...] = ()
+
+    def refusal_for(self, model: Any, kwargs: Mapping[str, Any]) -> str:
+        return self.refusal(model, kwargs) if callable(self.refusal) else self.refusal
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,7 @@ def test_whole_refund_without_amount_marks_payment_refunded(rzp: razorpay.Client
     order = rzp.order.create({"amount": 20000, "currency": "INR"})
     payment_id = upi_payment(rzp, order)
     authorized(rzp, payment_id)
+    rzp.payment.capture(payment_id, 20000, {"currency": "INR"})
     first = rzp.refund.create({"payment_id": payment_id, "amount": 5000})
     rest = rzp.payment.refund(payment_id, {})
     assert rest["amount"] == 15000
@@ -184,10 +185,15 @@ def test_bad_requests_raise_the_clients_bad_request_error(rzp: razorpay.Client,
         assert message in str(caught.value), (message, str(caught.value))
     payment_id = upi_payment(rzp, order)
     with pytest.raises(BadRequestError, match="Payment not in capturable state"):
-        rzp.payment.capture(payment_id, 20000)  # still created (pending)
+        rzp.payment.capture(payment_id, 20000, {"currency": "INR"})  # still created (pending)
     authorized(rzp, payment_id)
+    with pytest.raises(BadRequestError, match="The currency field is required."):
+        rzp.payment.capture(payment_id, 20000)
     with pytest.raises(BadRequestError, match="Capture amount must equal the payment amount"):
-        rzp.payment.capture(payment_id, 100)
+        rzp.payment.capture(payment_id, 100, {"currency": "INR"})
+    with pytest.raises(BadRequestError, match="The payment has not been captured"):
+        rzp.payment.refund(payment_id, {"amount": 100})  # authorized: Razorpay refuses it too
+    rzp.payment.capture(payment_id, 20000, {"currency": "INR"})
     with pytest.raises(BadRequestError, match="Refund amount exceeds available amount"):
         rzp.payment.refund(payment_id, {"amount": 20001})
     with pytest.raises(BadRequestError, match="instant refunds are not supported"):

@@ -127,6 +127,32 @@ def test_refunds_driven_as_the_shard_does_add_up(steps: list[tuple[str, int, int
         assert p.amount_refunded + p.amount_refund_pending <= p.amount
 
 
+money_steps = st.lists(st.tuples(
+    st.sampled_from(["capture", "reserve_refund", "settle_refund", "release_refund"]),
+    amounts, st.booleans()), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(money_steps)
+def test_no_sequence_captures_refunded_money(steps: list[tuple[str, int, bool]]) -> None:
+    """Captures, refunds (under either front's rule) and their settlements in any order, on a
+    successful payment: a capture is taken only while no refund is pending or processed, a
+    captured-only refund only on a captured payment, and refunds never exceed the amount."""
+    driver = Driver(PAYMENT, "payment")
+    p = new_payment()
+    assert driver.fire(p, "succeed")
+    for trigger, amount, captured_only in steps:
+        refunded_before = p.amount_refunded + p.amount_refund_pending
+        captured_before = p.captured
+        taken = driver.fire(p, trigger, amount=amount, refund_id="rfnd_r",
+                            **({"captured_only": True} if captured_only else {}))
+        if taken and trigger == "capture":
+            assert refunded_before == 0 and not captured_before
+        if taken and trigger == "reserve_refund" and captured_only:
+            assert captured_before
+        assert p.amount_refunded + p.amount_refund_pending <= p.amount
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(ORDER.triggers()),
                           st.sampled_from(["pay_a", "pay_b"])), max_size=20))

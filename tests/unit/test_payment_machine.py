@@ -8,9 +8,17 @@ from typing import Any
 import pytest
 from transitions import MachineError
 
+from paystate.engine.decisions import fire
+from paystate.machines.errors import InvalidTransition
 from paystate.machines.models import Payment
 from paystate.machines.order import ORDER
-from paystate.machines.payment import PAYMENT, refundable_amount
+from paystate.machines.payment import (
+    HAS_REFUNDS,
+    NOT_CAPTURABLE,
+    NOT_CAPTURED,
+    PAYMENT,
+    refundable_amount,
+)
 from paystate.machines.refund import REFUND
 from paystate.machines.spec import build_machine
 
@@ -67,6 +75,37 @@ def test_capture_guard() -> None:
     assert not machine.events["capture"].trigger(payment("success", captured=True))
     with pytest.raises(MachineError):
         machine.events["capture"].trigger(payment("failed"))
+
+
+@pytest.mark.parametrize("refunds", [{"amount_refunded": 10000}, {"amount_refund_pending": 1},
+                                     {"amount_refunded": 500, "amount_refund_pending": 500}])
+def test_a_payment_with_any_refund_is_never_captured(refunds: dict[str, int]) -> None:
+    """Capturing money already refunded (or being refunded) would take it twice."""
+    p = payment("success", **refunds)
+    with pytest.raises(InvalidTransition, match=HAS_REFUNDS):
+        fire(build_machine(PAYMENT, Recorder()), PAYMENT, p, "capture", amount=p.amount)
+    assert not p.captured
+
+
+def test_capture_refusals_say_why() -> None:
+    machine = build_machine(PAYMENT, Recorder())
+    for p in (payment("success", captured=True), payment("pending")):
+        with pytest.raises(InvalidTransition, match=NOT_CAPTURABLE):
+            fire(machine, PAYMENT, p, "capture", amount=p.amount)
+
+
+def test_captured_only_refunds_need_a_captured_payment() -> None:
+    machine = build_machine(PAYMENT, Recorder())
+    with pytest.raises(InvalidTransition, match=NOT_CAPTURED):
+        fire(machine, PAYMENT, payment("success"), "reserve_refund", amount=100,
+             refund_id="r", captured_only=True)
+    taken = fire(machine, PAYMENT, payment("success", captured=True), "reserve_refund",
+                 amount=100, refund_id="r", captured_only=True)
+    assert taken.trigger == "reserve_refund"
+    # The native API's rule: refunds of successful payments, captured or not.
+    taken = fire(machine, PAYMENT, payment("success"), "reserve_refund", amount=100,
+                 refund_id="r")
+    assert taken.trigger == "reserve_refund"
 
 
 def test_specs_describe_their_diagrams() -> None:

@@ -143,7 +143,8 @@ class RazorpayPaymentHandler(RazorpayHandler):
 
 
 class RazorpayCaptureHandler(RazorpayHandler):
-    """``{amount, currency?}``: the amount must equal the payment's (the engine's rule)."""
+    """``{amount, currency}``, both required as on Razorpay: the amount must equal the
+    payment's (the engine's rule)."""
 
     async def post(self, payment_id: str) -> None:
         merchant = await self.merchant()
@@ -152,6 +153,8 @@ class RazorpayCaptureHandler(RazorpayHandler):
         with about("amount"):
             amount = inputs.integer(body, "amount")
         with about("currency"):
+            if body.get("currency") is None:
+                raise refused("The currency field is required.", "currency")
             if inputs.currency(body) != payment.currency:
                 raise refused("currency must equal the payment's currency", "currency")
         self.send(200, renderers.payment(

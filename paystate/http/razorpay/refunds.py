@@ -35,7 +35,9 @@ class RefundCreation(RazorpayHandler):
             raise refused("speed must be normal: instant refunds are not supported", "speed")
         if amount is None:
             amount = refundable_amount(await self.engine.payment(merchant, payment_id))
-        return await self.engine.create_refund(merchant, payment_id, amount, None, keyed)
+        # Razorpay refunds captured payments only; the native API keeps the seed's rule.
+        return await self.engine.create_refund(merchant, payment_id, amount, None, keyed,
+                                               captured_only=True)
 
 
 class RazorpayPaymentRefundHandler(RefundCreation):
