@@ -8,7 +8,8 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help venv run test bench bench-http bench-create bench-e2e bench-floor wrk chaos clean-data lint
+
+.PHONY: help venv node-client run test bench bench-http bench-create bench-e2e bench-floor wrk chaos clean-data lint
 
 help:
 	@echo "make venv        create $(VENV) and install the package with its test extras"
@@ -34,8 +35,19 @@ $(STAMP): pyproject.toml
 run: venv
 	scripts/run.sh
 
-test: venv
+test: venv node-client wrk
 	scripts/test.sh $(ARGS)
+
+# The official Node client of the /v1 dialect, which the tests drive (never installed by a
+# test itself): razorpay 2.9.x from the npm registry, into a git-ignored folder.
+NODE_PREFIX := .paystate/node
+node-client: $(NODE_PREFIX)/node_modules/razorpay/package.json
+
+$(NODE_PREFIX)/node_modules/razorpay/package.json:
+	@command -v npm >/dev/null || { echo "install node and npm (Debian: nodejs npm)" >&2; exit 1; }
+	mkdir -p $(NODE_PREFIX)
+	npm install --prefix $(NODE_PREFIX) --no-audit --no-fund --no-save 'razorpay@~2.9.8'
+
 
 bench: venv
 	scripts/bench.sh bench/engine_inflight.py $(ARGS)

@@ -13,11 +13,24 @@ from paystate.config import Settings
 from paystate.engine.clock import SystemClock
 from paystate.engine.merchants import seed_test_merchant
 from paystate.engine.migrations import reset_database
-from tests.support import Client, ThreadGateway, make_settings
+from tests.support import (
+    Client,
+    ProcessGateway,
+    ThreadGateway,
+    deployed_env,
+    make_settings,
+    start_deployed,
+)
+
+# Where the API-level tests run: the whole gateway in this test process (its internals at
+# hand), and the layout users deploy (``make run``: two HTTP processes and a worker), where a
+# bug that lives between processes shows.
+TOPOLOGIES = ("in-process", "deployed")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "allow_error_logs: the test provokes ERROR log lines")
+    config.addinivalue_line("markers", "slow: a load or soak test of a minute or more")
     logging.getLogger("transitions").setLevel(logging.WARNING)
 
 
@@ -30,8 +43,23 @@ def base_settings() -> Settings:
     return settings
 
 
+def topology(request: pytest.FixtureRequest) -> str:
+    """The topology a test's ``client`` runs against ("in-process" when it has none)."""
+    callspec = getattr(request.node, "callspec", None)
+    return str(callspec.params.get("client", "in-process")) if callspec else "in-process"
+
+
 @pytest.fixture
-def settings(base_settings: Settings) -> Settings:
+def settings(base_settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """Fresh settings (a stream prefix of its own); against the deployed layout, that
+    layout's, so that a test reads the streams its gateway writes."""
+    if topology(request) == "deployed":
+        return request.getfixturevalue("deployed_settings")  # type: ignore[no-any-return]
+    return make_settings()
+
+
+@pytest.fixture(scope="session")
+def deployed_settings(base_settings: Settings) -> Settings:
     return make_settings()
 
 
@@ -44,9 +72,23 @@ def gateway(settings: Settings) -> Iterator[ThreadGateway]:
         gw.stop()
 
 
-@pytest.fixture
-def client(gateway: ThreadGateway) -> Client:
-    return gateway.client
+@pytest.fixture(scope="session")
+def deployed(deployed_settings: Settings) -> Iterator[ProcessGateway]:
+    """One ``make run`` layout for the whole session (started on first use)."""
+    gw = start_deployed(deployed_env(deployed_settings))
+    try:
+        yield gw
+    finally:
+        gw.stop()
+
+
+@pytest.fixture(params=TOPOLOGIES)
+def client(request: pytest.FixtureRequest) -> Client:
+    """A client of the test merchant, against each topology in turn."""
+    if request.param == "deployed":
+        gw: ProcessGateway = request.getfixturevalue("deployed")
+        return Client(gw.url)
+    return request.getfixturevalue("gateway").client
 
 
 @pytest.fixture(autouse=True)

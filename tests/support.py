@@ -219,6 +219,23 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
+def deployed_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of the layout ``make run`` starts (``paystate serve`` with two HTTP
+    processes and a worker), in test mode with short delays and no public rate limit."""
+    env = process_env(settings, PAYSTATE_PROCESSES="2", TEST_PROCESSING_DELAY="300",
+                      WEBHOOK_ALLOW_PRIVATE="true", PUBLIC_PAYMENT_ATTEMPTS="1000",
+                      PUBLIC_RATE_LIMIT="100000/minute", PUBLIC_ORDER_RATE_LIMIT="100000/minute",
+                      PUBLIC_PAYMENT_RATE_LIMIT="100000/minute")
+    env.update(extra)
+    return env
+
+
+def start_deployed(env: dict[str, str]) -> ProcessGateway:
+    """``paystate serve --processes 2`` as ``make run`` starts it: two HTTP children sharing one
+    port, and a worker child that settles payments and refunds."""
+    return ProcessGateway(env, command="serve --processes 2").start()
+
+
 # The two ways to run more than one gateway process over one PostgreSQL and one Redis: two
 # separately started ``serve`` processes on their own ports, or one ``serve --processes 2``
 # whose two HTTP children share a port (the kernel spreads connections over them) beside its

@@ -1,7 +1,7 @@
 """The Razorpay dialect driven by the official Node client (``razorpay`` 2.9.x from the npm
 registry), unmodified: ``tests/razorpay_node/flow.js`` runs the whole flow and reports it as
-JSON. Runs when ``node`` and ``npm`` are on the PATH (``.ci/run`` installs them); the package
-is installed once into ``.paystate/node`` (git-ignored), a folder this test controls."""
+JSON. ``make test`` installs the package into ``.paystate/node`` (git-ignored) before the
+suite starts (``make node-client``); ``.ci/run`` installs node and npm."""
 
 from __future__ import annotations
 
@@ -11,21 +11,13 @@ import subprocess
 
 from tests.support import AUTH, ROOT, ThreadGateway
 
-NODE_PACKAGE = "razorpay@~2.9.8"
 PREFIX = os.path.join(ROOT, ".paystate", "node")
 SCRIPT = os.path.join(ROOT, "tests", "razorpay_node", "flow.js")
 
-# node and npm are required, not optional: .ci/run installs them (nodejs, npm) from Debian.
-
 
 def installed_package() -> str:
-    """``node_modules`` holding the official client, installed on first use."""
+    """``node_modules`` holding the official client that ``make node-client`` installed."""
     modules = os.path.join(PREFIX, "node_modules")
-    if not os.path.exists(os.path.join(modules, "razorpay", "package.json")):
-        os.makedirs(PREFIX, exist_ok=True)
-        subprocess.run(["npm", "install", "--prefix", PREFIX, "--no-audit", "--no-fund",
-                        "--no-save", NODE_PACKAGE], check=True, capture_output=True,
-                       timeout=300)
     with open(os.path.join(modules, "razorpay", "package.json")) as f:
         assert json.load(f)["version"].startswith("2.9."), "expected razorpay 2.9.x"
     return modules

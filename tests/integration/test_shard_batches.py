@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 from paystate.config import TEST_MERCHANT_ID, Settings
 from paystate.engine import commands as c
 from paystate.engine.ids import new_id
 from paystate.machines.errors import ValidationError
+from paystate.machines.payment import UNRESERVED_REFUND
 from tests.support import ThreadGateway, make_settings
 
 
@@ -95,3 +97,39 @@ def test_settlements_meeting_a_cold_shard_are_decided_together(
     finally:
         settler.stop()
         maker.stop()
+
+
+def test_a_refusal_on_a_cached_copy_is_decided_again_on_the_row(
+        one_shard: ThreadGateway, settings: Settings) -> None:
+    """The shard cached the payment as pending; another process settled it. Capture and refund
+    must be decided on the committed row, not refused on the copy."""
+    assert one_shard.runtime is not None
+    router, client = one_shard.runtime.router, one_shard.client
+    payment = client.upi_payment(client.order(10000)["id"])  # cached here as pending
+    with psycopg.connect(settings.database_url) as conn:  # "another process" settles it
+        conn.execute("UPDATE payments SET status = 'success', version = version + 1"
+                     " WHERE id = %s", (payment["id"],))
+    captured = router.submit(c.CapturePayment(order_id=payment["order_id"],
+                                              payment_id=payment["id"],
+                                              merchant_id=TEST_MERCHANT_ID, amount=None))
+    assert captured.result(timeout=10).captured is True
+
+
+def test_a_refund_that_can_never_settle_is_declined_with_its_reason(
+        one_shard: ThreadGateway, settings: Settings) -> None:
+    """A settlement that the committed rows refuse is not retried for ever: the refund is
+    declined, and its transition says why."""
+    assert one_shard.runtime is not None
+    router, client = one_shard.runtime.router, one_shard.client
+    payment = client.upi_payment(client.order(10000)["id"])
+    router.submit(c.SettlePayment(order_id=payment["order_id"], payment_id=payment["id"],
+                                  success=True)).result(timeout=10)
+    refund = client.post(f"/api/v1/payments/{payment['id']}/refunds", {"amount": 500}).json()
+    with psycopg.connect(settings.database_url) as conn:  # the reservation is lost
+        conn.execute("UPDATE payments SET amount_refund_pending = 0, version = version + 1"
+                     " WHERE id = %s", (payment["id"],))
+    settled = router.submit(c.SettleRefund(order_id=payment["order_id"],
+                                           refund_id=refund["id"]))
+    assert settled.result(timeout=10).state == "failed"
+    last = client.get(f"/api/v1/refunds/{refund['id']}/transitions").json()[-1]
+    assert (last["to_state"], last["data"]["reason"]) == ("failed", UNRESERVED_REFUND)
