@@ -15,10 +15,12 @@ from paystate.engine.merchants import seed_test_merchant
 from paystate.engine.migrations import reset_database
 from tests.support import (
     Client,
+    Front,
     ProcessGateway,
     ThreadGateway,
     deployed_env,
     make_settings,
+    separate_databases,
     start_deployed,
 )
 
@@ -44,9 +46,9 @@ def base_settings() -> Settings:
 
 
 def topology(request: pytest.FixtureRequest) -> str:
-    """The topology a test's ``client`` runs against ("in-process" when it has none)."""
+    """The topology a test's ``front`` runs against ("in-process" when it has none)."""
     callspec = getattr(request.node, "callspec", None)
-    return str(callspec.params.get("client", "in-process")) if callspec else "in-process"
+    return str(callspec.params.get("front", "in-process")) if callspec else "in-process"
 
 
 @pytest.fixture
@@ -60,7 +62,10 @@ def settings(base_settings: Settings, request: pytest.FixtureRequest) -> Setting
 
 @pytest.fixture(scope="session")
 def deployed_settings(base_settings: Settings) -> Settings:
-    return make_settings()
+    """The deployed layout's own database and Redis database on the test servers: its
+    sweepers scan every pending row of their database, and must not take up work that other
+    tests create and drive themselves."""
+    return separate_databases(make_settings(), "paystate_deployed", redis_db=1)
 
 
 @pytest.fixture
@@ -83,12 +88,19 @@ def deployed(deployed_settings: Settings) -> Iterator[ProcessGateway]:
 
 
 @pytest.fixture(params=TOPOLOGIES)
-def client(request: pytest.FixtureRequest) -> Client:
-    """A client of the test merchant, against each topology in turn."""
+def front(request: pytest.FixtureRequest, settings: Settings) -> Front:
+    """Each topology in turn."""
     if request.param == "deployed":
         gw: ProcessGateway = request.getfixturevalue("deployed")
-        return Client(gw.url)
-    return request.getfixturevalue("gateway").client
+        return Front(gw.url, settings, Client(gw.url))
+    thread: ThreadGateway = request.getfixturevalue("gateway")
+    return Front(thread.url, thread.settings, thread.client)
+
+
+@pytest.fixture
+def client(front: Front) -> Client:
+    """A client of the test merchant, against each topology in turn."""
+    return front.client
 
 
 @pytest.fixture(autouse=True)

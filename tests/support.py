@@ -13,14 +13,21 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
+import redis
 import requests
+from psycopg import sql
 from tornado.httpserver import HTTPServer
 
 from paystate.bootstrap import Runtime, build
 from paystate.config import Settings
+from paystate.engine.clock import SystemClock
+from paystate.engine.merchants import seed_test_merchant
+from paystate.engine.migrations import reset_database
 from paystate.http.app import make_app
 from paystate.http.base import Deps
 from paystate.http.guards import make_server
@@ -217,6 +224,32 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
            "PAYSTATE_PROCESSES": "1"}
     env.update(extra)
     return env
+
+
+@dataclass(frozen=True)
+class Front:
+    """Where an API-level test speaks HTTP: the gateway's URL, the settings it runs with (its
+    database, Redis and stream prefix), and a client of the test merchant."""
+
+    url: str
+    settings: Settings
+    client: Client
+
+
+def separate_databases(settings: Settings, database: str, redis_db: int) -> Settings:
+    """``settings`` moved to a database of their own on the same PostgreSQL server (created,
+    emptied, migrated and seeded) and to another numbered Redis database (emptied)."""
+    pg = urlsplit(settings.database_url)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                            (database,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    database_url = urlunsplit(pg._replace(path=f"/{database}"))
+    reset_database(database_url)
+    seed_test_merchant(database_url, settings.test_merchant_password, SystemClock().now())
+    redis_url = urlunsplit(urlsplit(settings.redis_url)._replace(path=f"/{redis_db}"))
+    redis.Redis.from_url(redis_url).flushdb()
+    return replace(settings, database_url=database_url, redis_url=redis_url)
 
 
 def deployed_env(settings: Settings, **extra: str) -> dict[str, str]:

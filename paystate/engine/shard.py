@@ -24,7 +24,7 @@ import pykka
 
 from ..machines.errors import AttemptsExhausted, DomainError, InvalidTransition, ValidationError
 from ..machines.models import Order, Payment, Refund
-from ..machines.order import ORDER, ORDER_ALREADY_PAID, accepts_payment
+from ..machines.order import ORDER, ORDER_ALREADY_PAID, accepts_payment, paid_by
 from ..machines.payment import NOT_CAPTURABLE, PAYMENT, UNRESERVED_REFUND
 from ..machines.refund import REFUND
 from ..machines.spec import MachineSpec, build_machine
@@ -85,8 +85,9 @@ class ShardActor(pykka.ThreadingActor):
         # Ids read from PostgreSQL (or created) during the current attempt: committed state,
         # or this attempt's own new objects.
         self._fresh: set[str] = set()
-        # Ids the current decision took from the cache without reading them again: hints,
-        # which another process may have moved since.
+        # Ids the current decision read, and those of them it took from the cache without
+        # reading them again: hints, which another process may have moved since.
+        self._reads: set[str] = set()
         self._hints: set[str] = set()
         self._machines = {kind: build_machine(spec, self._before_state_change)
                           for kind, spec in SPECS.items()}
@@ -187,7 +188,7 @@ class ShardActor(pykka.ThreadingActor):
             for envelope in batch:
                 uow = UnitOfWork(at=self._clock.now())
                 self._uow = uow
-                self._hints = set()
+                self._reads, self._hints = set(), set()
                 try:
                     result = self._decide(envelope.command, uow)
                 except psycopg.Error:
@@ -235,12 +236,13 @@ class ShardActor(pykka.ThreadingActor):
         return deferred
 
     def _drop_hints(self, decided: list[tuple[Envelope, Any, UnitOfWork]]) -> None:
-        """Drop the current decision's cached copies, so that deciding again reads the rows.
-        Copies that an earlier decision of this batch changed stay until the commit (the
-        commit's compare-and-set checks them; dropping them now would let a later decision
-        of the batch load a second copy of the same row)."""
+        """Drop every copy the current decision read, so that deciding again reads all of them
+        from their rows (dropping only the hints would make the copies just read the next
+        attempt's hints). Copies that an earlier decision of this batch changed stay until the
+        commit (the commit's compare-and-set checks them; dropping them now would let a later
+        decision of the batch load a second copy of the same row)."""
         changed = {obj.id for _e, _r, uow in decided for obj in uow.touched}
-        for object_id in self._hints - changed:
+        for object_id in self._reads - changed:
             self._cache.pop(object_id, None)
 
     def _decide(self, command: c.Command, uow: UnitOfWork) -> Any:
@@ -282,6 +284,7 @@ class ShardActor(pykka.ThreadingActor):
     # -- loading -------------------------------------------------------------------------
 
     def _cached(self, key: str, loader: Callable[[], Any]) -> Any:
+        self._reads.add(key)
         obj = self._cache.get(key)
         if obj is None:
             obj = loader()
@@ -467,10 +470,7 @@ class ShardActor(pykka.ThreadingActor):
             raise NotFound("Payment")
         if cmd.amount is not None and cmd.amount != payment.amount:
             raise InvalidTransition("Capture amount must equal the payment amount")
-        order = self._order(payment.order_id)
-        if order.paid_payment_id not in (None, payment.id):
-            # Only the payment that paid its order is ever captured (orders paid twice before
-            # the one-success rule existed keep their second payment uncapturable).
+        if not paid_by(self._order(payment.order_id), payment.id):
             raise InvalidTransition(NOT_CAPTURABLE)
         self._fire(payment, "capture", amount=payment.amount)
         return payment

@@ -21,6 +21,12 @@ def accepts_payment(order: Any) -> bool:
     return bool(order.state == "created")
 
 
+def paid_by(order: Any, payment_id: str) -> bool:
+    """Whether ``payment_id`` paid ``order``: only that payment is ever captured (orders paid
+    twice before the one-success rule existed keep their second payment uncapturable)."""
+    return bool(order.paid_payment_id == payment_id)
+
+
 def _paid_by(order: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {"paid_payment_id": kwargs["payment_id"]}
 

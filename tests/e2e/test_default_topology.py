@@ -50,7 +50,7 @@ def pay_capture_refund(client: Client) -> dict[str, Any]:
 
 @pytest.mark.parametrize("connections", ["reused", "fresh"])
 def test_every_capture_and_refund_is_accepted_and_settles_in_time(
-        deployed: ProcessGateway, settings: Settings, connections: str) -> None:
+        deployed: ProcessGateway, deployed_settings: Settings, connections: str) -> None:
     def one(_i: int) -> dict[str, Any]:
         client = Client(deployed.url) if connections == "reused" else FreshConnections(
             deployed.url)
@@ -65,20 +65,23 @@ def test_every_capture_and_refund_is_accepted_and_settles_in_time(
     client = Client(deployed.url)
     wait_until(lambda: all(client.get(f"/api/v1/refunds/{i}").json()["status"] == "processed"
                            for i in ids), 10, 0.2, "every refund to be processed")
-    with psycopg.connect(settings.database_url, row_factory=dict_row) as conn:
+    with psycopg.connect(deployed_settings.database_url, row_factory=dict_row) as conn:
         late = conn.execute(
             "SELECT id, processed_at - created_at AS took FROM refunds WHERE id = ANY(%s)"
             " AND processed_at - created_at > %s", (ids, DELAY + timedelta(seconds=1))).fetchall()
+        processed = conn.execute("SELECT count(*) AS n FROM refunds WHERE id = ANY(%s)"
+                                 " AND status = 'processed'", (ids,)).fetchone()
+    assert processed == {"n": 50}
     assert not late, f"refunds processed later than their delay plus a second: {late[:3]}"
 
 
 def test_no_payment_or_refund_stays_pending_past_twice_its_due_time(
-        deployed: ProcessGateway, settings: Settings) -> None:
+        deployed: ProcessGateway, deployed_settings: Settings) -> None:
     """After the load above (or on its own), nothing the worker owns is left behind."""
     with ThreadPoolExecutor(10) as pool:
         list(pool.map(lambda _i: pay_capture_refund(Client(deployed.url)), range(10)))
     now = datetime.now().astimezone()
-    with psycopg.connect(settings.database_url, row_factory=dict_row) as conn:
+    with psycopg.connect(deployed_settings.database_url, row_factory=dict_row) as conn:
         def overdue() -> list[dict[str, Any]]:
             return conn.execute(
                 "SELECT id, status, settle_due_at FROM payments WHERE status = 'pending'"

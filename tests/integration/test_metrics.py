@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import Client
+from tests.support import Client, ThreadGateway
 
 
 def samples(client: Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -18,7 +18,9 @@ def samples(client: Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], flo
     return out
 
 
-def test_metrics_count_requests_and_transitions(client: Client) -> None:
+def test_metrics_count_requests_and_transitions(gateway: ThreadGateway) -> None:
+    # One process's own registry: in the deployed layout the settlements are the worker's.
+    client = gateway.client
     payment = client.upi_payment(client.order()["id"])
     client.wait_payment(payment["id"])
     client.get("/api/v1/orders/order_doesnotexist00")

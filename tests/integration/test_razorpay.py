@@ -18,7 +18,7 @@ from razorpay.errors import BadRequestError
 
 from paystate.config import Settings
 from paystate.testing import WebhookReceiver
-from tests.support import AUTH, Client, ThreadGateway, make_settings, wait_until
+from tests.support import AUTH, Client, Front, ThreadGateway, make_settings, wait_until
 from tests.webhooks_support import new_merchant
 
 KEY, SECRET = AUTH["X-Api-Key"], AUTH["X-Api-Secret"]
@@ -26,8 +26,8 @@ UPI = {"flow": "collect", "vpa": "shopper@okbank", "expiry_time": "5"}
 
 
 @pytest.fixture
-def rzp(gateway: ThreadGateway) -> razorpay.Client:
-    return razorpay.Client(auth=(KEY, SECRET), base_url=gateway.url)
+def rzp(front: Front) -> razorpay.Client:
+    return razorpay.Client(auth=(KEY, SECRET), base_url=front.url)
 
 
 def poll(fetch: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool],
@@ -147,7 +147,7 @@ def test_card_payment_through_create_json(rzp: razorpay.Client) -> None:
 
 
 def test_bad_requests_raise_the_clients_bad_request_error(rzp: razorpay.Client,
-                                                         gateway: ThreadGateway) -> None:
+                                                         front: Front) -> None:
     cases: list[tuple[Callable[[], Any], str]] = [
         (lambda: rzp.order.create({"amount": 50, "currency": "INR"}),
          "amount must be at least 100"),
@@ -165,7 +165,7 @@ def test_bad_requests_raise_the_clients_bad_request_error(rzp: razorpay.Client,
         (lambda: rzp.customer.fetch("cust_123"), "not supported by Paystate"),
         (lambda: rzp.order.all({"count": 0}), "count must be at least 1"),
         (lambda: rzp.order.all({"expand[]": "payments"}), "not supported"),
-        (lambda: razorpay.Client(auth=(KEY, "wrong"), base_url=gateway.url).order.all(),
+        (lambda: razorpay.Client(auth=(KEY, "wrong"), base_url=front.url).order.all(),
          "Authentication failed"),
     ]
     for call, message in cases:
@@ -205,8 +205,8 @@ def basic(key: str, secret: str) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-def test_error_envelope_is_razorpays(gateway: ThreadGateway) -> None:
-    url = gateway.url
+def test_error_envelope_is_razorpays(front: Front) -> None:
+    url = front.url
     keys = {"code", "description", "source", "step", "reason", "metadata", "field"}
     for headers in ({}, basic(KEY, "nope"), {"Authorization": "Basic !!!"},
                     {"Authorization": "Bearer abc"}, AUTH):
@@ -250,33 +250,33 @@ def test_objects_made_on_either_front_read_on_the_other(rzp: razorpay.Client,
     assert (native["amount"], native["receipt"], native["status"]) == (12345, "rzp_1", "created")
 
 
-def test_idempotency_key_replays_within_the_dialect_only(gateway: ThreadGateway) -> None:
+def test_idempotency_key_replays_within_the_dialect_only(front: Front) -> None:
     key = f"rzp-{uuid.uuid4().hex}"
     headers = {**basic(KEY, SECRET), "Idempotency-Key": key}
     body = {"amount": 10000, "currency": "INR"}
-    first = requests.post(f"{gateway.url}/v1/orders", json=body, headers=headers, timeout=10)
-    again = requests.post(f"{gateway.url}/v1/orders", json=body, headers=headers, timeout=10)
+    first = requests.post(f"{front.url}/v1/orders", json=body, headers=headers, timeout=10)
+    again = requests.post(f"{front.url}/v1/orders", json=body, headers=headers, timeout=10)
     assert (first.status_code, again.status_code) == (200, 200)
     assert again.content == first.content and again.headers["Idempotent-Replayed"] == "true"
-    other = requests.post(f"{gateway.url}/v1/orders", json={"amount": 10001},
+    other = requests.post(f"{front.url}/v1/orders", json={"amount": 10001},
                           headers=headers, timeout=10)
     assert (other.status_code, other.json()["error"]["code"]) == (422, "BAD_REQUEST_ERROR")
     # The same key on the native front never replays the dialect's bytes.
-    native = requests.post(f"{gateway.url}/api/v1/orders", json=body,
+    native = requests.post(f"{front.url}/api/v1/orders", json=body,
                            headers={**AUTH, "Idempotency-Key": key}, timeout=10)
     assert native.status_code == 201 and "Idempotent-Replayed" not in native.headers
     assert native.json()["id"] != first.json()["id"]
     # ...and the reverse: each front's key is its own, even with another body.
     fresh = f"native-{uuid.uuid4().hex}"
-    assert requests.post(f"{gateway.url}/api/v1/orders", json=body,
+    assert requests.post(f"{front.url}/api/v1/orders", json=body,
                          headers={**AUTH, "Idempotency-Key": fresh}, timeout=10).status_code == 201
-    other_body = requests.post(f"{gateway.url}/v1/orders", json={"amount": 777},
+    other_body = requests.post(f"{front.url}/v1/orders", json={"amount": 777},
                                headers={**basic(KEY, SECRET), "Idempotency-Key": fresh},
                                timeout=10)
     assert other_body.status_code == 200 and other_body.json()["amount"] == 777
 
     # Through the client, as a merchant would pass the header.
-    rzp = razorpay.Client(auth=(KEY, SECRET), base_url=gateway.url)
+    rzp = razorpay.Client(auth=(KEY, SECRET), base_url=front.url)
     order = rzp.order.create(body)
     pay_key = {"Idempotency-Key": f"rzp-pay-{uuid.uuid4().hex}"}
     payload = {"amount": 10000, "currency": "INR", "order_id": order["id"], "method": "upi",
@@ -325,13 +325,13 @@ def receiver() -> Iterator[WebhookReceiver]:
     r.stop()
 
 
-def test_webhooks_pass_the_clients_signature_check(gateway: ThreadGateway,
+def test_webhooks_pass_the_clients_signature_check(front: Front,
                                                    receiver: WebhookReceiver) -> None:
     secret = "whsec_razorpay_" + uuid.uuid4().hex
-    _, native = new_merchant(gateway.settings, gateway.url, webhook_url=receiver.url,
+    _, native = new_merchant(front.settings, front.url, webhook_url=receiver.url,
                              webhook_secret=secret)
     rzp = razorpay.Client(auth=(native.auth["X-Api-Key"], native.auth["X-Api-Secret"]),
-                          base_url=gateway.url)
+                          base_url=front.url)
     order = rzp.order.create({"amount": 10000, "currency": "INR"})
     payment_id = upi_payment(rzp, order)
     authorized(rzp, payment_id)

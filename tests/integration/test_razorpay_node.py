@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 
-from tests.support import AUTH, ROOT, ThreadGateway
+from tests.support import AUTH, ROOT, Front
 
 PREFIX = os.path.join(ROOT, ".paystate", "node")
 SCRIPT = os.path.join(ROOT, "tests", "razorpay_node", "flow.js")
@@ -23,8 +23,8 @@ def installed_package() -> str:
     return modules
 
 
-def test_node_client_whole_flow(gateway: ThreadGateway) -> None:
-    env = {**os.environ, "NODE_PATH": installed_package(), "BASE_URL": gateway.url,
+def test_node_client_whole_flow(front: Front) -> None:
+    env = {**os.environ, "NODE_PATH": installed_package(), "BASE_URL": front.url,
            "KEY_ID": AUTH["X-Api-Key"], "KEY_SECRET": AUTH["X-Api-Secret"]}
     run = subprocess.run(["node", SCRIPT], env=env, capture_output=True, text=True, timeout=120,
                          check=False)

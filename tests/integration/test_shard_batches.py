@@ -109,6 +109,8 @@ def test_a_refusal_on_a_cached_copy_is_decided_again_on_the_row(
     with psycopg.connect(settings.database_url) as conn:  # "another process" settles it
         conn.execute("UPDATE payments SET status = 'success', version = version + 1"
                      " WHERE id = %s", (payment["id"],))
+        conn.execute("UPDATE orders SET status = 'paid', paid_payment_id = %s,"
+                     " version = version + 1 WHERE id = %s", (payment["id"], payment["order_id"]))
     captured = router.submit(c.CapturePayment(order_id=payment["order_id"],
                                               payment_id=payment["id"],
                                               merchant_id=TEST_MERCHANT_ID, amount=None))

@@ -12,13 +12,13 @@ from standardwebhooks import Webhook
 from paystate.config import Settings
 from paystate.engine.clock import ManualClock, SystemClock
 from paystate.testing import WebhookReceiver
-from tests.support import ThreadGateway, make_settings, wait_until
+from tests.support import Front, ThreadGateway, make_settings, wait_until
 from tests.webhooks_support import attempts_of, new_merchant, rows
 
 
-def test_merchant_profile_url_and_secret(gateway: ThreadGateway,
+def test_merchant_profile_url_and_secret(front: Front,
                                          paystate_webhook_receiver: WebhookReceiver) -> None:
-    merchant_id, client = new_merchant(gateway.settings, gateway.url)
+    merchant_id, client = new_merchant(front.settings, front.url)
     profile = client.get("/api/v1/merchant").json()
     assert profile["id"] == merchant_id and profile["webhook_url"] is None
     assert profile["webhook_secret"].startswith("whsec_")
@@ -72,8 +72,8 @@ def test_private_targets_are_refused_outside_test_mode(base_settings: Settings) 
 
 
 def test_test_webhook_is_delivered_signed_twice_and_returned(
-        gateway: ThreadGateway, paystate_webhook_receiver: WebhookReceiver) -> None:
-    merchant_id, client = new_merchant(gateway.settings, gateway.url,
+        front: Front, paystate_webhook_receiver: WebhookReceiver) -> None:
+    merchant_id, client = new_merchant(front.settings, front.url,
                                        webhook_url=paystate_webhook_receiver.url)
     secret = client.post("/api/v1/merchant/webhook/secret").json()["webhook_secret"]
     r = client.post("/api/v1/merchant/webhook/test")
@@ -88,7 +88,7 @@ def test_test_webhook_is_delivered_signed_twice_and_returned(
     assert log["response_code"] == 200 and log["response_body"] == "ok" and log["error"] is None
 
     [request] = paystate_webhook_receiver.requests
-    stored = rows(gateway.settings, "SELECT payload FROM webhook_logs WHERE id = %s",
+    stored = rows(front.settings, "SELECT payload FROM webhook_logs WHERE id = %s",
                   body["id"])[0]["payload"]
     assert request.body == stored.encode()  # byte for byte what was stored and signed
     assert json.loads(request.body) == body["payload"]
@@ -99,8 +99,8 @@ def test_test_webhook_is_delivered_signed_twice_and_returned(
 
 
 def test_the_seeded_merchants_legacy_secret_verifies_too(
-        gateway: ThreadGateway, paystate_webhook_receiver: WebhookReceiver) -> None:
-    client = gateway.client  # the seeded test merchant, secret whsec_test_abc123
+        front: Front, paystate_webhook_receiver: WebhookReceiver) -> None:
+    client = front.client  # the seeded test merchant, secret whsec_test_abc123
     assert client.put("/api/v1/merchant/webhook",
                       {"url": paystate_webhook_receiver.url}).status_code == 200
     try:
@@ -114,8 +114,8 @@ def test_the_seeded_merchants_legacy_secret_verifies_too(
 
 
 def test_list_is_newest_first_paginated_and_only_ones_own(
-        gateway: ThreadGateway, paystate_webhook_receiver: WebhookReceiver) -> None:
-    _, client = new_merchant(gateway.settings, gateway.url,
+        front: Front, paystate_webhook_receiver: WebhookReceiver) -> None:
+    _, client = new_merchant(front.settings, front.url,
                              webhook_url=paystate_webhook_receiver.url)
     ids = [client.post("/api/v1/merchant/webhook/test").json()["id"] for _ in range(3)]
     page = client.get("/api/v1/webhooks").json()
@@ -129,7 +129,7 @@ def test_list_is_newest_first_paginated_and_only_ones_own(
         assert client.get(f"/api/v1/webhooks?{query}").status_code == 400, query
     assert client.get("/api/v1/webhooks?limit=100").status_code == 200
 
-    _, stranger = new_merchant(gateway.settings, gateway.url)
+    _, stranger = new_merchant(front.settings, front.url)
     assert stranger.get("/api/v1/webhooks").json()["total"] == 0
     for path in (f"/api/v1/webhooks/{ids[0]}", f"/api/v1/webhooks/{ids[0]}/transitions",
                  "/api/v1/webhooks/not-a-uuid", "/api/v1/webhooks/" + "0" * 8 + "-0000-4000-"
