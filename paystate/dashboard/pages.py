@@ -77,13 +77,17 @@ class LoginHandler(DashboardHandler):
 
     async def _throttled(self, email: str) -> int | None:
         """Seconds to wait if this address or this email used up its sign-in attempts (every
-        attempt counts, in the limits all processes share), else None."""
+        attempt counts, in the limits all processes share), else None. Where the shared count
+        cannot be kept (Redis down, or none configured), this process counts alone: the limit
+        fails closed, since failing open would hand out unlimited password guesses."""
+        limit = rate(self.deps.settings.dashboard_login_rate_limit)
+        checks = [(limit, "login-client", self.request.remote_ip or "-"),
+                  (limit, "login-email", email.lower())]
+        local = self.deps.guards.local
         shared = self.deps.engine.shared_limits
         if shared is None:
-            return None
-        limit = rate(self.deps.settings.dashboard_login_rate_limit)
-        return await shared.acquire([(limit, "login-client", self.request.remote_ip or "-"),
-                                     (limit, "login-email", email.lower())])
+            return local.acquire_all(checks)
+        return await shared.acquire(checks, fallback=local)
 
 
 class LogoutHandler(DashboardHandler):
