@@ -54,6 +54,8 @@ class DashboardHandler(RequestHandler):
     def initialize(self, deps: Deps) -> None:
         self.deps = deps
         self.merchant = None
+        #: The cookie's token of the visitor's live session, if any.
+        self.session_token: str | None = None
         self._form: list[bytes] = []
         self._form_size = 0
 
@@ -88,12 +90,15 @@ class DashboardHandler(RequestHandler):
         self.set_header("Referrer-Policy", "same-origin")
         self.set_header("Cache-Control", "no-store")
 
+    @property
+    def https(self) -> bool:
+        return self.request.protocol == "https"
+
     async def prepare(self) -> None:
-        found = session.read(self.dashboard.cookie_secret,
-                             self.deps.settings.dashboard_session_hours,
-                             self.get_cookie(session.COOKIE))
-        if found is not None:
-            self.merchant = await self.dashboard.session(*found)
+        token = self.get_cookie(session.cookie_name(session.COOKIE, self.https))
+        if token:
+            self.merchant = await self.dashboard.session(token)
+            self.session_token = token if self.merchant is not None else None
         if self.login_required and self.merchant is None:
             if self.page:
                 self.redirect("/login?next=" + quote(self.request.path, safe="/"))
@@ -125,15 +130,21 @@ class DashboardHandler(RequestHandler):
     def get_current_user(self) -> Merchant | None:
         return self.merchant
 
-    def start_session(self, merchant: Merchant, stamp: str) -> None:
+    def start_session(self, token: str) -> None:
+        """Hand the browser the cookie of the session the engine just made."""
         hours = self.deps.settings.dashboard_session_hours
-        self.set_cookie(session.COOKIE, session.sign(self.dashboard.cookie_secret, merchant.id,
-                                                     stamp),
-                        httponly=True, samesite="Lax", secure=self.request.protocol == "https",
-                        expires_days=hours / 24, path="/")
+        self.set_cookie(session.cookie_name(session.COOKIE, self.https), token, httponly=True,
+                        samesite="Lax", secure=self.https, expires_days=hours / 24, path="/")
 
-    def end_session(self) -> None:
-        self.clear_cookie(session.COOKIE, path="/")
+    async def end_session(self) -> None:
+        """End the visitor's session in the engine (a copy of the cookie opens nothing
+        afterwards) and drop the cookie."""
+        if self.session_token is not None:
+            await self.dashboard.logout(self.session_token)
+            self.session_token = None
+        # A __Host- cookie is only replaced by one with the same Secure and Path attributes.
+        self.clear_cookie(session.cookie_name(session.COOKIE, self.https), path="/",
+                          secure=self.https, httponly=True)
 
     def me(self) -> Merchant:
         assert self.merchant is not None, "prepare() admits only signed-in visitors"

@@ -72,7 +72,9 @@ class LoginHandler(DashboardHandler):
             self.render_page("login.html", error="Invalid email or password.", email=email,
                              logged_out=False, next=self._next())
             return
-        self.start_session(*found)
+        # A session this browser still had (another merchant's, say) does not linger.
+        await self.end_session()
+        self.start_session(found[1])
         self.redirect(self._next())
 
     async def _throttled(self, email: str) -> int | None:
@@ -94,7 +96,7 @@ class LogoutHandler(DashboardHandler):
     login_required = False
 
     async def submit(self) -> None:
-        self.end_session()
+        await self.end_session()
         self.redirect("/login?logged_out=1")
 
 

@@ -1,17 +1,143 @@
-"""Dashboard sign-in and sessions: the findings of the second defect hunt, reproduced.
+"""Dashboard sessions and forgery, in real headless Chromium where a browser matters.
 
+The findings of the second defect hunt, each reproduced and shown refused:
+- a session cookie replayed after logout (or after its merchant's sessions were ended) is no
+  session;
+- a page on another port of the same host (same site, so SameSite=Lax does not help) tosses an
+  ``_xsrf`` cookie and auto-posts a dashboard form: refused, nothing changes; so are POSTs that
+  say they come from another origin, even with a valid token, and a sign-in posted from one;
 - with the shared (Redis) limit unreachable, wrong passwords are still throttled.
 """
 
+# test_dashboard.py's fixtures (a module-scoped gateway and Chromium, a page per test) are
+# imported, so made once more for this module; pyflakes takes their uses for redefinitions.
+# ruff: noqa: F811
 from __future__ import annotations
 
+import re
+import shutil
 import time
+from typing import Any
+
+import pytest
+import requests
 
 from paystate.config import Settings
 from paystate.engine.rate_limits import SharedLimits
-from tests.e2e.test_dashboard import new_operator
+from tests.e2e.test_dashboard import (  # noqa: F401 (fixtures)
+    CHROMIUM,
+    PASSWORD,
+    browser,
+    dash_settings,
+    gw,
+    login,
+    new_operator,
+    page,
+)
 from tests.e2e.test_dashboard_live import sign_in
 from tests.support import ThreadGateway, free_port, make_settings
+from tests.webhooks_support import rows
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM),
+                                reason=f"{CHROMIUM} missing: apt-get install -y chromium")
+
+SESSION = "paystate_session"
+
+
+def webhook_secret(settings: Settings, merchant_id: str) -> str:
+    found = rows(settings, "SELECT webhook_secret FROM merchants WHERE id = %s", merchant_id)
+    return str(found[0]["webhook_secret"])
+
+
+def page_token(html: str) -> str:
+    found = re.search(r'name="xsrf-token" content="([^"]+)"', html)
+    assert found is not None, html[:500]
+    return found.group(1)
+
+
+def signed_in(gw: ThreadGateway, email: str) -> requests.Session:
+    http = requests.Session()
+    r = sign_in(gw.url, email, http=http)
+    assert r.status_code == 302, r.text
+    return http
+
+
+# -- finding 3: logout ends the session --------------------------------------------------------
+
+def test_a_session_cookie_replayed_after_logout_is_refused(page: Any, gw: ThreadGateway) -> None:
+    op = new_operator(gw.settings, gw.url)
+    login(page, op.email)
+    cookie = next(c for c in page.context.cookies() if c["name"] == SESSION)
+    page.click("[data-test-id=logout-button]")
+    page.wait_for_url("**/login?logged_out=1")
+
+    # The attacker (or a shared computer's next user) puts the old cookie back.
+    page.context.add_cookies([cookie])
+    page.goto("/dashboard")
+    page.wait_for_url("**/login?next=/dashboard")
+    assert page.locator("[data-test-id=api-secret]").count() == 0
+    assert page.request.get("/dashboard/api/states").status == 401
+
+
+def test_ending_a_merchants_sessions_signs_out_every_browser(browser: Any,
+                                                             gw: ThreadGateway) -> None:
+    """``end_sessions(merchant_id)``, which a password change and a suspension call."""
+    op = new_operator(gw.settings, gw.url)
+    other = new_operator(gw.settings, gw.url)
+    contexts = [browser.new_context(base_url=gw.url) for _ in range(3)]
+    try:
+        pages = [c.new_page() for c in contexts]
+        for pg, email in zip(pages, (op.email, op.email, other.email), strict=True):
+            login(pg, email)
+        assert gw.runtime is not None and gw.runtime.dashboard is not None
+        gw.call(gw.runtime.dashboard.end_sessions(op.merchant_id))
+        for pg in pages[:2]:
+            pg.goto("/dashboard")
+            pg.wait_for_url("**/login?next=/dashboard")
+        # Another merchant's session is untouched.
+        pages[2].goto("/dashboard")
+        pages[2].wait_for_url("**/dashboard")
+    finally:
+        for c in contexts:
+            c.close()
+
+
+# -- the cookie over https ----------------------------------------------------------------
+
+def test_over_https_the_session_cookie_is_host_prefixed(base_settings: Settings) -> None:
+    """Behind a TLS-ending proxy (X-Forwarded-Proto trusted): ``__Host-`` cookies, which a
+    page on another host or port cannot set over plain http."""
+    gateway = ThreadGateway(make_settings(trust_proxy_headers=True)).start()
+    try:
+        op = new_operator(gateway.settings, gateway.url)
+        tls = {"X-Forwarded-Proto": "https"}
+        origin = "https://" + gateway.url.removeprefix("http://")
+        first = requests.get(gateway.url + "/login", headers=tls, timeout=10)
+        cookies = {c.name: c.value for c in first.cookies}
+        r = requests.post(gateway.url + "/login", headers={**tls, "Origin": origin},
+                          cookies=cookies, allow_redirects=False, timeout=10,
+                          data={"_xsrf": page_token(first.text), "email": op.email,
+                                "password": PASSWORD})
+        assert r.status_code == 302, r.text
+        set_cookie = r.headers["Set-Cookie"]
+        assert re.search(r"__Host-paystate_session=[^;]+", set_cookie), set_cookie
+        attrs = [a.strip().lower() for a in set_cookie.split(";")]
+        assert "secure" in attrs and "path=/" in attrs and "httponly" in attrs
+        assert not any(a.startswith("domain") for a in attrs)
+        value = re.search(r"__Host-paystate_session=([^;]+)", set_cookie)
+        assert value is not None
+        home = requests.get(gateway.url + "/dashboard", headers=tls, allow_redirects=False,
+                            cookies={"__Host-paystate_session": value.group(1)}, timeout=10)
+        assert home.status_code == 200
+        # The unprefixed name is not read over https.
+        home = requests.get(gateway.url + "/dashboard", headers=tls, allow_redirects=False,
+                            cookies={SESSION: value.group(1)}, timeout=10)
+        assert home.status_code == 302
+    finally:
+        gateway.stop()
+
 
 # -- finding 5: the sign-in limit fails closed ------------------------------------------------
 
