@@ -95,6 +95,12 @@ class LoginHandler(DashboardHandler):
 class LogoutHandler(DashboardHandler):
     login_required = False
 
+    def check_xsrf_cookie(self) -> None:
+        # Already signed out (another tab logged out first): there is nothing to end, and so
+        # nothing to forge; the stale tab lands on /login instead of a 403.
+        if self.session_token is not None:
+            super().check_xsrf_cookie()
+
     async def submit(self) -> None:
         await self.end_session()
         self.redirect("/login?logged_out=1")

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -35,7 +37,7 @@ from tests.e2e.test_dashboard import (  # noqa: F401 (fixtures)
     page,
 )
 from tests.e2e.test_dashboard_live import sign_in
-from tests.support import ThreadGateway, free_port, make_settings
+from tests.support import ThreadGateway, free_port, loopback_site, make_settings
 from tests.webhooks_support import rows
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -104,7 +106,105 @@ def test_ending_a_merchants_sessions_signs_out_every_browser(browser: Any,
             c.close()
 
 
-# -- the cookie over https ----------------------------------------------------------------
+# -- finding 4: XSRF by cookie tossing --------------------------------------------------------
+
+class _Attacker(BaseHTTPRequestHandler):
+    """A page on another port of 127.0.0.1: tosses ``_xsrf`` and auto-posts the form."""
+
+    target = ""
+
+    def do_GET(self) -> None:
+        body = (f'<form id="f" method="post" action="{self.target}/dashboard/webhooks/secret">'
+                '<input type="hidden" name="_xsrf" value="attackertoken"></form>'
+                '<script>document.cookie = "_xsrf=attackertoken; path=/";'
+                ' document.getElementById("f").submit()</script>').encode()
+        self.send_response(200)
+        # Cookies do not tell ports apart: this one goes to the gateway's port too.
+        self.send_header("Set-Cookie", "_xsrf=attackertoken; Path=/")
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def attacker(gw: ThreadGateway) -> Iterator[str]:
+    with loopback_site(type("Attacker", (_Attacker,), {"target": gw.url}), "attacker") as url:
+        yield url
+
+
+def test_a_tossed_xsrf_cookie_from_another_port_is_refused(page: Any, gw: ThreadGateway,
+                                                          attacker: str) -> None:
+    op = new_operator(gw.settings, gw.url)
+    login(page, op.email)
+    before = webhook_secret(gw.settings, op.merchant_id)
+
+    def the_forged_post(r: Any) -> bool:
+        return r.url.endswith("/dashboard/webhooks/secret") and r.request.method == "POST"
+
+    with page.expect_response(the_forged_post) as answer:
+        page.goto(attacker + "/prize")
+    forged = answer.value
+    # The browser did send the tossed cookie and the session along: only the server refuses.
+    sent = forged.request.all_headers().get("cookie", "")
+    assert "_xsrf=attackertoken" in sent and SESSION in sent
+    assert forged.status == 403
+    assert webhook_secret(gw.settings, op.merchant_id) == before
+
+
+def test_a_tossed_xsrf_pair_is_refused_without_origin_headers(gw: ThreadGateway) -> None:
+    """A client that sends neither Origin nor Sec-Fetch-Site relies on the token alone, and a
+    token the attacker chose is not one."""
+    op = new_operator(gw.settings, gw.url)
+    http = signed_in(gw, op.email)
+    before = webhook_secret(gw.settings, op.merchant_id)
+    http.cookies.set("_xsrf", "attackertoken")
+    for path in ("/dashboard/webhooks/secret", "/dashboard/webhooks", "/dashboard/webhooks/test",
+                 "/logout"):
+        r = http.post(gw.url + path, data={"_xsrf": "attackertoken",
+                                           "webhook_url": "https://evil.example/"},
+                      allow_redirects=False, timeout=10)
+        assert r.status_code == 403, (path, r.status_code)
+    assert webhook_secret(gw.settings, op.merchant_id) == before
+    assert http.get(gw.url + "/dashboard", allow_redirects=False, timeout=10).status_code == 200
+
+
+def test_a_post_from_another_origin_is_refused_even_with_the_token(gw: ThreadGateway) -> None:
+    op = new_operator(gw.settings, gw.url)
+    http = signed_in(gw, op.email)
+    token = page_token(http.get(gw.url + "/dashboard/webhooks", timeout=10).text)
+    before = webhook_secret(gw.settings, op.merchant_id)
+    other = f"http://127.0.0.1:{gw.port + 1}"
+    for headers in ({"Origin": other}, {"Origin": "null"}, {"Sec-Fetch-Site": "same-site"},
+                    {"Sec-Fetch-Site": "cross-site", "Origin": gw.url}):
+        r = http.post(gw.url + "/dashboard/webhooks/secret", data={"_xsrf": token},
+                      headers=headers, allow_redirects=False, timeout=10)
+        assert r.status_code == 403, (headers, r.status_code)
+    assert webhook_secret(gw.settings, op.merchant_id) == before
+    # The same token from the dashboard's own origin works.
+    r = http.post(gw.url + "/dashboard/webhooks/secret", data={"_xsrf": token},
+                  headers={"Origin": gw.url, "Sec-Fetch-Site": "same-origin"},
+                  allow_redirects=False, timeout=10)
+    assert r.status_code == 302, r.text
+    assert webhook_secret(gw.settings, op.merchant_id) != before
+
+
+def test_a_sign_in_posted_from_another_origin_is_refused(gw: ThreadGateway) -> None:
+    """Login CSRF: another page signing the victim's browser in to the attacker's account."""
+    op = new_operator(gw.settings, gw.url)
+    http = requests.Session()
+    token = page_token(http.get(gw.url + "/login", timeout=10).text)
+    r = http.post(gw.url + "/login", data={"_xsrf": token, "email": op.email,
+                                           "password": PASSWORD},
+                  headers={"Origin": f"http://127.0.0.1:{gw.port + 1}",
+                           "Sec-Fetch-Site": "same-site"},
+                  allow_redirects=False, timeout=10)
+    assert r.status_code == 403
+    assert SESSION not in http.cookies
+
 
 def test_over_https_the_session_cookie_is_host_prefixed(base_settings: Settings) -> None:
     """Behind a TLS-ending proxy (X-Forwarded-Proto trusted): ``__Host-`` cookies, which a
