@@ -36,6 +36,7 @@ from .engine.processor import Outcomes, SettlementProcessor
 from .engine.queries import Queries
 from .engine.rate_limits import SharedLimits
 from .engine.router import ShardRouter
+from .engine.sessions import SessionStore
 from .engine.shard import ShardConfig
 from .engine.streams import StreamNames
 from .engine.webhooks.bridge import WebhookBridge
@@ -198,5 +199,8 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
     rt._stoppers.append(live.stop)
     cookie_secret = (settings.dashboard_cookie_secret
                      or gateway_key(settings.database_url, "dashboard_cookie").hex())
-    rt.dashboard = DashboardBridge(dashboard_queries, live, clock, cookie_secret)
+    sessions = SessionStore(pool, clock,
+                            lifetime=timedelta(hours=settings.dashboard_session_hours),
+                            idle=timedelta(minutes=settings.dashboard_session_idle_minutes))
+    rt.dashboard = DashboardBridge(dashboard_queries, live, clock, cookie_secret, sessions)
     return rt

@@ -130,6 +130,8 @@ class Settings:
     # database and shared by its processes (bootstrap keeps it in gateway_keys).
     dashboard_cookie_secret: str = field(default="", repr=False)
     dashboard_session_hours: int = 8
+    # A dashboard session with no request for this long ends (server-side sessions).
+    dashboard_session_idle_minutes: int = 60
     # Dashboard sign-in attempts, per client address and per email, across processes.
     dashboard_login_rate_limit: str = "10/minute"
     # The Razorpay-compatible dialect at /v1 (paystate/http/razorpay/), beside /api/v1.
@@ -195,6 +197,8 @@ class Settings:
                                         minimum=1024 * 1024),
             dashboard_cookie_secret=_secret(env, "DASHBOARD_COOKIE_SECRET"),
             dashboard_session_hours=_int(env, "DASHBOARD_SESSION_HOURS", 8, minimum=1),
+            dashboard_session_idle_minutes=_int(env, "DASHBOARD_SESSION_IDLE_MINUTES", 60,
+                                                minimum=1),
             dashboard_login_rate_limit=_limit(env, "DASHBOARD_LOGIN_RATE_LIMIT", "10/minute"),
             razorpay_front=_bool(env, "RAZORPAY_FRONT", True),
         )

@@ -1,10 +1,19 @@
 """The dashboard's base handler: session, XSRF, security headers, HTML or JSON errors.
 
 Pages answer an anonymous visitor with a redirect to ``/login``; data calls (``page = False``)
-with 401 in the contract's envelope. Every POST must carry Tornado's XSRF token (the ``_xsrf``
-form field or the ``X-XSRFToken`` header) matching the ``_xsrf`` cookie; the check runs here
-rather than through the Application's ``xsrf_cookies`` setting, which would also demand tokens
-from the merchant API's POSTs.
+with 401 in the contract's envelope.
+
+Forgery, in two layers, both in Tornado's ``check_xsrf_cookie`` hook, which ``post`` calls once
+the form is read (the Application's ``xsrf_cookies`` is not used: it would also demand tokens
+from the merchant API's POSTs; and refusing in ``prepare``, before the body, would leave it
+unread on a keep-alive connection):
+- ``check_origin`` refuses a POST that a browser says comes from another origin
+  (``Sec-Fetch-Site`` other than ``same-origin``, or an ``Origin`` that is not this one). A
+  page on another port of the same host is same-site, so SameSite=Lax lets the session cookie
+  through; these headers tell it apart. Clients that send neither rely on the token alone.
+- the token: the ``_xsrf`` form field (or ``X-XSRFToken`` header) must be the
+  token bound to the visitor's session, or before sign-in to the sign-in form's cookie
+  (``session.py``). No ``_xsrf`` cookie is read, so one tossed onto the browser is worthless.
 
 Bodies are streamed: at most ``MAX_FORM_BYTES`` of a form is held in memory, and anything
 longer is drained and answered 413, so nobody (signed in or not) can make the process hold a
@@ -14,6 +23,7 @@ large body. ``post`` parses the form, checks the XSRF token, then calls the hand
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import os
 from typing import Any
@@ -54,6 +64,9 @@ class DashboardHandler(RequestHandler):
     def initialize(self, deps: Deps) -> None:
         self.deps = deps
         self.merchant = None
+        #: The cookie's token of the visitor's live session, if any.
+        self.session_token: str | None = None
+        self._xsrf: bytes | None = None
         self._form: list[bytes] = []
         self._form_size = 0
 
@@ -66,14 +79,6 @@ class DashboardHandler(RequestHandler):
     def webhooks(self) -> WebhookBridge:
         bridge: Any = self.deps.extras["webhooks"]
         return bridge
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        # The XSRF cookie is read by the server only (pages carry the token in a form field or
-        # a meta tag), so it can be HttpOnly and SameSite=Strict.
-        return {**self.application.settings,
-                "xsrf_cookie_kwargs": {"httponly": True, "samesite": "Strict", "path": "/",
-                                       "secure": self.request.protocol == "https"}}
 
     def get_template_path(self) -> str:
         return TEMPLATES
@@ -88,17 +93,75 @@ class DashboardHandler(RequestHandler):
         self.set_header("Referrer-Policy", "same-origin")
         self.set_header("Cache-Control", "no-store")
 
+    @property
+    def https(self) -> bool:
+        return self.request.protocol == "https"
+
     async def prepare(self) -> None:
-        found = session.read(self.dashboard.cookie_secret,
-                             self.deps.settings.dashboard_session_hours,
-                             self.get_cookie(session.COOKIE))
-        if found is not None:
-            self.merchant = await self.dashboard.session(*found)
+        token = self.get_cookie(session.cookie_name(session.COOKIE, self.https))
+        if token:
+            self.merchant = await self.dashboard.session(token)
+            self.session_token = token if self.merchant is not None else None
         if self.login_required and self.merchant is None:
             if self.page:
                 self.redirect("/login?next=" + quote(self.request.path, safe="/"))
                 return
             raise ApiError(401, "AUTHENTICATION_ERROR", "Login required")
+
+    def check_origin(self) -> None:
+        """403 unless a POST's ``Sec-Fetch-Site`` and ``Origin``, where sent, say it comes from
+        this dashboard's own origin. ``Sec-Fetch-Site`` is the browser's own verdict (its
+        "same-site" covers another port of this host: refused); ``Origin`` covers browsers
+        that do not send it."""
+        site = self.request.headers.get("Sec-Fetch-Site")
+        origin = self.request.headers.get("Origin")
+        if (site is not None and site != "same-origin") or (
+                origin is not None and not self._own_origin(origin)):
+            raise ApiError(403, "BAD_REQUEST_ERROR",
+                           "The dashboard refuses forms posted from another site")
+
+    def _own_origin(self, origin: str) -> bool:
+        scheme, sep, host = origin.partition("://")
+        if not sep or host.lower() != self.request.host.lower():
+            return False
+        # An https origin on exactly this host and port, seen here as http, is a proxy in front
+        # ending TLS without X-Forwarded-Proto being trusted; any other scheme mismatch is not.
+        return scheme == self.request.protocol or (scheme, self.request.protocol) == (
+            "https", "http")
+
+    @property
+    def xsrf_token(self) -> bytes:
+        """The token this visitor's forms carry (Tornado's property, used by
+        ``xsrf_form_html``): bound to the session or, signed out, to the sign-in form's
+        cookie, which this sets when it is missing or older than an hour."""
+        if self._xsrf is None:
+            self._xsrf = (self._expected_xsrf(issue=True) or "").encode()
+        return self._xsrf
+
+    def check_xsrf_cookie(self) -> None:
+        """Tornado's hook, called by ``post`` once the form is read: 403 unless the request
+        comes from this origin (``check_origin``) and carries ``xsrf_token``."""
+        self.check_origin()
+        given = (self.get_argument("_xsrf", None) or self.request.headers.get("X-Xsrftoken")
+                 or self.request.headers.get("X-Csrftoken") or "")
+        expected = self._expected_xsrf(issue=False)
+        if not given or not expected or not hmac.compare_digest(given.encode(),
+                                                                 expected.encode()):
+            raise ApiError(403, "BAD_REQUEST_ERROR",
+                           "The request did not carry this dashboard's XSRF token")
+
+    def _expected_xsrf(self, issue: bool) -> str | None:
+        secret = self.dashboard.cookie_secret
+        if self.session_token is not None:
+            return session.xsrf_token(secret, "session", self.session_token)
+        name = session.cookie_name(session.LOGIN, self.https)
+        hours = session.LOGIN_FORM_REUSE_HOURS if issue else session.LOGIN_FORM_HOURS
+        nonce = session.read_login_nonce(secret, self.get_cookie(name), hours)
+        if nonce is None and issue:
+            nonce, signed = session.new_login_nonce(secret)
+            self.set_cookie(name, signed, httponly=True, samesite="Strict", path="/",
+                            secure=self.https, expires_days=session.LOGIN_FORM_HOURS / 24)
+        return session.xsrf_token(secret, "login", nonce) if nonce else None
 
     def data_received(self, chunk: bytes) -> None:
         self._form_size += len(chunk)
@@ -125,15 +188,22 @@ class DashboardHandler(RequestHandler):
     def get_current_user(self) -> Merchant | None:
         return self.merchant
 
-    def start_session(self, merchant: Merchant, stamp: str) -> None:
+    def start_session(self, token: str) -> None:
+        """Hand the browser the cookie of the session the engine just made."""
         hours = self.deps.settings.dashboard_session_hours
-        self.set_cookie(session.COOKIE, session.sign(self.dashboard.cookie_secret, merchant.id,
-                                                     stamp),
-                        httponly=True, samesite="Lax", secure=self.request.protocol == "https",
-                        expires_days=hours / 24, path="/")
+        self.set_cookie(session.cookie_name(session.COOKIE, self.https), token, httponly=True,
+                        samesite="Lax", secure=self.https, expires_days=hours / 24, path="/")
 
-    def end_session(self) -> None:
-        self.clear_cookie(session.COOKIE, path="/")
+    async def end_session(self) -> None:
+        """End the visitor's session in the engine (a copy of the cookie opens nothing
+        afterwards) and drop the cookie."""
+        if self.session_token is not None:
+            await self.dashboard.logout(self.session_token)
+            self.session_token = None
+        # A __Host- cookie is only replaced by one with the same Secure and Path attributes.
+        for name in (session.COOKIE, session.LOGIN):
+            self.clear_cookie(session.cookie_name(name, self.https), path="/",
+                              secure=self.https, httponly=True)
 
     def me(self) -> Merchant:
         assert self.merchant is not None, "prepare() admits only signed-in visitors"
@@ -154,9 +224,6 @@ class DashboardHandler(RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         err = to_error(exc, status_code)
-        if isinstance(exc, HTTPError) and status_code == 403 and "_xsrf" in (exc.log_message or ""):
-            err = ApiError(403, "BAD_REQUEST_ERROR",
-                           "The request did not carry this dashboard's XSRF token")
         self.clear()
         self.set_status(err.status)
         for name, value in err.headers.items():

@@ -72,25 +72,37 @@ class LoginHandler(DashboardHandler):
             self.render_page("login.html", error="Invalid email or password.", email=email,
                              logged_out=False, next=self._next())
             return
-        self.start_session(*found)
+        # A session this browser still had (another merchant's, say) does not linger.
+        await self.end_session()
+        self.start_session(found[1])
         self.redirect(self._next())
 
     async def _throttled(self, email: str) -> int | None:
         """Seconds to wait if this address or this email used up its sign-in attempts (every
-        attempt counts, in the limits all processes share), else None."""
+        attempt counts, in the limits all processes share), else None. Where the shared count
+        cannot be kept (Redis down, or none configured), this process counts alone: the limit
+        fails closed, since failing open would hand out unlimited password guesses."""
+        limit = rate(self.deps.settings.dashboard_login_rate_limit)
+        checks = [(limit, "login-client", self.request.remote_ip or "-"),
+                  (limit, "login-email", email.lower())]
+        local = self.deps.guards.local
         shared = self.deps.engine.shared_limits
         if shared is None:
-            return None
-        limit = rate(self.deps.settings.dashboard_login_rate_limit)
-        return await shared.acquire([(limit, "login-client", self.request.remote_ip or "-"),
-                                     (limit, "login-email", email.lower())])
+            return local.acquire_all(checks)
+        return await shared.acquire(checks, fallback=local)
 
 
 class LogoutHandler(DashboardHandler):
     login_required = False
 
+    def check_xsrf_cookie(self) -> None:
+        # Already signed out (another tab logged out first): there is nothing to end, and so
+        # nothing to forge; the stale tab lands on /login instead of a 403.
+        if self.session_token is not None:
+            super().check_xsrf_cookie()
+
     async def submit(self) -> None:
-        self.end_session()
+        await self.end_session()
         self.redirect("/login?logged_out=1")
 
 

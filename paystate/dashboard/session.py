@@ -1,36 +1,54 @@
-"""The dashboard's session cookie: Tornado's signed values, keyed by configuration.
+"""The dashboard's cookies and XSRF tokens. Sessions themselves live in PostgreSQL
+(``engine/sessions.py``); the session cookie only carries the random token naming one.
 
-The cookie holds the merchant id and a stamp of its password hash, signed (HMAC-SHA256, Tornado's
-version 2 format, which also carries the signing time). It is refused once older than
-``DASHBOARD_SESSION_HOURS`` or after the merchant's password changed. The key is
-``DASHBOARD_COOKIE_SECRET``, or else the one bootstrap keeps per database (``gateway_keys``), so
-every process of one gateway accepts the others' sessions and restarts keep them.
+- Names: ``__Host-`` prefixed over https (Secure, ``Path=/``, no Domain: a page on another
+  subdomain, or on plain http, cannot set or overwrite it); the plain name over http, where a
+  browser would refuse a ``__Host-`` cookie and local development could not sign in.
+- XSRF tokens are HMAC-SHA256, under the dashboard key, of the session's token: bound to the
+  session and unknown to anyone who cannot read its HttpOnly cookie. An ``_xsrf`` cookie that
+  another page tosses onto the browser (cookies do not tell ports apart, and SameSite=Lax lets
+  the session through from another port of the same host) is never consulted.
+- Before a session exists the sign-in form's token is bound the same way to a random nonce in
+  a short-lived signed cookie (``LOGIN``). That cookie can be planted by someone who fetched
+  ``/login`` themselves, so sign-in also relies on the Origin check in ``base.py``.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import hmac
+import secrets
 
 from tornado.web import create_signed_value, decode_signed_value
 
 COOKIE = "paystate_session"
+LOGIN = "paystate_login"
+#: A sign-in form's token is accepted this long after its cookie was set...
+LOGIN_FORM_HOURS = 2
+#: ...and a page rendered later than this gets a fresh one, so a form is good for an hour.
+LOGIN_FORM_REUSE_HOURS = 1
 
 
-def sign(secret: str, merchant_id: str, stamp: str) -> bytes:
-    return create_signed_value(secret, COOKIE, json.dumps([merchant_id, stamp]))
+def cookie_name(name: str, https: bool) -> str:
+    return "__Host-" + name if https else name
 
 
-def read(secret: str, hours: int, value: str | None) -> tuple[str, str] | None:
-    """(merchant id, stamp) from a cookie signed with ``secret`` less than ``hours`` ago."""
+def xsrf_token(secret: str, purpose: str, value: str) -> str:
+    """The token a form must carry: ``purpose`` "session" (``value`` the session's token) or
+    "login" (the sign-in form's nonce), so one can never stand for the other."""
+    message = f"paystate-dashboard-xsrf\0{purpose}\0{value}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def new_login_nonce(secret: str) -> tuple[str, bytes]:
+    """A fresh nonce and its signed cookie value."""
+    nonce = secrets.token_urlsafe(32)
+    return nonce, create_signed_value(secret, LOGIN, nonce)
+
+
+def read_login_nonce(secret: str, value: str | None, hours: float) -> str | None:
+    """The nonce of a sign-in cookie signed with ``secret`` less than ``hours`` ago."""
     if not value:
         return None
-    raw = decode_signed_value(secret, COOKIE, value, max_age_days=hours / 24)
-    if raw is None:
-        return None
-    try:
-        merchant_id, stamp = json.loads(raw)
-    except (ValueError, TypeError):
-        return None
-    if not isinstance(merchant_id, str) or not isinstance(stamp, str):
-        return None
-    return merchant_id, stamp
+    raw = decode_signed_value(secret, LOGIN, value, max_age_days=hours / 24)
+    return raw.decode() if raw else None

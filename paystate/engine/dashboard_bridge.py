@@ -1,15 +1,15 @@
 """The operator dashboard's face on the engine: coroutines on the front's event loop.
 
-Reads go through ``DashboardQueries`` (the async pool); live updates through the process's one
-``LiveFeed``. Password checks (scrypt, ~50 ms of CPU that releases the GIL) run on a worker
-thread so the loop keeps serving. Nothing here imports a web framework.
+Reads go through ``DashboardQueries`` (the async pool); sessions through ``SessionStore``
+(engine/sessions.py); live updates through the process's one ``LiveFeed``. Password checks
+(scrypt, ~50 ms of CPU that releases the GIL) run on a worker thread so the loop keeps serving.
+Nothing here imports a web framework.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ from .errors import NotFound
 from .live import Counts, LiveFeed
 from .merchants import TEST_MERCHANT, Merchant, merchant_from_row
 from .secrets_hash import check_api_secret, check_password, hash_password
+from .sessions import SessionStore
 
 
 @functools.cache
@@ -27,36 +28,38 @@ def _dummy_hash() -> str:
     return hash_password("paystate-dashboard-no-such-merchant", salt=b"\0" * 16)
 
 
-def session_stamp(row: dict[str, Any]) -> str:
-    """Changes whenever the merchant's password does: a session signed before a password change
-    stops working with it."""
-    return hashlib.sha256((row.get("password_hash") or "").encode()).hexdigest()[:16]
-
-
 class DashboardBridge:
     def __init__(self, queries: DashboardQueries, live: LiveFeed, clock: Clock,
-                 cookie_secret: str) -> None:
+                 cookie_secret: str, sessions: SessionStore) -> None:
         self.queries = queries
         self.live = live
         self._clock = clock
-        #: The key that signs session cookies (configured, or kept per database).
+        self._sessions = sessions
+        #: The key the dashboard signs its sign-in form cookie and derives XSRF tokens with
+        #: (configured, or kept per database), the same in every process.
         self.cookie_secret = cookie_secret
 
     async def login(self, email: str, password: str) -> tuple[Merchant, str] | None:
-        """The merchant and its session stamp if the password is right, else None."""
+        """The merchant and the token of a new session if the password is right, else None."""
         row = await self.queries.merchant_by_email(email)
         stored = row.get("password_hash") if row else None
         ok = await asyncio.to_thread(check_password, password, stored or _dummy_hash())
         if row is None or not stored or not ok:
             return None
-        return merchant_from_row(row), session_stamp(row)
+        return merchant_from_row(row), await self._sessions.start(str(row["id"]), stored)
 
-    async def session(self, merchant_id: str, stamp: str) -> Merchant | None:
-        """The merchant a session cookie names, if its password has not changed since."""
-        row = await self.queries.merchant(merchant_id)
-        if row is None or session_stamp(row) != stamp:
-            return None
-        return merchant_from_row(row)
+    async def session(self, token: str) -> Merchant | None:
+        """The merchant whose live session the cookie's ``token`` names, else None."""
+        row = await self._sessions.find(token)
+        return merchant_from_row(row) if row is not None else None
+
+    async def logout(self, token: str) -> None:
+        await self._sessions.end(token)
+
+    async def end_sessions(self, merchant_id: str) -> int:
+        """End every dashboard session of the merchant, in every process, at once (a password
+        change, a suspension); how many there were."""
+        return await self._sessions.end_sessions(merchant_id)
 
     async def shown_api_secret(self, merchant: Merchant) -> str | None:
         """The API secret the dashboard may show, or None (shown masked). Secrets are stored

@@ -11,6 +11,7 @@ from typing import Any
 from ..config import TEST_MERCHANT_ID
 from .db import connect
 from .secrets_hash import check_api_secret, check_password, hash_api_secret, hash_password
+from .sessions import end_sessions
 
 TEST_MERCHANT = {
     "id": TEST_MERCHANT_ID,
@@ -46,8 +47,10 @@ def seed_test_merchant(database_url: str, password: str, now: datetime) -> None:
         row = conn.execute("SELECT password_hash FROM merchants WHERE id = %s",
                            (m["id"],)).fetchone()
         if row is not None and not check_password(password, row["password_hash"]):
-            conn.execute("UPDATE merchants SET password_hash = %s WHERE id = %s",
-                         (hash_password(password), m["id"]))
+            with conn.transaction():
+                conn.execute("UPDATE merchants SET password_hash = %s WHERE id = %s",
+                             (hash_password(password), m["id"]))
+                end_sessions(conn, m["id"])
 
 
 def merchant_from_row(row: dict[str, Any]) -> Merchant:

@@ -8,6 +8,10 @@ request would cost more than the limit is worth. With N processes a key gets N t
 
 Both answer the same question: ``None`` when the request may go on, else the seconds after
 which it may be retried (the ``Retry-After``).
+
+A shared limit that cannot be counted (Redis down) fails open by default, for the checkout's
+sake; a caller whose limit guards a secret (dashboard sign-in) passes a ``LocalLimits`` as
+``fallback`` and the same checks are counted there instead: it fails closed, per process.
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ class SharedLimits:
     """Moving-window limits in Redis, on the gateway's event loop.
 
     Redis being unreachable lets requests through (logged at most every 10 s): limiting is a
-    shield for the gateway, and it must not turn a Redis outage into a checkout outage."""
+    shield for the gateway, and it must not turn a Redis outage into a checkout outage. Unless
+    the caller gives a ``fallback``: then the checks are counted in that process-local table
+    while Redis is away, so that an outage does not open unlimited password guessing."""
 
     def __init__(self, redis_url: str, prefix: str) -> None:
         self._storage = RedisStorage("async+" + redis_url, implementation="redispy",
@@ -47,9 +53,11 @@ class SharedLimits:
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._warned_at = 0.0
 
-    async def acquire(self, checks: Sequence[Check]) -> int | None:
+    async def acquire(self, checks: Sequence[Check],
+                      fallback: LocalLimits | None = None) -> int | None:
         """Count this request against every check; the Retry-After of the first one over its
-        limit, or None. A refused request still counts: hammering does not pay."""
+        limit, or None. A refused request still counts: hammering does not pay. Runs on the
+        event loop (``fallback`` is only used from it)."""
         try:
             for item, rule, ident in checks:
                 if not await self._limiter.hit(item, rule, ident):
@@ -59,7 +67,10 @@ class SharedLimits:
             now = time.monotonic()
             if now - self._warned_at > 10:
                 self._warned_at = now
-                log.warning("rate limits unavailable, letting requests through: %s", exc)
+                log.warning("rate limits unavailable, %s: %s", "counting in this process only"
+                            if fallback is not None else "letting requests through", exc)
+            if fallback is not None:
+                return fallback.acquire_all(checks)
         return None
 
 
@@ -92,4 +103,12 @@ class LocalLimits:
             self._windows[key] = (start, count)
             return max(1, math.ceil(start + length - now))
         self._windows[key] = (start, count + 1)
+        return None
+
+    def acquire_all(self, checks: Sequence[Check]) -> int | None:
+        """``SharedLimits.acquire``'s answer, counted here: the first refusal's Retry-After."""
+        for item, rule, ident in checks:
+            retry_after = self.acquire(item, rule, ident)
+            if retry_after is not None:
+                return retry_after
         return None

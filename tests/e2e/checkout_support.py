@@ -14,10 +14,9 @@ import html
 import json
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,7 +24,7 @@ import pytest
 from playwright.sync_api import Browser, FrameLocator, Page, expect, sync_playwright
 
 from paystate.config import Settings
-from tests.support import ThreadGateway, make_settings
+from tests.support import ThreadGateway, loopback_site, make_settings
 
 SCREENSHOTS = os.environ.get("PAYSTATE_CHECKOUT_SCREENSHOTS")
 TIMEOUT_MS = 15_000
@@ -123,15 +122,8 @@ class _ShopHandler(BaseHTTPRequestHandler):
 def shop_site(gateway_url: str) -> Iterator[str]:
     """A merchant's site on its own loopback port (its own origin); yields its base URL."""
     handler = type("ShopHandler", (_ShopHandler,), {"gateway": gateway_url})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="shop-site", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with loopback_site(handler, "shop-site") as url:
+        yield url
 
 
 def tid(name: str) -> str:

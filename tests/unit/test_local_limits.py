@@ -27,3 +27,18 @@ def test_stale_windows_are_swept() -> None:
     limits.acquire(per_second, "merchant", "fresh")
     assert limits.acquire(per_second, "merchant", "k0") is None
     assert len(limits._windows) <= 2
+
+
+def test_acquire_all_answers_the_first_refusal_and_counts_every_check_before_it() -> None:
+    """The sign-in limit's fallback while Redis is away: per address and per email at once."""
+    now = [0.0]
+    limits = LocalLimits(clock=lambda: now[0])
+    two = rate("2/minute")
+    checks = [(two, "login-client", "10.0.0.1"), (two, "login-email", "a@b.c")]
+    assert limits.acquire_all(checks) is None
+    assert limits.acquire_all(checks) is None
+    assert limits.acquire_all(checks) == 60
+    # Another address guessing the same email is stopped by the email's count.
+    now[0] += 30
+    assert limits.acquire_all([(two, "login-client", "10.0.0.2"),
+                               (two, "login-email", "a@b.c")]) == 30
