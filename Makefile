@@ -9,12 +9,13 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 
 
-.PHONY: help venv node-client run test bench bench-http bench-create bench-e2e bench-floor wrk chaos clean-data lint
+.PHONY: help venv node-client run test test-fast bench bench-http bench-create bench-e2e bench-floor wrk chaos clean-data lint
 
 help:
 	@echo "make venv        create $(VENV) and install the package with its test extras"
 	@echo "make run         the gateway on local PostgreSQL and Redis (Ctrl-C stops everything)"
 	@echo "make test        pytest on a separate local PostgreSQL and Redis; ARGS=\"-k foo\" passes through"
+	@echo "make test-fast   the fast tier: unit tests and in-process integration tests (about a minute)"
 	@echo "make bench       engine benchmark (10,000 payments in flight); ARGS=\"N SHARDS\""
 	@echo "make bench-http  HTTP benchmark (orders + UPI payments); ARGS=\"SECONDS CONCURRENCY\""
 	@echo "make bench-create  wrk: POST /api/v1/payments at c=1,16,64; ARGS=\"--seconds 20 --mode serve\""
@@ -37,6 +38,10 @@ run: venv
 
 test: venv node-client wrk
 	scripts/test.sh $(ARGS)
+
+# The tier to run on every change: unit tests, and integration tests that start no process.
+test-fast: venv
+	scripts/test.sh -m "unit or (integration and not deployed and not slow)" $(ARGS)
 
 # The official Node client of the /v1 dialect, which the tests drive (never installed by a
 # test itself): razorpay 2.9.x from the npm registry, into a git-ignored folder.

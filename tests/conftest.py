@@ -33,6 +33,30 @@ TOPOLOGIES = ("in-process", "deployed")
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "allow_error_logs: the test provokes ERROR log lines")
     config.addinivalue_line("markers", "slow: a load or soak test of a minute or more")
+    for tier, what in TIERS.items():
+        config.addinivalue_line("markers", f"{tier}: {what}")
+    config.addinivalue_line("markers", "deployed: runs against the make run layout (processes)")
+
+
+# The tiers, by folder. `make test-fast` runs unit and integration tests that start no process
+# (about a minute); `make test` runs everything.
+TIERS = {
+    "unit": "pure code: no process, no socket, no database (seconds)",
+    "integration": "real PostgreSQL and Redis, the gateway in the test process",
+    "checks": "the repository's own files through their tools (ruff, mypy, node, git)",
+    "e2e": "gateway processes, Chromium, outages, kill -9, chaos",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.parts
+        tier = parts[parts.index("tests") + 1] if "tests" in parts else ""
+        if tier in TIERS:
+            item.add_marker(tier)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("front") == "deployed":
+            item.add_marker("deployed")
     logging.getLogger("transitions").setLevel(logging.WARNING)
 
 
