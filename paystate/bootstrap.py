@@ -1,8 +1,13 @@
-"""Builds the running system in a visible order and tears it down in reverse.
+"""Builds one process's engine in a visible order and tears it down in reverse.
 
-Order of construction: settings -> clock and randomness -> Redis clients -> shard router ->
-worker parts (processor, relay, heartbeat; and the webhook dispatcher) -> read pool -> engine
-bridge -> HTTP front. ``Runtime.stop`` undoes it backwards.
+``build`` runs after ``prepare_database`` (migrations, the test merchant) and starts: clock and
+randomness -> Redis client -> outbox publisher thread -> shard router (actors) -> webhook
+dispatcher actor (every process; its consumer, sender and sweeper only in a worker or with
+``webhooks``) -> worker parts (settlement processor, outbox relay, heartbeat, idempotency
+janitor) -> read pool, async Redis client and the idempotency keys' pool -> engine bridge ->
+webhook bridge -> live feed and dashboard bridge. The HTTP front is not built here:
+``server.run`` makes it afterwards from ``Runtime.engine`` and ``Runtime.front_extras()``.
+``Runtime.stop`` undoes the list backwards.
 """
 
 from __future__ import annotations

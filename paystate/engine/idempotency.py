@@ -1,9 +1,15 @@
 """Idempotency keys, Stripe's way: claim the key before the work, store the response after it.
 
-``IdempotencyStore`` runs on the event loop (async pool, autocommit). A request first *claims*
-its (merchant, key) with one ``INSERT ... ON CONFLICT`` statement. Exactly one of any number of
-concurrent claimers, in any number of processes, gets the row; it is ``in_progress`` with a
-lease (``locked_until``) and carries the id of the object the request will create, chosen now.
+A key is scoped by (merchant, scope, key): scope ``""`` for the merchant's own requests,
+``public:<order id>`` for the checkout's, ``razorpay`` for the Razorpay dialect's. A key never
+seen is written by the shard, completed with its answer, in the statement that creates the
+object (``http/idempotency.py``, ``create_once``); this module handles every other case.
+
+``IdempotencyStore`` runs on the event loop (async pool, autocommit). A request whose key
+exists already *claims* its (merchant, scope, key) with one ``INSERT ... ON CONFLICT``
+statement. Exactly one of any number of concurrent claimers, in any number of processes, gets
+the row; it is ``in_progress`` with a lease (``locked_until``) and carries the id of the object
+the request will create, chosen now.
 Everyone else reads the row and either replays the stored response, is told the key was reused
 with another request (different fingerprint), or finds it in use and waits (bounded) for it.
 

@@ -114,7 +114,8 @@ class Publisher:
 class OutboxRelay:
     """A thread that republishes outbox rows left unpublished for longer than ``grace``.
 
-    Runs in every process; ``FOR UPDATE SKIP LOCKED`` keeps two relays off the same rows.
+    Runs in every worker process (and a one-process ``serve``), not in ``api`` processes;
+    ``FOR UPDATE SKIP LOCKED`` keeps two relays off the same rows.
     """
 
     def __init__(self, database_url: str, client: redis.Redis, clock: Clock,

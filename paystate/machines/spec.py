@@ -1,10 +1,14 @@
 """Machine specifications as data, and the one helper that builds a ``transitions`` Machine.
 
-A ``MachineSpec`` names the states, and per trigger the source, destination, guard, field
-effect and emitted events. The engine builds one ``Machine`` per spec and per shard with
-``build_machine`` and hooks persistence into ``before_state_change``: the row, the transition
-record and the outbox are written before the in-memory state moves (a failed write aborts the
-transition), then ``apply_effect`` copies the committed field values onto the model.
+A ``MachineSpec`` names the states, and per trigger the source, destination, guard (with the
+refusal it answers), field effect and emitted events. ``build_machine`` makes a shared,
+model-less ``Machine`` of a spec with the caller's ``before_state_change`` hook; the engine's
+actors (each shard, the webhook dispatcher) build one per spec and fire triggers through
+``engine/decisions.py``. Their hook calls ``decisions.record``, which computes the effect's
+field changes, queues the row update (compare-and-set on ``version``) and the transition row in
+the actor's unit of work, and applies the changes to the in-memory object. Nothing is written
+then: the actor commits its whole batch afterwards, and a commit that fails drops the objects'
+in-memory copies and decides again.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Every SQL statement about delivery rows, on the dispatcher actor's connection and thread.
+"""The dispatcher actor's reads and claims of delivery rows, on its connection and thread.
+
+Claims and lease releases are the only writes here; what the actor decides (new deliveries,
+recorded attempts, transitions) is written through its ``UnitOfWork``
+(``engine/unit_of_work.py``). The front's reads are in ``bridge``, the dashboard's in
+``engine/dashboard_queries.py``. Also here: the reconcile's reads of the outbox's event rows.
 
 Claiming is leasing: one UPDATE sets ``lease_owner``, a fresh ``lease_token`` and
 ``lease_until`` on rows that are due and not leased, skipping rows another transaction holds
