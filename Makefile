@@ -41,7 +41,7 @@ test: venv node-client wrk
 
 # The tier to run on every change: unit tests, and integration tests that start no process.
 test-fast: venv
-	scripts/test.sh -m "unit or (integration and not deployed and not slow)" $(ARGS)
+	scripts/test.sh -m "unit or (integration and not processes and not slow)" $(ARGS)
 
 # The official Node client of the /v1 dialect, which the tests drive (never installed by a
 # test itself): razorpay 2.9.x from the npm registry, into a git-ignored folder.

@@ -36,6 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for tier, what in TIERS.items():
         config.addinivalue_line("markers", f"{tier}: {what}")
     config.addinivalue_line("markers", "deployed: runs against the make run layout (processes)")
+    config.addinivalue_line("markers", "processes: starts gateway processes of its own")
 
 
 # The tiers, by folder. `make test-fast` runs unit and integration tests that start no process
@@ -57,6 +58,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("front") == "deployed":
             item.add_marker("deployed")
+            item.add_marker("processes")
     logging.getLogger("transitions").setLevel(logging.WARNING)
 
 
@@ -69,10 +71,10 @@ def base_settings() -> Settings:
     return settings
 
 
-def topology(request: pytest.FixtureRequest) -> str:
-    """The topology a test's ``front`` runs against ("in-process" when it has none)."""
+def topology(request: pytest.FixtureRequest) -> str | None:
+    """The topology a test's ``front`` runs against (None when it takes no ``front``)."""
     callspec = getattr(request.node, "callspec", None)
-    return str(callspec.params.get("front", "in-process")) if callspec else "in-process"
+    return callspec.params.get("front") if callspec else None
 
 
 @pytest.fixture
@@ -81,7 +83,24 @@ def settings(base_settings: Settings, request: pytest.FixtureRequest) -> Setting
     layout's, so that a test reads the streams its gateway writes."""
     if topology(request) == "deployed":
         return request.getfixturevalue("deployed_settings")  # type: ignore[no-any-return]
+    if topology(request) == "in-process":
+        return request.getfixturevalue("in_process").settings  # type: ignore[no-any-return]
     return make_settings()
+
+
+@pytest.fixture(scope="session")
+def in_process(base_settings: Settings) -> Iterator[ThreadGateway]:
+    """One gateway on a thread of the test process for the API-level tests of the session
+    (starting one per test cost a quarter of a second each); tests that reach into a
+    runtime, or need settings of their own, take ``gateway`` or build their own. On a
+    database of its own, as the deployed layout: its sweepers must not take up the work that
+    other tests drive themselves."""
+    gw = ThreadGateway(separate_databases(make_settings(), "paystate_in_process",
+                                          redis_db=2)).start()
+    try:
+        yield gw
+    finally:
+        gw.stop()
 
 
 @pytest.fixture(scope="session")
@@ -117,8 +136,8 @@ def front(request: pytest.FixtureRequest, settings: Settings) -> Front:
     if request.param == "deployed":
         gw: ProcessGateway = request.getfixturevalue("deployed")
         return Front(gw.url, settings, Client(gw.url))
-    thread: ThreadGateway = request.getfixturevalue("gateway")
-    return Front(thread.url, thread.settings, thread.client)
+    thread: ThreadGateway = request.getfixturevalue("in_process")
+    return Front(thread.url, thread.settings, Client(thread.url))
 
 
 @pytest.fixture

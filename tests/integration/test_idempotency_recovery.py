@@ -115,6 +115,7 @@ def test_50_concurrent_identical_requests_create_one_order(gateway: ThreadGatewa
     print(f"\n50 concurrent, one process: {dict(outcomes)} in {elapsed * 1000:.0f} ms")
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("mode", MODES)
 def test_50_concurrent_identical_payments_over_two_processes(settings: Settings,
                                                              mode: str) -> None:

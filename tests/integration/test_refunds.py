@@ -102,6 +102,7 @@ def test_unknown_or_foreign_payment_is_404(client: Client, settings: Settings) -
     assert refund_rows(settings, payment["id"]) == 0
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("mode", MODES)
 def test_twenty_concurrent_refunds_across_two_processes_never_overdraw(
         settings: Settings, mode: str) -> None:
@@ -124,6 +125,7 @@ def test_twenty_concurrent_refunds_across_two_processes_never_overdraw(
         pair.stop()
 
 
+@pytest.mark.processes
 def test_refunds_pending_at_kill9_are_processed_after_restart(settings: Settings) -> None:
     env = process_env(settings, TEST_PROCESSING_DELAY="1500")
     gw = ProcessGateway(env).start()
