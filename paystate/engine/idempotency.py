@@ -43,7 +43,7 @@ from typing import Any
 import psycopg
 
 from .clock import Clock
-from .db import PooledConnection, ReadPool, connect, run_pooled
+from .db import ActorConnection, PooledConnection, ReadPool, connect, run_pooled
 from .ids import new_id
 
 log = logging.getLogger(__name__)
@@ -272,7 +272,6 @@ class IdempotencyJanitor:
 
     def __init__(self, database_url: str, clock: Clock, interval: float = 60.0,
                  batch: int = 1000, max_batches: int = 100) -> None:
-        self._url = database_url
         self._clock = clock
         self._interval = interval
         self._batch = batch
@@ -280,8 +279,9 @@ class IdempotencyJanitor:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="idempotency-janitor",
                                         daemon=True)
-        self._conn: psycopg.Connection[Any] | None = None
+        # Checked after idling (sweeps are minutes apart): PostgreSQL may have restarted.
         # The connection is shared by the thread and a test calling sweep_once.
+        self._db = ActorConnection(database_url)
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -291,9 +291,7 @@ class IdempotencyJanitor:
         self._stop.set()
         self._thread.join(timeout=5)
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._db.reset()
 
     def sweep_once(self) -> int:
         """Delete keys expired by the clock's now, at most ``max_batches`` batches; return how
@@ -302,12 +300,11 @@ class IdempotencyJanitor:
             return self._sweep()
 
     def _sweep(self) -> int:
-        if self._conn is None or self._conn.closed:
-            self._conn = connect(self._url, autocommit=True)
+        conn = self._db.get()
         now = self._clock.now()
         total = 0
         for _ in range(self._max_batches):
-            cur = self._conn.execute(
+            cur = conn.execute(
                 "DELETE FROM idempotency_keys k USING ("
                 " SELECT merchant_id, scope, key FROM idempotency_keys"
                 " WHERE expires_at <= %(now)s"
@@ -329,6 +326,4 @@ class IdempotencyJanitor:
             except psycopg.Error as exc:
                 log.warning("idempotency janitor: %s", exc)
                 with self._lock:
-                    if self._conn is not None:
-                        self._conn.close()
-                        self._conn = None
+                    self._db.reset()
