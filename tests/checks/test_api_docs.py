@@ -17,8 +17,8 @@ from paystate.engine.secrets_hash import new_webhook_secret
 from paystate.http.app import api_routes
 from paystate.http.openapi_schemas import ERROR_CODES, WEBHOOK_EVENTS
 from paystate.machines.webhook_signing import signed_headers, standard_key
-from tests.support import ROOT
 from tests.checks.test_deployment import settings_names
+from tests.support import ROOT
 
 DOC = Path(ROOT) / "docs" / "api.md"
 README = Path(ROOT) / "README.md"
