@@ -38,6 +38,20 @@ def _page_number(raw: str | None) -> int:
     return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 10**6 else 1
 
 
+class SeedAddressHandler(DashboardHandler):
+    """``/dashboard.html``, where the seed served its dashboard (a page of webhook settings and
+    logs): bookmarks and the seed's checkers land on the webhooks page, which asks an anonymous
+    visitor to sign in as every page does."""
+
+    login_required = False
+
+    async def prepare(self) -> None:
+        pass  # a redirect needs no session: nothing to read
+
+    def get(self) -> None:
+        self.redirect("/dashboard/webhooks")
+
+
 class LoginHandler(DashboardHandler):
     login_required = False
 

@@ -103,11 +103,13 @@ class Engine:
 
     async def create_payment(self, order: Order | str, new: NewPayment,
                              keyed: c.Keyed | None = None, max_attempts: int | None = None,
-                             merchant: Merchant | None = None) -> Payment | c.Answered:
+                             merchant: Merchant | None = None,
+                             amount: int | None = None) -> Payment | c.Answered:
         """A payment on ``order`` (the object, or its id: the owning shard loads it and answers
         ``NotFound`` if it is missing or, with ``merchant``, someone else's - no read here).
         ``max_attempts``: refuse (``AttemptsExhausted``) once the order has had that many
-        payments; the public checkout's cap, decided by the shard that owns the order."""
+        payments; the public checkout's cap, decided by the shard that owns the order.
+        ``amount``: what the caller stated, checked against the order's by the shard."""
         if isinstance(order, str):
             order_id, merchant_id = order, (merchant.id if merchant else None)
         else:
@@ -117,7 +119,7 @@ class Engine:
             order_id=order_id, payment_id=keyed.object_id, merchant_id=merchant_id,
             method=new.method, vpa=new.vpa, card_network=new.card_network,
             card_last4=new.card_last4, may_exist=keyed.may_exist, answer=keyed.answer,
-            max_attempts=max_attempts))
+            max_attempts=max_attempts, amount=amount))
 
     async def payment(self, merchant: Merchant | None, payment_id: str) -> Payment:
         payment = await self.queries.payment(payment_id)

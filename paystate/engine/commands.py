@@ -78,6 +78,8 @@ class CreatePayment:
     answer: KeyedAnswer | None = None  # as in CreateOrder
     # Refuse the payment once the order has had this many (the public checkout's cap).
     max_attempts: int | None = None
+    # The amount the caller stated, if any: it must be the order's (None: not stated).
+    amount: int | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from ..machines.models import Payment
+from .db import PooledConnection, run_pooled
 from .queries import Queries
 from .records import payment_from_row
 
@@ -71,14 +72,17 @@ class DashboardQueries(Queries):
             where.append("(id = %s OR order_id = %s)")
             params.extend([search, search])
         sql_where = " AND ".join(where)
-        async with self._pool.connection() as conn:
+
+        async def page(conn: PooledConnection) -> tuple[dict[str, Any] | None,
+                                                        list[dict[str, Any]]]:
             cur = await conn.execute(f"SELECT count(*) AS n FROM payments WHERE {sql_where}",
                                      tuple(params))
             total = await cur.fetchone()
             cur = await conn.execute(
                 f"SELECT * FROM payments WHERE {sql_where} ORDER BY created_at DESC, id DESC"
                 " LIMIT %s OFFSET %s", (*params, limit, offset))
-            rows = await cur.fetchall()
+            return total, await cur.fetchall()
+        total, rows = await run_pooled(self._pool, page)
         return [payment_from_row(r) for r in rows], int(total["n"] if total else 0)
 
     async def attempts_of(self, delivery_ids: list[str]) -> dict[str, list[dict[str, Any]]]:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import psycopg
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, errors
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
+log = logging.getLogger(__name__)
+
 #: The pool the fronts' reads use: rows come back as dicts.
 ReadPool = AsyncConnectionPool[AsyncConnection[DictRow]]
+PooledConnection = AsyncConnection[DictRow]
+T = TypeVar("T")
 
 
 def connect(url: str, autocommit: bool = False) -> psycopg.Connection[dict[str, Any]]:
@@ -21,7 +27,7 @@ def connect(url: str, autocommit: bool = False) -> psycopg.Connection[dict[str, 
 
 
 class ActorConnection:
-    """The lazily (re)opened autocommit connection of one actor thread.
+    """The lazily (re)opened autocommit connection of one actor or worker thread.
 
     ``get()`` opens it on first use or after ``reset()``; an actor resets it after a database
     error so the next message starts on a fresh connection instead of a broken one. A
@@ -67,7 +73,14 @@ def read_pool(url: str, max_size: int = 8, *, flush_commits: bool = True) -> Rea
     fails with ``PoolTimeout`` (answered 503). The pool's own reconnect attempts back off
     exponentially (1, 2, 4, 8 s...), which after a 10 s outage would keep it empty for another
     5-20 s; a short ``reconnect_timeout`` makes it give those up, and the next request then
-    opens a connection at once."""
+    opens a connection at once.
+
+    Every connection is checked (one empty round trip) when a request takes it: a restart
+    kills the connections the pool holds, and without the check each of them would fail one
+    request, however long after the restart it is next used. A connection that fails the
+    check is discarded and the next one (or a new one) is tried within the same ``timeout``.
+    What the check cannot see, a connection dying between the check and the statement, is
+    ``run_pooled``'s to absorb."""
     kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row}
     if not flush_commits:
         kwargs["options"] = "-c synchronous_commit=off"
@@ -80,4 +93,35 @@ def read_pool(url: str, max_size: int = 8, *, flush_commits: bool = True) -> Rea
         open=False,
         timeout=5,
         reconnect_timeout=2,
+        check=AsyncConnectionPool.check_connection,
     )
+
+
+def ended_by_server(exc: psycopg.OperationalError, conn: PooledConnection) -> bool:
+    """True when ``exc`` means the server ended this connection (a restart's or crash's
+    termination notice, SQLSTATE 57P01/57P02, or the socket gone: the connection is closed),
+    as opposed to a statement that failed on a live connection (a timeout, a cancel)."""
+    return conn.closed or isinstance(exc, (errors.AdminShutdown, errors.CrashShutdown))
+
+
+async def run_pooled(pool: ReadPool, work: Callable[[PooledConnection], Awaitable[T]]) -> T:
+    """Run ``work`` on a connection of ``pool`` and return its result; when the server ended
+    that connection under it, run ``work`` once more on a fresh one. Runs on the loop.
+
+    Only for work that is safe to run twice: reads, updates that set given values (a
+    merchant's webhook settings), and the idempotency store's statements (each conditional,
+    so a second run finds the first's effect). A second failure, a
+    pool that gives no connection (``PoolTimeout``) and every other error propagate: they are
+    the caller's 503 or 500."""
+    conn: PooledConnection | None = None
+    try:
+        async with pool.connection() as conn:
+            return await work(conn)
+    except psycopg.OperationalError as exc:
+        if conn is None or not ended_by_server(exc, conn):
+            raise
+        # The pool discarded the dead connection on the way out of the block above.
+        log.info("connection ended by the server (%s); retrying on a fresh one",
+                 type(exc).__name__)
+    async with pool.connection() as conn:
+        return await work(conn)

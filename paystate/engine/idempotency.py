@@ -43,7 +43,7 @@ from typing import Any
 import psycopg
 
 from .clock import Clock
-from .db import ReadPool, connect
+from .db import ActorConnection, PooledConnection, ReadPool, connect, run_pooled
 from .ids import new_id
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,9 @@ ON CONFLICT (merchant_id, scope, key) DO UPDATE SET
 WHERE k.expires_at <= %(now)s
    OR (k.status = 'in_progress' AND k.locked_until <= %(now)s
        AND k.fingerprint = EXCLUDED.fingerprint)
+   -- The same claim again (run_pooled's retry after a connection died under the first run,
+   -- which may have committed): it is still ours.
+   OR (k.status = 'in_progress' AND k.lock_token = EXCLUDED.lock_token)
 RETURNING k.resource_id
 """
 
@@ -177,27 +180,30 @@ class IdempotencyStore:
         """Store the response of a successful request and return what to send: this response,
         or the one stored first by another holder of the same object (then ``replayed``)."""
         params = claim.ident
-        async with self._pool.connection() as conn:
+
+        async def store(conn: PooledConnection) -> Stored:
             cur = await conn.execute(_COMPLETE, (status, body, *params, claim.resource_id))
             if cur.rowcount == 1:
-                stored = Stored(status, body, replayed=False)
-            else:
-                row = await (await conn.execute(_READ, params)).fetchone()
-                if row and row["status"] == "completed" and \
-                        row["resource_id"] == claim.resource_id:
-                    stored = Stored(row["response_code"], bytes(row["response_body"]), True)
-                else:
-                    log.warning("idempotency key of %s changed hands before it completed",
-                                claim.resource_id)
-                    stored = Stored(status, body, replayed=False)
+                return Stored(status, body, replayed=False)
+            row = await (await conn.execute(_READ, params)).fetchone()
+            if row and row["status"] == "completed" and row["resource_id"] == claim.resource_id:
+                # Stored first by another holder (or by this very statement, when a dead
+                # connection hid its commit and run_pooled repeated it): the same object's
+                # answer either way.
+                return Stored(row["response_code"], bytes(row["response_body"]), True)
+            log.warning("idempotency key of %s changed hands before it completed",
+                        claim.resource_id)
+            return Stored(status, body, replayed=False)
+        stored = await run_pooled(self._pool, store)
         self._notify(claim.ident)
         return stored
 
     async def release(self, claim: Claimed) -> None:
         """Forget a claim whose request was refused (4xx): nothing was created, and the same
         key may be retried with a corrected request. A no-op if the lease changed hands."""
-        async with self._pool.connection() as conn:
+        async def release(conn: PooledConnection) -> None:
             await conn.execute(_RELEASE, (*claim.ident, claim.token))
+        await run_pooled(self._pool, release)
         self._notify(claim.ident)
 
     # -- internals -----------------------------------------------------------------------
@@ -207,17 +213,19 @@ class IdempotencyStore:
         now = self._clock.now()
         proposed = new_id(PREFIXES[kind])
         token = uuid.uuid4().hex
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(_CLAIM, {
-                "merchant_id": merchant_id, "scope": scope, "key": key,
-                "fingerprint": fingerprint,
-                "resource_id": proposed, "token": token, "locked_until": now + self.lease,
-                "now": now, "expires_at": now + self.ttl})
-            won = await cur.fetchone()
+        claim = {"merchant_id": merchant_id, "scope": scope, "key": key,
+                 "fingerprint": fingerprint, "resource_id": proposed, "token": token,
+                 "locked_until": now + self.lease, "now": now, "expires_at": now + self.ttl}
+
+        async def try_claim(conn: PooledConnection) -> Claimed | dict[str, Any] | None:
+            won = await (await conn.execute(_CLAIM, claim)).fetchone()
             if won is not None:
                 return Claimed(merchant_id, scope, key, won["resource_id"], token,
                                recovered=won["resource_id"] != proposed)
-            row = await (await conn.execute(_READ, (merchant_id, scope, key))).fetchone()
+            return await (await conn.execute(_READ, (merchant_id, scope, key))).fetchone()
+        row = await run_pooled(self._pool, try_claim)
+        if isinstance(row, Claimed):
+            return row
         if row is None:
             return None
         if row["fingerprint"] != fingerprint:
@@ -264,7 +272,6 @@ class IdempotencyJanitor:
 
     def __init__(self, database_url: str, clock: Clock, interval: float = 60.0,
                  batch: int = 1000, max_batches: int = 100) -> None:
-        self._url = database_url
         self._clock = clock
         self._interval = interval
         self._batch = batch
@@ -272,8 +279,9 @@ class IdempotencyJanitor:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="idempotency-janitor",
                                         daemon=True)
-        self._conn: psycopg.Connection[Any] | None = None
+        # Checked after idling (sweeps are minutes apart): PostgreSQL may have restarted.
         # The connection is shared by the thread and a test calling sweep_once.
+        self._db = ActorConnection(database_url)
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -283,9 +291,7 @@ class IdempotencyJanitor:
         self._stop.set()
         self._thread.join(timeout=5)
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._db.reset()
 
     def sweep_once(self) -> int:
         """Delete keys expired by the clock's now, at most ``max_batches`` batches; return how
@@ -294,12 +300,11 @@ class IdempotencyJanitor:
             return self._sweep()
 
     def _sweep(self) -> int:
-        if self._conn is None or self._conn.closed:
-            self._conn = connect(self._url, autocommit=True)
+        conn = self._db.get()
         now = self._clock.now()
         total = 0
         for _ in range(self._max_batches):
-            cur = self._conn.execute(
+            cur = conn.execute(
                 "DELETE FROM idempotency_keys k USING ("
                 " SELECT merchant_id, scope, key FROM idempotency_keys"
                 " WHERE expires_at <= %(now)s"
@@ -321,6 +326,4 @@ class IdempotencyJanitor:
             except psycopg.Error as exc:
                 log.warning("idempotency janitor: %s", exc)
                 with self._lock:
-                    if self._conn is not None:
-                        self._conn.close()
-                        self._conn = None
+                    self._db.reset()

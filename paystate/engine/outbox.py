@@ -17,7 +17,7 @@ import psycopg
 import redis
 
 from .clock import Clock
-from .db import connect
+from .db import ActorConnection
 from .encoding import json_bytes
 from .queues import next_batch
 from .unit_of_work import OutboxRow
@@ -73,13 +73,14 @@ class Publisher:
 
     def __init__(self, database_url: str, client: redis.Redis, clock: Clock,
                  batch: int = 500) -> None:
-        self._url = database_url
         self._client = client
         self._clock = clock
         self._batch = batch
         self._queue: queue.SimpleQueue[OutboxRow | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
-        self._conn: psycopg.Connection[Any] | None = None
+        # Checked after idling: the first batch after a quiet PostgreSQL restart would
+        # otherwise meet the dead connection and wait for the relay.
+        self._db = ActorConnection(database_url)
 
     def start(self) -> None:
         self._thread.start()
@@ -87,8 +88,7 @@ class Publisher:
     def stop(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=10)
-        if self._conn is not None:
-            self._conn.close()
+        self._db.reset()
 
     def enqueue(self, rows: Iterable[OutboxRow]) -> None:
         for row in rows:
@@ -101,14 +101,10 @@ class Publisher:
             if not rows:
                 continue
             try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = connect(self._url, autocommit=True)
-                publish(self._client, self._conn, rows, self._clock)
+                publish(self._client, self._db.get(), rows, self._clock)
             except psycopg.Error as exc:
                 log.warning("publisher: %s (the relay will publish these rows)", exc)
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
+                self._db.reset()
 
 
 class OutboxRelay:
@@ -120,14 +116,14 @@ class OutboxRelay:
 
     def __init__(self, database_url: str, client: redis.Redis, clock: Clock,
                  grace: timedelta = timedelta(seconds=5), interval: float = 1.0) -> None:
-        self._url = database_url
         self._client = client
         self._clock = clock
         self._grace = grace
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
-        self._conn: psycopg.Connection[Any] | None = None
+        # Autocommit, checked after idling; each batch is its own explicit transaction.
+        self._db = ActorConnection(database_url)
 
     def start(self) -> None:
         self._thread.start()
@@ -136,14 +132,12 @@ class OutboxRelay:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
-        elif self._conn is not None:  # driven by hand (tests): close what run_once opened
-            self._conn.close()
+        else:  # driven by hand (tests): close what run_once opened
+            self._db.reset()
 
     def run_once(self, limit: int = 500) -> int:
         """Republish one batch of stale rows; return how many. Callable from tests."""
-        if self._conn is None or self._conn.closed:
-            self._conn = connect(self._url)
-        conn = self._conn
+        conn = self._db.get()
         cutoff = self._clock.now() - self._grace
         with conn.transaction():
             rows = conn.execute(
@@ -165,10 +159,9 @@ class OutboxRelay:
     def prune_once(self, keep: timedelta = timedelta(days=7), limit: int = 5000) -> int:
         """Delete published rows older than ``keep`` (the webhook reconcile reads 15 minutes
         back; the rest is history nobody reads), a bounded batch at a time."""
-        if self._conn is None or self._conn.closed:
-            self._conn = connect(self._url)
-        with self._conn.transaction():
-            cur = self._conn.execute(
+        conn = self._db.get()
+        with conn.transaction():
+            cur = conn.execute(
                 "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at"
                 " IS NOT NULL AND created_at < %s LIMIT %s FOR UPDATE SKIP LOCKED)",
                 (self._clock.now() - keep, limit))
@@ -184,8 +177,5 @@ class OutboxRelay:
                 self.run_once()
             except (psycopg.Error, redis.RedisError) as exc:
                 log.warning("outbox relay: %s", exc)
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
-        if self._conn is not None:
-            self._conn.close()
+                self._db.reset()
+        self._db.reset()

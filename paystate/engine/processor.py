@@ -26,7 +26,7 @@ import redis
 
 from . import commands as c
 from .clock import Clock
-from .db import connect
+from .db import ActorConnection
 from .queues import next_batch
 from .router import ShardRouter
 from .streams import StreamNames, autoclaim, ensure_group, read_group
@@ -64,7 +64,6 @@ class SettlementProcessor:
                  streams: StreamNames, clock: Clock, rng: random.Random, outcomes: Outcomes,
                  consumer: str, grace: timedelta = timedelta(seconds=3),
                  sweep_interval: float = 1.0, claim_idle_ms: int = 30_000) -> None:
-        self._url = database_url
         self._router = router
         self._redis = client
         self._streams = streams
@@ -88,7 +87,8 @@ class SettlementProcessor:
                                           daemon=True),
                          threading.Thread(target=self._ack_loop, name="settle-acker",
                                           daemon=True)]
-        self._sweep_conn: psycopg.Connection[Any] | None = None
+        # Checked after idling (sweeps are seconds apart): PostgreSQL may have restarted.
+        self._sweep_db = ActorConnection(database_url)
 
     @property
     def job_streams(self) -> tuple[str, str]:
@@ -107,8 +107,7 @@ class SettlementProcessor:
         self._acks.put(None)
         for t in self._threads:
             t.join(timeout=5)
-        if self._sweep_conn is not None:
-            self._sweep_conn.close()
+        self._sweep_db.reset()
 
     # -- steps a test can drive with a frozen clock ----------------------------------------
 
@@ -141,10 +140,8 @@ class SettlementProcessor:
 
     def sweep_once(self, limit: int = 500) -> int:
         """Settle work that PostgreSQL says is overdue, whatever Redis remembers."""
-        if self._sweep_conn is None or self._sweep_conn.closed:
-            self._sweep_conn = connect(self._url, autocommit=True)
         cutoff = self._clock.now() - self._grace
-        conn = self._sweep_conn
+        conn = self._sweep_db.get()
         payments = conn.execute(
             "SELECT id, order_id, method FROM payments WHERE status = 'pending'"
             " AND settle_due_at <= %s ORDER BY settle_due_at LIMIT %s", (cutoff, limit)).fetchall()
@@ -258,6 +255,4 @@ class SettlementProcessor:
                 self.sweep_once()
             except psycopg.Error as exc:
                 log.warning("sweeper: %s", exc)
-                if self._sweep_conn is not None:
-                    self._sweep_conn.close()
-                    self._sweep_conn = None
+                self._sweep_db.reset()

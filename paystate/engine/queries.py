@@ -1,4 +1,7 @@
-"""Read-only queries for the fronts, on the async pool: they never wait on an actor."""
+"""Read-only queries for the fronts, on the async pool: they never wait on an actor.
+
+Every query goes through ``run_pooled``: one that meets a connection a PostgreSQL restart
+killed runs again on a fresh one instead of failing the request."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ..machines.models import Order, Payment, Refund
-from .db import ReadPool
+from .db import PooledConnection, ReadPool, run_pooled
 from .records import order_from_row, payment_from_row, refund_from_row, transition_json
 
 
@@ -15,14 +18,14 @@ class Queries:
         self._pool = pool
 
     async def _one(self, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(sql, params)
-            return await cur.fetchone()
+        async def one(conn: PooledConnection) -> dict[str, Any] | None:
+            return await (await conn.execute(sql, params)).fetchone()
+        return await run_pooled(self._pool, one)
 
     async def _all(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(sql, params)
-            return await cur.fetchall()
+        async def all_rows(conn: PooledConnection) -> list[dict[str, Any]]:
+            return await (await conn.execute(sql, params)).fetchall()
+        return await run_pooled(self._pool, all_rows)
 
     async def merchant_by_key(self, api_key: str) -> dict[str, Any] | None:
         return await self._one("SELECT * FROM merchants WHERE api_key = %s", (api_key,))
@@ -51,13 +54,16 @@ class Queries:
                        status: str | None) -> tuple[list[Payment], int]:
         where = "merchant_id = %s" + (" AND status = %s" if status else "")
         params: tuple[Any, ...] = (merchant_id, status) if status else (merchant_id,)
-        async with self._pool.connection() as conn:
+
+        async def page(conn: PooledConnection) -> tuple[dict[str, Any] | None,
+                                                        list[dict[str, Any]]]:
             cur = await conn.execute(f"SELECT count(*) AS n FROM payments WHERE {where}", params)
             total_row = await cur.fetchone()
             cur = await conn.execute(
                 f"SELECT * FROM payments WHERE {where} ORDER BY created_at DESC, id DESC"
                 " LIMIT %s OFFSET %s", (*params, limit, offset))
-            rows = await cur.fetchall()
+            return total_row, await cur.fetchall()
+        total_row, rows = await run_pooled(self._pool, page)
         return [payment_from_row(r) for r in rows], int(total_row["n"] if total_row else 0)
 
     async def transitions(self, entity_id: str) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ import pykka
 
 from ..machines.errors import AttemptsExhausted, DomainError, InvalidTransition, ValidationError
 from ..machines.models import Order, Payment, Refund
-from ..machines.order import ORDER, ORDER_ALREADY_PAID, accepts_payment, paid_by
+from ..machines.order import ORDER, ORDER_ALREADY_PAID, accepts_payment, check_amount, paid_by
 from ..machines.payment import NOT_CAPTURABLE, PAYMENT, UNRESERVED_REFUND
 from ..machines.refund import REFUND
 from ..machines.spec import MachineSpec, build_machine
@@ -415,6 +415,7 @@ class ShardActor(pykka.ThreadingActor):
         order = self._order(cmd.order_id)
         if cmd.merchant_id is not None and order.merchant_id != cmd.merchant_id:
             raise NotFound("Order")
+        check_amount(order, cmd.amount)
         if cmd.may_exist and (old := self._created_before(self._payment, cmd.payment_id,
                                                           order.merchant_id)):
             return old

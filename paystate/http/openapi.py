@@ -143,8 +143,8 @@ def payment_paths() -> dict[str, dict[str, Any]]:
                         "background", "Payment"),
                 body="PaymentCreate", idempotent=True, errors=(404,),
                 description="Checks run in order: Idempotency-Key, the order exists and is "
-                            "yours (404), then the method's own checks; a paid order takes "
-                            "no new payment (400)."),
+                            "yours (404), then the method's own checks and a stated amount "
+                            "(the order's, or 400); a paid order takes no new payment (400)."),
             "get": operation(
                 "listPayments", "payments", "Your payments, newest first",
                 {200: reply("One page of payments", list_of("Payment"), total)},

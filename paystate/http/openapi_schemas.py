@@ -140,11 +140,16 @@ CARD = request_object(
      "cvv": string(pattern="^[0-9]{3,4}$")},
     {"holder_name": nullable(string(MAX_TEXT))},
     "Never stored, logged or returned: only the network and last 4 digits are kept.")
+# Optional: the amount comes from the order; a client that states it (the seed's do) must
+# state the order's.
+PAYMENT_AMOUNT = {"amount": nullable(integer(1, MAX_AMOUNT) | {
+    "description": "paise; optional, and when given must equal the order's amount (else 400 "
+                   "\"amount does not match order\")"})}
 UPI_PAYMENT_CREATE = request_object(
     {"order_id": ID_REF, "method": const("upi"),
-     "vpa": string(MAX_TEXT, pattern=VPA_PATTERN.pattern)})
+     "vpa": string(MAX_TEXT, pattern=VPA_PATTERN.pattern)}, PAYMENT_AMOUNT)
 CARD_PAYMENT_CREATE = request_object(
-    {"order_id": ID_REF, "method": const("card"), "card": ref("Card")})
+    {"order_id": ID_REF, "method": const("card"), "card": ref("Card")}, PAYMENT_AMOUNT)
 PAYMENT_CREATE = {"oneOf": [ref("UpiPaymentCreate"), ref("CardPaymentCreate")],
                   "discriminator": {"propertyName": "method",
                                     "mapping": {"upi": "#/components/schemas/UpiPaymentCreate",

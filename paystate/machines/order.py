@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .errors import ValidationError
 from .spec import MachineSpec, TransitionSpec
 
 ORDER_ALREADY_PAID = "Order is already paid"
+AMOUNT_MISMATCH = "amount does not match order"
 
 
 def accepts_payment(order: Any) -> bool:
@@ -25,6 +27,13 @@ def paid_by(order: Any, payment_id: str) -> bool:
     """Whether ``payment_id`` paid ``order``: only that payment is ever captured (orders paid
     twice before the one-success rule existed keep their second payment uncapturable)."""
     return bool(order.paid_payment_id == payment_id)
+
+
+def check_amount(order: Any, amount: int | None) -> None:
+    """A payment's amount is its order's. A caller may still state it (the seed's clients
+    send it); then it must be the order's, else ``ValidationError``. None: not stated."""
+    if amount is not None and amount != order.amount:
+        raise ValidationError(AMOUNT_MISMATCH)
 
 
 def _paid_by(order: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,9 @@ A body is serialised once, when the delivery is created, and the stored text is 
 attempt sends and signs. Two signatures travel with it:
 
 - ``X-Webhook-Signature``: lowercase hex HMAC-SHA256 of the body, keyed with the UTF-8 bytes of
-  the merchant's whole ``webhook_secret`` string (``whsec_`` prefix included).
+  the merchant's whole ``webhook_secret`` string (``whsec_`` prefix included). The same value
+  also travels as ``X-Signature`` (the header the seed's README named, which receivers written
+  for it check) and ``X-Razorpay-Signature`` (what the Razorpay clients check).
 - Standard Webhooks (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``):
   ``v1,`` + base64 HMAC-SHA256 of ``{id}.{timestamp}.{body}``, keyed with the bytes the Standard
   Webhooks reference verifiers derive from the secret: strip ``whsec_`` and base64-decode the
@@ -62,10 +64,12 @@ def standard_signature(secret: str, msg_id: str, timestamp: int, body: bytes) ->
 def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
     """Every header of one attempt. ``msg_id`` is the delivery id (the same on every retry);
     ``timestamp`` is the attempt's own time in unix seconds."""
+    hex_digest = hex_signature(secret, body)
     return {
         "Content-Type": "application/json",
-        "X-Webhook-Signature": hex_signature(secret, body),
-        "X-Razorpay-Signature": hex_signature(secret, body),  # the Razorpay clients' check
+        "X-Webhook-Signature": hex_digest,
+        "X-Signature": hex_digest,  # the seed README's name for it
+        "X-Razorpay-Signature": hex_digest,  # the Razorpay clients' check
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": standard_signature(secret, msg_id, timestamp, body),

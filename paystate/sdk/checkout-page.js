@@ -38,7 +38,6 @@
     amount: $("order-amount"),
     notice: document.getElementById("notice"),
     pay: document.getElementById("pay"),
-    form: document.getElementById("payment-form"),
     upiForm: $("upi-form"),
     cardForm: $("card-form"),
     methodUpi: $("method-upi"),
@@ -48,7 +47,8 @@
     expiry: $("expiry-input"),
     cvv: $("cvv-input"),
     holder: $("cardholder-name-input"),
-    payButton: $("pay-button"),
+    // One in each method's form (see checkout.html); payButton() is the shown form's.
+    payButtons: document.querySelectorAll("[data-test-id=pay-button]"),
     formError: document.getElementById("form-error"),
     processing: $("processing-state"),
     processingMessage: $("processing-message"),
@@ -179,15 +179,22 @@
     var upi = method === "upi";
     ui.methodUpi.setAttribute("aria-pressed", String(upi));
     ui.methodCard.setAttribute("aria-pressed", String(!upi));
-    ui.upiForm.hidden = ui.upiForm.disabled = !upi;
-    ui.cardForm.hidden = ui.cardForm.disabled = upi;
+    ui.upiForm.hidden = !upi;
+    ui.cardForm.hidden = upi;
     clearErrors();
+  }
+
+  function payButton() {
+    var form = state.method === "upi" ? ui.upiForm : ui.cardForm;
+    return form.querySelector("[data-test-id=pay-button]");
   }
 
   function setBusy(busy) {
     state.busy = busy;
-    ui.payButton.disabled = busy;
-    ui.payButton.setAttribute("aria-busy", String(busy));
+    ui.payButtons.forEach(function (button) {
+      button.disabled = busy;
+      button.setAttribute("aria-busy", String(busy));
+    });
   }
 
   // -- HTTP -----------------------------------------------------------------------------------
@@ -271,7 +278,9 @@
           return unavailable("The amount you were shown does not match this order, so it " +
                              "cannot be paid here. Please contact the merchant.");
         }
-        ui.payButton.textContent = "Pay " + formatAmount(order.amount, order.currency);
+        ui.payButtons.forEach(function (button) {
+          button.textContent = "Pay " + formatAmount(order.amount, order.currency);
+        });
         show(ui.pay);
         (state.method === "upi" ? ui.vpa : ui.cardNumber).focus();
       });
@@ -389,7 +398,7 @@
       if (result.status !== 201 && result.status !== 200) {
         setBusy(false);
         formError(errorText(result));
-        ui.payButton.focus();
+        payButton().focus();
         return;
       }
       var payment = result.body;
@@ -432,7 +441,8 @@
   ui.methodCard.addEventListener("click", function () {
     selectMethod("card");
   });
-  ui.form.addEventListener("submit", submit);
+  ui.upiForm.addEventListener("submit", submit);
+  ui.cardForm.addEventListener("submit", submit);
   ui.retry.addEventListener("click", function () {
     clearErrors();
     show(ui.pay);

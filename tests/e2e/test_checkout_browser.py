@@ -27,6 +27,7 @@ from tests.e2e.checkout_support import (  # noqa: F401 (fixtures)
     new_page,
     open_checkout,
     page,
+    pay_button,
     pay_upi,
     screenshot,
     shop,
@@ -102,13 +103,18 @@ def test_card_payment_through_the_shorthand_succeeds(
     frame.locator(tid("method-card")).click()
     expect(frame.locator(tid("card-form"))).to_be_visible()
     expect(frame.locator(tid("upi-form"))).to_be_hidden()
+    # Inside the modal too, each form has exactly one button of its own, shown with it.
+    expect(frame.locator(pay_button("card-form"))).to_have_count(1)
+    expect(frame.locator(pay_button("card-form"))).to_be_visible()
+    expect(frame.locator(pay_button("upi-form"))).to_have_count(1)
+    expect(frame.locator(pay_button("upi-form"))).to_be_hidden()
     frame.locator(tid("card-number-input")).fill("4111111111111111")
     expect(frame.locator(tid("card-number-input"))).to_have_value("4111 1111 1111 1111")
     frame.locator(tid("expiry-input")).fill("1230")
     expect(frame.locator(tid("expiry-input"))).to_have_value("12/30")
     frame.locator(tid("cvv-input")).fill("123")
     frame.locator(tid("cardholder-name-input")).fill("Asha Rao")
-    frame.locator(tid("pay-button")).click()
+    frame.locator(pay_button("card-form")).click()
 
     expect(frame.locator(tid("success-state"))).to_be_visible()
     payment_id = frame.locator(tid("payment-id")).inner_text()
@@ -136,7 +142,7 @@ def test_declined_payment_calls_on_failure_shows_the_error_and_retries(
     frame.locator(tid("retry-button")).click()
     expect(frame.locator(tid("upi-form"))).to_be_visible()
     expect(frame.locator(tid("vpa-input"))).to_have_value("shopper@okbank")
-    frame.locator(tid("pay-button")).click()
+    frame.locator(pay_button()).click()
     expect(frame.locator(tid("error-state"))).to_be_visible()
     second = events(page, 2)[1]
     # A new attempt is a new payment (a fresh Idempotency-Key), not a replay of the first.

@@ -13,12 +13,20 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, Route, expect
 
-from tests.e2e.checkout_support import browser, console, gw, page, running_gateway, tid  # noqa: F401 (fixtures)
+from tests.e2e.checkout_support import (  # noqa: F401 (fixtures)
+    browser,
+    console,
+    gw,
+    page,
+    pay_button,
+    running_gateway,
+    tid,
+)
 from tests.support import ThreadGateway
 
 IDS = ("checkout-container", "order-summary", "order-amount", "order-id", "payment-methods",
        "method-upi", "method-card", "upi-form", "vpa-input", "card-form", "card-number-input",
-       "expiry-input", "cvv-input", "cardholder-name-input", "pay-button", "processing-state",
+       "expiry-input", "cvv-input", "cardholder-name-input", "processing-state",
        "processing-message", "success-state", "payment-id", "success-message", "error-state",
        "error-message", "retry-button")
 
@@ -43,7 +51,39 @@ def test_standalone_page_pays_an_order_by_keyboard_and_shows_its_id(
 
     page.reload()
     expect(page.locator("#notice")).to_contain_text("already been paid")
-    expect(page.locator(tid("pay-button"))).to_be_hidden()
+    expect(page.locator(pay_button())).to_be_hidden()
+
+
+def test_each_form_holds_its_inputs_and_one_pay_button_shown_only_with_it(
+        page: Page, gw: ThreadGateway) -> None:
+    """The seed's automated checkers find elements inside their containers:
+    ``[data-test-id=upi-form] [data-test-id=pay-button]`` must find exactly one button, visible
+    while that form is shown, and the same for ``card-form``, which pays with its own."""
+    order = gw.client.order(50000)
+    page.goto(f"{gw.url}/checkout?order_id={order['id']}")
+    upi, card = page.locator(pay_button("upi-form")), page.locator(pay_button("card-form"))
+    expect(upi).to_have_count(1)
+    expect(card).to_have_count(1)
+    expect(page.locator(tid("pay-button"))).to_have_count(2)  # no third one outside the forms
+    expect(page.locator(f"{tid('upi-form')} {tid('vpa-input')}")).to_have_count(1)
+    for name in ("card-number-input", "expiry-input", "cvv-input", "cardholder-name-input"):
+        expect(page.locator(f"{tid('card-form')} {tid(name)}")).to_have_count(1)
+    expect(upi).to_be_visible()
+    expect(upi).to_have_text("Pay ₹500.00")
+    expect(card).to_be_hidden()
+
+    page.locator(tid("method-card")).click()
+    expect(card).to_be_visible()
+    expect(card).to_have_text("Pay ₹500.00")
+    expect(upi).to_be_hidden()
+    page.locator(tid("card-number-input")).fill("4111 1111 1111 1111")
+    page.locator(tid("expiry-input")).fill("12/30")
+    page.locator(tid("cvv-input")).fill("123")
+    page.locator(tid("cardholder-name-input")).fill("Asha Rao")
+    card.click()
+    expect(page.locator(tid("success-state"))).to_be_visible()
+    payment_id = page.locator(tid("payment-id")).inner_text()
+    assert gw.client.get(f"/api/v1/payments/{payment_id}").json()["method"] == "card"
 
 
 def test_card_form_by_keyboard_and_client_checks_before_sending(
@@ -67,7 +107,7 @@ def test_card_form_by_keyboard_and_client_checks_before_sending(
     expect(page.locator("#expiry-error")).to_have_text("The month must be 01 to 12")
     expect(page.locator("#cvv-error")).to_have_text("Enter the 3 or 4 digit CVV")
     page.get_by_label("Expiry (MM/YY)").fill("01/20")
-    page.locator(tid("pay-button")).click()
+    page.locator(pay_button("card-form")).click()
     expect(page.locator("#expiry-error")).to_have_text("This card has expired")
     expect(page.locator(tid("processing-state"))).to_be_hidden()
     payments = gw.client.get("/api/v1/payments?limit=1000").json()
@@ -77,16 +117,16 @@ def test_card_form_by_keyboard_and_client_checks_before_sending(
 def test_the_servers_refusal_is_shown_in_the_form(page: Page, gw: ThreadGateway) -> None:
     order = gw.client.order(50000)
     page.goto(f"{gw.url}/checkout?order_id={order['id']}")
-    expect(page.locator(tid("pay-button"))).to_be_visible()
+    expect(page.locator(pay_button())).to_be_visible()
     # Meanwhile the order gets paid elsewhere: the server refuses, the page says why.
     gw.client.wait_payment(gw.client.upi_payment(order["id"])["id"])
     page.locator(tid("vpa-input")).fill("shopper@okbank")
-    page.locator(tid("pay-button")).click()
+    page.locator(pay_button()).click()
     refusal = gw.client.post("/api/v1/payments/public", {
         "order_id": order["id"], "method": "upi", "vpa": "shopper@okbank"}, auth=False)
     assert refusal.status_code == 400
     expect(page.locator("#form-error")).to_have_text(refusal.json()["error"]["description"])
-    expect(page.locator(tid("pay-button"))).to_be_enabled()
+    expect(page.locator(pay_button())).to_be_enabled()
 
 
 def test_unknown_or_missing_order_shows_a_message_not_a_form(
@@ -98,12 +138,12 @@ def test_unknown_or_missing_order_shows_a_message_not_a_form(
     order = gw.client.order(50000)
     page.goto(f"{gw.url}/checkout?order_id={order['id']}&amount=40000")  # not what was shown
     expect(page.locator("#notice")).to_contain_text("does not match this order")
-    expect(page.locator(tid("pay-button"))).to_be_hidden()
+    expect(page.locator(pay_button())).to_be_hidden()
 
     response = page.goto(f"{gw.url}/checkout")
     assert response is not None and response.status == 400
     expect(page.locator("#notice")).to_contain_text("no valid order")
-    expect(page.locator(tid("pay-button"))).to_be_hidden()
+    expect(page.locator(pay_button())).to_be_hidden()
 
 
 def test_rate_limited_requests_wait_for_retry_after_and_keep_their_key(
@@ -144,11 +184,11 @@ def test_rate_limited_requests_wait_for_retry_after_and_keep_their_key(
     expect(page.locator(tid("order-amount"))).to_have_text("₹500.00")
     assert len(order_reads) == 2  # refused once, read again after Retry-After
     page.locator(tid("vpa-input")).fill("shopper@okbank")
-    page.locator(tid("pay-button")).click()
+    page.locator(pay_button()).click()
     expect(page.locator("#form-error")).to_contain_text("Too many attempts")
     assert len(keys) == 4 and len(set(keys)) == 1 and keys[0]
 
-    page.locator(tid("pay-button")).click()  # a new attempt: a new key, and it goes through
+    page.locator(pay_button()).click()  # a new attempt: a new key, and it goes through
     expect(page.locator(tid("processing-message"))).to_contain_text("Still processing")
     expect(page.locator(tid("success-state"))).to_be_visible()
     assert len(keys) == 5 and keys[4] != keys[0]
@@ -162,11 +202,11 @@ def test_an_order_out_of_attempts_says_so_at_once(page: Page) -> None:
         order = capped.client.order(50000)
         page.goto(f"{capped.url}/checkout?order_id={order['id']}")
         page.locator(tid("vpa-input")).fill("shopper@okbank")
-        page.locator(tid("pay-button")).click()
+        page.locator(pay_button()).click()
         expect(page.locator(tid("error-state"))).to_be_visible()
         page.locator(tid("retry-button")).click()
         started = time.monotonic()
-        page.locator(tid("pay-button")).click()
+        page.locator(pay_button()).click()
         expect(page.locator("#form-error")).to_contain_text("the most allowed")
         assert time.monotonic() - started < 5
-        expect(page.locator(tid("pay-button"))).to_be_enabled()
+        expect(page.locator(pay_button())).to_be_enabled()

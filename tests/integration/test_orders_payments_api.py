@@ -146,3 +146,35 @@ def test_payment_events_reach_the_events_stream(client: Client, settings: object
     wait_until(lambda: len(names()) == 4, 10, 0.05, "four payment events")
     assert names() == ["payment.created", "payment.pending", "payment.success",
                        "payment.captured"]
+
+
+def test_a_payment_may_state_its_orders_amount_and_no_other(client: Client) -> None:
+    """The seed's clients send ``amount`` with a payment: the order's amount is accepted, any
+    other is refused with nothing created, on the merchant's and on the public endpoint."""
+    order = client.order(50000)
+    upi = {"order_id": order["id"], "method": "upi", "vpa": "shopper@okbank"}
+    for path, auth in (("/api/v1/payments", True), ("/api/v1/payments/public", False)):
+        wrong = client.post(path, {**upi, "amount": 49999}, auth=auth)
+        assert wrong.status_code == 400, wrong.text
+        assert wrong.json()["error"]["code"] == "BAD_REQUEST_ERROR"
+        assert wrong.json()["error"]["description"] == "amount does not match order"
+        for bad in ("50000", 50000.0, True, [50000]):
+            typed = client.post(path, {**upi, "amount": bad}, auth=auth)
+            assert typed.status_code == 400, (bad, typed.text)
+            assert typed.json()["error"]["code"] == "BAD_REQUEST_ERROR"
+    payments = client.get("/api/v1/payments?limit=1000").json()
+    assert not [p for p in payments if p["order_id"] == order["id"]]
+    # Unknown order with a wrong amount: the order is looked for first (404).
+    unknown = client.post("/api/v1/payments", {**upi, "order_id": "order_doesnotexist1",
+                                               "amount": 1})
+    assert unknown.status_code == 404
+
+    card = client.post("/api/v1/payments", {"order_id": order["id"], "method": "card",
+                                            "card": CARD, "amount": 50000})
+    assert card.status_code == 201, card.text
+    assert card.json()["amount"] == 50000
+    other = client.order(20000)
+    public = client.post("/api/v1/payments/public", {"order_id": other["id"], "method": "upi",
+                                                     "vpa": "x@y", "amount": 20000}, auth=False)
+    assert public.status_code == 201, public.text
+    assert public.json()["amount"] == 20000

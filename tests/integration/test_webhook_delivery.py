@@ -60,6 +60,9 @@ def test_payment_events_arrive_signed_and_byte_exact(
         assert set(body) == {"event", "timestamp", "data"} and body["event"] == delivery["event"]
         assert body["data"]["payment"]["id"] == payment["id"]
         assert request.verify(secret)
+        # The seed README names the same hex HMAC X-Signature; receivers written for it
+        # check that header.
+        assert request.headers["x-signature"] == request.headers["x-webhook-signature"]
         Webhook(secret).verify(request.body, request.headers)
     success = next(r.json() for r in received if r.json()["event"] == "payment.success")
     assert success["data"]["payment"]["status"] == "success"

@@ -9,9 +9,9 @@ import pytest
 from transitions import MachineError
 
 from paystate.engine.decisions import fire
-from paystate.machines.errors import InvalidTransition
+from paystate.machines.errors import InvalidTransition, ValidationError
 from paystate.machines.models import Payment
-from paystate.machines.order import ORDER
+from paystate.machines.order import ORDER, check_amount
 from paystate.machines.payment import (
     HAS_REFUNDS,
     NOT_CAPTURABLE,
@@ -116,3 +116,11 @@ def test_specs_describe_their_diagrams() -> None:
         for t in spec.transitions:
             assert t.trigger in text
     assert {"from": "pending", "to": "processed", "trigger": "process"} in REFUND.edges()
+
+
+def test_a_stated_payment_amount_must_be_the_orders() -> None:
+    order = type("Order", (), {"amount": 50000})()
+    check_amount(order, None)  # not stated: the order's, as always
+    check_amount(order, 50000)
+    with pytest.raises(ValidationError, match="^amount does not match order$"):
+        check_amount(order, 49999)

@@ -137,6 +137,8 @@ def test_body_is_compact_json_and_both_signatures_verify() -> None:
         assert headers["X-Webhook-Signature"] == hmac.new(
             secret.encode(), raw, hashlib.sha256).hexdigest()
         assert verify_hex_signature(secret, raw, headers["X-Webhook-Signature"])
+        # The seed README's header name carries the very same hex HMAC.
+        assert headers["X-Signature"] == headers["X-Webhook-Signature"]
         assert headers["webhook-id"] == "d-1" and headers["webhook-timestamp"] == str(ts)
         assert Webhook(secret).verify(raw, headers)["event"] == "payment.success"
 

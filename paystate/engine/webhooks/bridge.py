@@ -13,7 +13,7 @@ from typing import Any
 
 from ...machines.errors import ValidationError
 from ..clock import Clock
-from ..db import ReadPool
+from ..db import PooledConnection, ReadPool, run_pooled
 from ..errors import NotFound
 from ..merchants import AuthCache, Merchant
 from ..queries import Queries
@@ -44,16 +44,18 @@ class WebhookBridge:
         self._test_wait_s = test_wait_s
 
     async def _one(self, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(sql, params)
-            return await cur.fetchone()
+        async def one(conn: PooledConnection) -> dict[str, Any] | None:
+            return await (await conn.execute(sql, params)).fetchone()
+        return await run_pooled(self._pool, one)
 
     # -- deliveries ----------------------------------------------------------------------
 
     async def deliveries(self, merchant: Merchant, limit: int,
                          offset: int) -> tuple[list[dict[str, Any]], int]:
         """The merchant's deliveries, newest first, and how many there are in all."""
-        async with self._pool.connection() as conn:
+
+        async def page(conn: PooledConnection) -> tuple[dict[str, Any] | None,
+                                                        list[dict[str, Any]]]:
             cur = await conn.execute("SELECT count(*) AS n FROM webhook_logs"
                                      " WHERE merchant_id = %s", (merchant.id,))
             total = await cur.fetchone()
@@ -62,7 +64,8 @@ class WebhookBridge:
                 " response_code FROM webhook_logs WHERE merchant_id = %s"
                 " ORDER BY created_at DESC, seq DESC LIMIT %s OFFSET %s",
                 (merchant.id, limit, offset))
-            rows = await cur.fetchall()
+            return total, await cur.fetchall()
+        total, rows = await run_pooled(self._pool, page)
         return rows, int(total["n"] if total else 0)
 
     async def delivery(self, merchant: Merchant,
@@ -72,7 +75,9 @@ class WebhookBridge:
         did = _uuid_or_none(delivery_id)
         if did is None:
             raise NotFound("Webhook")
-        async with self._pool.connection() as conn:
+
+        async def with_attempts(conn: PooledConnection) -> tuple[dict[str, Any],
+                                                                 list[dict[str, Any]]]:
             cur = await conn.execute("SELECT * FROM webhook_logs WHERE id = %s"
                                      " AND merchant_id = %s", (did, merchant.id))
             row = await cur.fetchone()
@@ -80,8 +85,8 @@ class WebhookBridge:
                 raise NotFound("Webhook")
             cur = await conn.execute("SELECT * FROM webhook_attempts WHERE delivery_id = %s"
                                      " ORDER BY id", (did,))
-            attempts = await cur.fetchall()
-        return row, attempts
+            return row, await cur.fetchall()
+        return await run_pooled(self._pool, with_attempts)
 
     async def transitions(self, merchant: Merchant, delivery_id: str) -> list[dict[str, Any]]:
         row, _ = await self.delivery(merchant, delivery_id)

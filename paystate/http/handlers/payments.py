@@ -27,6 +27,8 @@ class PaymentCreation(BaseHandler):
         order_id = inputs.text(body, "order_id", required=True, max_length=64)
         assert order_id is not None
         try:
+            # Optional, and then the order's (the shard compares): typed like every amount.
+            amount = inputs.integer(body, "amount", required=False)
             new = inputs.instrument(body.get("method"), body.get("vpa"), body.get("card"),
                                     self.engine.today())
         except (ApiError, DomainError):
@@ -36,7 +38,7 @@ class PaymentCreation(BaseHandler):
         # The owning shard loads the order (404 if missing or another merchant's) and refuses a
         # paid one.
         return await self.engine.create_payment(order_id, new, keyed, max_attempts,
-                                                merchant=merchant)
+                                                merchant=merchant, amount=amount)
 
 
 class PaymentsHandler(PaymentCreation):
