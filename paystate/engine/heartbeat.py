@@ -46,8 +46,3 @@ class Heartbeat:
                 self.beat()
             except redis.RedisError as exc:
                 log.warning("heartbeat: %s", exc)
-
-
-def workers_alive(client: redis.Redis, key: str) -> int:
-    """How many workers beat within the last ``STALE_AFTER_S`` seconds."""
-    return int(client.zcount(key, time.time() - STALE_AFTER_S, "+inf"))

@@ -124,7 +124,6 @@ class LiveFeed:
         self._client: aioredis.Redis | None = None
         self._tasks: list[asyncio.Task[None]] = []
         #: Stream entries read since start (for tests and metrics).
-        self.entries_read = 0
 
     # -- lifecycle (on the event loop) ------------------------------------------------------
 
@@ -207,7 +206,6 @@ class LiveFeed:
                 for entry_id, fields in entries:
                     self._ids[stream] = (entry_id.decode() if isinstance(entry_id, bytes)
                                          else entry_id)
-                    self.entries_read += 1
                     if fields:
                         self._take(stream, decode_entry(fields))
             if not self._merchants:

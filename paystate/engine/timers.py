@@ -40,10 +40,6 @@ class DueQueue:
         with self._cond:
             return len(self._heap)
 
-    def next_due(self) -> datetime | None:
-        with self._cond:
-            return self._heap[0][0] if self._heap else None
-
     def run_due(self, now: datetime | None = None) -> int:
         """Hand every item due at ``now`` (default: the clock's now) to the callback."""
         now = now or self._clock.now()

@@ -22,12 +22,6 @@ MAX_NOTE_TEXT = 256
 MAX_SAFE_INTEGER = 2**53 - 1
 
 
-def body_object(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise bad_request("Request body must be a JSON object")
-    return body
-
-
 def integer(body: dict[str, Any], name: str, *, required: bool = True, minimum: int = 1,
             minimum_message: str | None = None) -> int | None:
     if name not in body or body[name] is None:

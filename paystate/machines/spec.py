@@ -71,29 +71,6 @@ class MachineSpec:
     def triggers(self) -> list[str]:
         return sorted({t.trigger for t in self.transitions})
 
-    def mermaid(self) -> str:
-        """The diagram as Mermaid ``stateDiagram-v2`` text, for the dashboard's state views."""
-        lines = ["stateDiagram-v2", f"    [*] --> {self.initial}"]
-        seen: set[tuple[str, str, str]] = set()
-        for spec in self.transitions:
-            sources = (spec.source,) if isinstance(spec.source, str) else tuple(spec.source)
-            for source in sources:
-                key = (source, spec.dest, spec.trigger)
-                if key not in seen:
-                    seen.add(key)
-                    lines.append(f"    {source} --> {spec.dest}: {spec.trigger}")
-        for state in self.final:
-            lines.append(f"    {state} --> [*]")
-        return "\n".join(lines)
-
-    def edges(self) -> list[dict[str, str]]:
-        out = []
-        for spec in self.transitions:
-            sources = (spec.source,) if isinstance(spec.source, str) else tuple(spec.source)
-            for source in sources:
-                out.append({"from": source, "to": spec.dest, "trigger": spec.trigger})
-        return out
-
 
 def build_machine(spec: MachineSpec, before_state_change: Callable[[Any], None]) -> Machine:
     """A shared, model-less Machine with the project's safe flags.

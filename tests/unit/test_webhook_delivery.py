@@ -15,6 +15,7 @@ from freezegun import freeze_time
 from standardwebhooks import Webhook
 from transitions import MachineError
 
+from paystate.dashboard.diagram import graph_of, mermaid
 from paystate.engine.secrets_hash import new_webhook_secret
 from paystate.engine.webhooks.urls import check_webhook_url, is_forbidden, parse_webhook_url
 from paystate.machines.errors import ValidationError
@@ -121,7 +122,7 @@ def test_manual_retry_resets_attempts_from_final_or_retrying_states_only() -> No
     with pytest.raises(MachineError):
         machine.events["retry"].trigger(delivery("pending"), at=NOW,
                                         schedule=PRODUCTION_SCHEDULE)
-    assert "failed --> pending: retry" in WEBHOOK_DELIVERY.mermaid()
+    assert "failed --> pending: retry" in mermaid(graph_of(WEBHOOK_DELIVERY))
 
 
 def test_body_is_compact_json_and_both_signatures_verify() -> None:
