@@ -46,6 +46,7 @@ from .engine.shard import ShardConfig
 from .engine.streams import StreamNames
 from .engine.webhooks.bridge import WebhookBridge
 from .engine.webhooks.dispatcher import WebhookDispatcher, build_dispatcher
+from .http.renderers import event_data
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
     shard_config = ShardConfig(database_url=settings.database_url, streams=streams,
                                settle_delay_ms=settings.settle_delay_range_ms,
                                refund_delay_ms=settings.refund_delay_range_ms,
+                               event_data=event_data,
                                # A batch's decisions share objects through the cache: at
                                # least a batch's worth each.
                                cache_size=max(64, settings.shard_cache // settings.shards))
@@ -188,14 +190,15 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
     keys_pool = read_pool(settings.database_url, flush_commits=False)
     await keys_pool.open(wait=True, timeout=10)
     rt._stoppers.append(keys_pool.close)
-    rt.engine = Engine(router, Queries(pool), aclient, streams, clock, AuthCache(),
+    queries, auth_cache = Queries(pool), AuthCache()
+    rt.engine = Engine(router, queries, aclient, streams, clock, auth_cache,
                        idempotency=IdempotencyStore(
                            keys_pool, clock, card_key=gateway_key(settings.database_url,
                                                                   "idempotency_card")),
                        metrics=metrics,
                        shared_limits=SharedLimits(settings.redis_url, settings.stream_prefix))
     rt.webhook_bridge = WebhookBridge(
-        rt.webhooks, pool, rt.engine.queries, clock, rt.engine.auth_cache,
+        rt.webhooks, pool, queries, clock, auth_cache,
         allow_private=settings.test_mode or settings.webhook_allow_private)
     # The dashboard's live views: one stream reader per process, idle until a browser watches.
     dashboard_queries = DashboardQueries(pool)

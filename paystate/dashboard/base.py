@@ -32,8 +32,8 @@ from urllib.parse import quote
 from tornado.httputil import parse_body_arguments
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
+from ..engine.bridge import Merchant
 from ..engine.dashboard_bridge import DashboardBridge
-from ..engine.merchants import Merchant
 from ..engine.webhooks.bridge import WebhookBridge
 from ..http.base import Deps, dumps
 from ..http.errors import ApiError, to_error

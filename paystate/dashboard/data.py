@@ -8,7 +8,7 @@ from typing import Any
 from tornado.iostream import StreamClosedError
 from tornado.web import StaticFileHandler
 
-from ..engine.clock import iso
+from ..encoding import iso
 from ..http.base import Deps
 from .base import STATIC, DashboardHandler
 from .views import URL_MACHINES, delivery_status

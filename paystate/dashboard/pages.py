@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from ..engine.rate_limits import rate
+from ..engine.bridge import rate
 from ..machines.errors import DomainError
 from ..machines.payment import PAYMENT
 from ..machines.refund import REFUND

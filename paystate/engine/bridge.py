@@ -2,7 +2,11 @@
 
 Writes go to the owning shard actor (``ShardRouter.submit_async`` returns an asyncio future
 that the actor completes from its thread with ``call_soon_threadsafe``). Reads go to
-PostgreSQL through the async pool. Nothing here imports a web framework.
+PostgreSQL through the async pool. Creates with an idempotency key run the engine's whole
+protocol (``create_once``). Nothing here imports a web framework.
+
+A front imports from the engine this module (and the webhook and dashboard bridges) only: the
+types it takes and returns are re-exported here (``__all__``).
 """
 
 from __future__ import annotations
@@ -16,19 +20,26 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from ..encoding import iso
 from ..machines.models import Order, Payment, Refund
 from . import commands as c
-from .clock import Clock, iso
-from .errors import NotFound
+from .clock import Clock
+from .commands import Answered, Keyed
+from .errors import Conflict, KeyInUseError, KeyReusedError, NotFound, dependency_down
 from .heartbeat import STALE_AFTER_S
-from .idempotency import IdempotencyStore
+from .idempotency import MAX_KEY_LENGTH, IdempotencyStore
 from .ids import new_id
-from .merchants import AuthCache, Merchant, merchant_from_row
+from .keyed_creates import HEADER, KeyedRequest, Owner, Reply, create_once
+from .merchants import TEST_MERCHANT, AuthCache, Merchant, merchant_from_row
 from .metrics import Metrics
 from .queries import Queries
-from .rate_limits import SharedLimits
+from .rate_limits import LocalLimits, SharedLimits, rate
 from .router import ShardRouter
 from .streams import StreamNames
+
+__all__ = ["HEADER", "MAX_KEY_LENGTH", "TEST_MERCHANT", "Answered", "Conflict", "Engine",
+           "KeyInUseError", "KeyReusedError", "Keyed", "KeyedRequest", "LocalLimits", "Merchant",
+           "NewPayment", "NotFound", "Owner", "Reply", "dependency_down", "iso", "rate"]
 
 
 @dataclass(frozen=True)
@@ -45,9 +56,9 @@ class Engine:
                  idempotency: IdempotencyStore | None = None,
                  metrics: Metrics | None = None,
                  shared_limits: SharedLimits | None = None) -> None:
-        self.router = router
-        self.queries = queries
-        self.aredis = aredis
+        self._router = router
+        self._queries = queries
+        self._aredis = aredis
         self.streams = streams
         self.clock = clock
         self.auth_cache = auth_cache
@@ -59,7 +70,14 @@ class Engine:
 
     async def fire(self, command: c.Command) -> Any:
         """Send a command to its shard and await the decision without blocking the loop."""
-        return await self.router.submit_async(command)
+        return await self._router.submit_async(command)
+
+    async def create_once(self, *, key: str | None, owner: Owner, request: KeyedRequest,
+                          kind: str, create: Any, render: Any, status: int,
+                          is_refusal: Any) -> Reply:
+        """``keyed_creates.create_once`` with this engine's key store."""
+        return await create_once(self.idempotency, self.created_object, key, owner, request,
+                                 kind, create, render, status, is_refusal)
 
     def today(self) -> date:
         return self.clock.now().date()
@@ -70,7 +88,7 @@ class Engine:
         cached = self.auth_cache.get(api_key, api_secret)
         if cached is not False:
             return cached  # type: ignore[return-value]
-        row = await self.queries.merchant_by_key(api_key)
+        row = await self._queries.merchant_by_key(api_key)
         if row is None:
             return None
         merchant = merchant_from_row(row)
@@ -94,7 +112,7 @@ class Engine:
                                              answer=keyed.answer))
 
     async def order(self, merchant: Merchant | None, order_id: str) -> Order:
-        order = await self.queries.order(order_id)
+        order = await self._queries.order(order_id)
         if order is None or (merchant is not None and order.merchant_id != merchant.id):
             raise NotFound("Order")
         return order
@@ -122,14 +140,14 @@ class Engine:
             max_attempts=max_attempts, amount=amount))
 
     async def payment(self, merchant: Merchant | None, payment_id: str) -> Payment:
-        payment = await self.queries.payment(payment_id)
+        payment = await self._queries.payment(payment_id)
         if payment is None or (merchant is not None and payment.merchant_id != merchant.id):
             raise NotFound("Payment")
         return payment
 
     async def payments(self, merchant: Merchant, limit: int, offset: int,
                        status: str | None) -> tuple[list[Payment], int]:
-        return await self.queries.payments(merchant.id, limit, offset, status)
+        return await self._queries.payments(merchant.id, limit, offset, status)
 
     async def capture(self, merchant: Merchant, payment_id: str, amount: int | None) -> Payment:
         payment = await self.payment(merchant, payment_id)
@@ -137,7 +155,7 @@ class Engine:
                                                 merchant_id=merchant.id, amount=amount))
 
     async def transitions(self, entity_id: str) -> list[dict[str, Any]]:
-        return await self.queries.transitions(entity_id)
+        return await self._queries.transitions(entity_id)
 
     # -- refunds -----------------------------------------------------------------------
 
@@ -158,22 +176,22 @@ class Engine:
         a recovered idempotency key looks for before creating anything."""
         found: Order | Payment | Refund | None = None
         if object_id.startswith("order_"):
-            found = await self.queries.order(object_id)
+            found = await self._queries.order(object_id)
         elif object_id.startswith("pay_"):
-            found = await self.queries.payment(object_id)
+            found = await self._queries.payment(object_id)
         elif object_id.startswith("rfnd_"):
-            found = await self.queries.refund(object_id)
+            found = await self._queries.refund(object_id)
         return found if found is not None and found.merchant_id == merchant_id else None
 
     async def refund(self, merchant: Merchant, refund_id: str) -> Refund:
-        refund = await self.queries.refund(refund_id)
+        refund = await self._queries.refund(refund_id)
         if refund is None or refund.merchant_id != merchant.id:
             raise NotFound("Refund")
         return refund
 
     async def refunds_of_payment(self, merchant: Merchant, payment_id: str) -> list[Refund]:
         payment = await self.payment(merchant, payment_id)
-        return await self.queries.refunds_of_payment(payment.id)
+        return await self._queries.refunds_of_payment(payment.id)
 
     # -- operations --------------------------------------------------------------------
 
@@ -182,13 +200,13 @@ class Engine:
                 "worker": "running", "timestamp": iso(self.clock.now()) or ""}
         ok = True
         try:
-            await asyncio.wait_for(self.queries.ping(), 3)
+            await asyncio.wait_for(self._queries.ping(), 3)
         except Exception:  # noqa: BLE001 - any failure means "not connected"
             body["database"] = "disconnected"
             ok = False
         try:
             alive = await asyncio.wait_for(
-                self.aredis.zcount(self.streams.workers, time.time() - STALE_AFTER_S, "+inf"), 3)
+                self._aredis.zcount(self.streams.workers, time.time() - STALE_AFTER_S, "+inf"), 3)
             if not alive:
                 body["worker"] = "stopped"
                 ok = False
@@ -196,7 +214,7 @@ class Engine:
             body["redis"] = "disconnected"
             body["worker"] = "unknown"
             ok = False
-        if not self.router.alive:
+        if not self._router.alive:
             body["worker"] = "stopped"
             ok = False
         if not ok:
@@ -208,7 +226,7 @@ class Engine:
         depths = {}
         for stream in self.streams.job_streams:
             try:
-                groups = await self.aredis.xinfo_groups(stream)
+                groups = await self._aredis.xinfo_groups(stream)
             except redis.ResponseError:
                 continue  # the stream does not exist yet
             depths[stream] = (sum(int(g.get("lag") or 0) for g in groups),
@@ -230,11 +248,11 @@ class Engine:
         for waiting, reading in (await self._stream_depths()).values():
             totals["pending"] += waiting
             totals["processing"] += reading
-        stats = await self.aredis.hgetall(self.streams.job_stats)
+        stats = await self._aredis.hgetall(self.streams.job_stats)
         for key in ("completed", "failed"):
             raw = stats.get(key.encode()) or stats.get(key)
             totals[key] = int(raw or 0)
-        alive = await self.aredis.zcount(self.streams.workers, time.time() - STALE_AFTER_S, "+inf")
+        alive = await self._aredis.zcount(self.streams.workers, time.time() - STALE_AFTER_S, "+inf")
         return {**totals, "worker_status": "running" if alive else "stopped"}
 
     # -- lists by creation time (any front's collections) --------------------------------
@@ -244,26 +262,26 @@ class Engine:
                           created_to: datetime | None = None,
                           receipt: str | None = None) -> list[Order]:
         """The merchant's orders, newest first, created within [from, to] when given."""
-        return await self.queries.orders_page(merchant.id, limit, offset, created_from,
+        return await self._queries.orders_page(merchant.id, limit, offset, created_from,
                                               created_to, receipt)
 
     async def payments_page(self, merchant: Merchant, limit: int, offset: int,
                             created_from: datetime | None = None,
                             created_to: datetime | None = None) -> list[Payment]:
-        return await self.queries.payments_page(merchant.id, limit, offset, created_from,
+        return await self._queries.payments_page(merchant.id, limit, offset, created_from,
                                                 created_to)
 
     async def refunds_page(self, merchant: Merchant, limit: int, offset: int,
                            created_from: datetime | None = None,
                            created_to: datetime | None = None) -> list[Refund]:
-        return await self.queries.refunds_page(merchant.id, limit, offset, created_from,
+        return await self._queries.refunds_page(merchant.id, limit, offset, created_from,
                                                created_to)
 
     async def payments_of_order(self, merchant: Merchant, order_id: str) -> list[Payment]:
         """Every payment of one of the merchant's orders, newest first (NotFound otherwise)."""
         order = await self.order(merchant, order_id)
-        return await self.queries.payments_of_order(order.id)
+        return await self._queries.payments_of_order(order.id)
 
     async def payment_counts(self, order_ids: list[str]) -> dict[str, int]:
         """How many payments each order has had (orders with none are left out)."""
-        return await self.queries.payment_counts(order_ids) if order_ids else {}
+        return await self._queries.payment_counts(order_ids) if order_ids else {}

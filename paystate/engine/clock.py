@@ -37,13 +37,3 @@ class ManualClock:
     def set(self, when: datetime) -> None:
         with self._lock:
             self._now = when
-
-
-def iso(ts: datetime | None) -> str | None:
-    """The API's timestamp format: ISO-8601 UTC with milliseconds and a ``Z``."""
-    if ts is None:
-        return None
-    # Formatted by hand: strftime costs several times more, on every rendered object.
-    t = ts.astimezone(UTC)
-    return (f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:"
-            f"{t.second:02d}.{t.microsecond // 1000:03d}Z")

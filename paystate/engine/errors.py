@@ -28,6 +28,18 @@ class KeyTaken(Conflict):
     row says what to answer (``engine/idempotency.py``)."""
 
 
+class KeyReusedError(EngineError):
+    """An idempotency key was used before with a different request (method, path or body)."""
+
+
+class KeyInUseError(EngineError):
+    """Another request holds the idempotency key and did not finish within the wait."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class Unavailable(EngineError):
     """A dependency (PostgreSQL, Redis, an actor) cannot be reached right now."""
 

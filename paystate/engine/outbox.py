@@ -16,9 +16,9 @@ from typing import Any
 import psycopg
 import redis
 
+from ..encoding import json_bytes
 from .clock import Clock
 from .db import ActorConnection
-from .encoding import json_bytes
 from .queues import next_batch
 from .unit_of_work import OutboxRow
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..machines.models import Order, Payment, Refund
 from .db import PooledConnection, ReadPool, run_pooled
-from .records import order_from_row, payment_from_row, refund_from_row, transition_json
+from .records import BY_ID, order_from_row, payment_from_row, refund_from_row
 
 
 class Queries:
@@ -34,15 +34,15 @@ class Queries:
         return await self._one("SELECT * FROM merchants WHERE id = %s", (merchant_id,))
 
     async def order(self, order_id: str) -> Order | None:
-        row = await self._one("SELECT * FROM orders WHERE id = %s", (order_id,))
+        row = await self._one(BY_ID["order"], (order_id,))
         return order_from_row(row) if row else None
 
     async def payment(self, payment_id: str) -> Payment | None:
-        row = await self._one("SELECT * FROM payments WHERE id = %s", (payment_id,))
+        row = await self._one(BY_ID["payment"], (payment_id,))
         return payment_from_row(row) if row else None
 
     async def refund(self, refund_id: str) -> Refund | None:
-        row = await self._one("SELECT * FROM refunds WHERE id = %s", (refund_id,))
+        row = await self._one(BY_ID["refund"], (refund_id,))
         return refund_from_row(row) if row else None
 
     async def refunds_of_payment(self, payment_id: str) -> list[Refund]:
@@ -67,9 +67,10 @@ class Queries:
         return [payment_from_row(r) for r in rows], int(total_row["n"] if total_row else 0)
 
     async def transitions(self, entity_id: str) -> list[dict[str, Any]]:
-        rows = await self._all("SELECT from_state, to_state, trigger, data, at FROM transitions"
+        """The entity's transition rows, oldest first: from_state, to_state, trigger, data,
+        at."""
+        return await self._all("SELECT from_state, to_state, trigger, data, at FROM transitions"
                                " WHERE entity_id = %s ORDER BY seq", (entity_id,))
-        return [transition_json(r) for r in rows]
 
     async def ping(self) -> None:
         await self._one("SELECT 1 AS ok", ())

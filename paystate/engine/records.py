@@ -1,12 +1,13 @@
-"""Rows to domain objects, and domain objects to the API's JSON shapes (shared by the API
-responses and the webhook payloads, so both always agree)."""
+"""The object tables (orders, payments, refunds): the statements that read them by id, and
+their rows as domain objects. Every read of these tables by id, in a shard or for a front,
+uses these statements; writes go through ``unit_of_work.commit_all``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..machines.models import Order, Payment, Refund
-from .clock import iso
 
 
 def order_from_row(row: dict[str, Any]) -> Order:
@@ -36,42 +37,13 @@ def refund_from_row(row: dict[str, Any]) -> Refund:
                   created_at=row["created_at"], updated_at=row["updated_at"])
 
 
-def order_json(o: Order) -> dict[str, Any]:
-    return {"id": o.id, "merchant_id": o.merchant_id, "amount": o.amount,
-            "currency": o.currency, "receipt": o.receipt, "notes": o.notes, "status": o.state,
-            "created_at": iso(o.created_at), "updated_at": iso(o.updated_at)}
-
-
-def order_public_json(o: Order) -> dict[str, Any]:
-    return {"id": o.id, "amount": o.amount, "currency": o.currency, "status": o.state}
-
-
-def payment_json(p: Payment) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": p.id, "order_id": p.order_id, "amount": p.amount,
-                            "currency": p.currency, "method": p.method}
-    if p.method == "upi":
-        body["vpa"] = p.vpa
-    else:
-        body["card_network"] = p.card_network
-        body["card_last4"] = p.card_last4
-    body.update({"status": p.state, "captured": p.captured, "amount_refunded": p.amount_refunded,
-                 "error_code": p.error_code, "error_description": p.error_description,
-                 "created_at": iso(p.created_at), "updated_at": iso(p.updated_at)})
-    return body
-
-
-def payment_public_json(p: Payment) -> dict[str, Any]:
-    return {"id": p.id, "order_id": p.order_id, "amount": p.amount, "currency": p.currency,
-            "method": p.method, "status": p.state, "error_code": p.error_code,
-            "error_description": p.error_description, "created_at": iso(p.created_at)}
-
-
-def refund_json(r: Refund) -> dict[str, Any]:
-    return {"id": r.id, "payment_id": r.payment_id, "amount": r.amount, "reason": r.reason,
-            "status": r.state, "created_at": iso(r.created_at),
-            "processed_at": iso(r.processed_at)}
-
-
-def transition_json(row: dict[str, Any]) -> dict[str, Any]:
-    return {"from_state": row["from_state"], "to_state": row["to_state"],
-            "trigger": row["trigger"], "at": iso(row["at"]), "data": row["data"]}
+#: Per kind: the table, the row-to-object function and the name a NotFound gives.
+TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
+    "order": ("orders", order_from_row, "Order"),
+    "payment": ("payments", payment_from_row, "Payment"),
+    "refund": ("refunds", refund_from_row, "Refund"),
+}
+#: One row by id, and many rows by ids (``= ANY(%s)``), per kind.
+BY_ID = {kind: f"SELECT * FROM {table} WHERE id = %s" for kind, (table, _f, _n) in TABLES.items()}
+BY_IDS = {kind: f"SELECT * FROM {table} WHERE id = ANY(%s)"
+          for kind, (table, _f, _n) in TABLES.items()}

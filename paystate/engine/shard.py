@@ -1,11 +1,14 @@
 """Shard actors: each owns the machines of the orders that hash to it, and their payments and
-refunds, with its own PostgreSQL connection.
+refunds, with its own PostgreSQL connection. This module is the actor's plumbing: the mailbox,
+batches, the one commit per batch, conflict retries and publishing; what each command decides
+is ``shard_commands.py``'s, what a shard reads ``shard_rows.py``'s.
 
-A shard decides with the ``transitions`` machines, writes the decision in one transaction (rows
-with compare-and-set on ``version``, transition rows, outbox rows), applies it in memory only as
-part of that decision, and publishes the outbox after commit. If another process moved an object
-first, the commit raises ``Conflict``: the shard drops its cached copies, reloads and decides
-again. Every message is handled inside a try block, so one bad message never stops the actor.
+A shard decides a batch, writes every decision in one transaction (rows with compare-and-set on
+``version``, transition rows, outbox rows), answers after the commit and hands the outbox to
+the publisher. If another process moved an object first, the commit raises ``Conflict``: the
+shard drops its copies, reloads and decides again. A refusal that rested on a cached copy is
+decided again on the rows once the batch committed. Every message is handled inside a try
+block, so one bad message never stops the actor.
 """
 
 from __future__ import annotations
@@ -13,42 +16,27 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import pykka
 
-from ..machines.errors import AttemptsExhausted, DomainError, InvalidTransition, ValidationError
-from ..machines.models import Order, Payment, Refund
-from ..machines.order import ORDER, ORDER_ALREADY_PAID, accepts_payment, check_amount, paid_by
-from ..machines.payment import NOT_CAPTURABLE, PAYMENT, UNRESERVED_REFUND
-from ..machines.refund import REFUND
-from ..machines.spec import MachineSpec, build_machine
+from ..machines.errors import DomainError, ValidationError
 from . import commands as c
 from .clock import Clock
 from .db import ActorConnection
-from .decisions import fire, record
 from .errors import Conflict, KeyTaken, NotFound, Unavailable
 from .mailbox import DRAIN, Envelope, Mailbox, reply
 from .metrics import Metrics
 from .outbox import Publisher
-from .records import order_from_row, payment_from_row, payment_json, refund_from_row, refund_json
+from .shard_commands import CommandRules, EventData, ShardCommands
+from .shard_rows import ShardRows
 from .streams import StreamNames
 from .unit_of_work import UnitOfWork, commit_all
 
 log = logging.getLogger(__name__)
 
-SPECS: dict[str, MachineSpec] = {"order": ORDER, "payment": PAYMENT, "refund": REFUND}
-KIND_OF = {Order: "order", Payment: "payment", Refund: "refund"}
-LOADERS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
-    "order": ("orders", order_from_row, "Order"),
-    "payment": ("payments", payment_from_row, "Payment"),
-    "refund": ("refunds", refund_from_row, "Refund"),
-}
 MAX_CONFLICT_RETRIES = 8
 
 
@@ -58,13 +46,10 @@ class ShardConfig:
     streams: StreamNames
     settle_delay_ms: tuple[int, int]
     refund_delay_ms: tuple[int, int]
+    # The ``data`` of webhook events: the native front's rendering of payments and refunds.
+    event_data: EventData
     cache_size: int = 2_000  # objects, per shard
     batch_size: int = 64
-
-
-def _iso(when: datetime | None) -> str:
-    assert when is not None, "a pending object always has a due time"
-    return when.isoformat()
 
 
 class ShardActor(pykka.ThreadingActor):
@@ -77,20 +62,11 @@ class ShardActor(pykka.ThreadingActor):
         self._mailbox = mailbox
         self._publisher = publisher
         self._clock = clock
-        self._rng = rng
         self._db = ActorConnection(config.database_url)
-        self._cache: OrderedDict[str, Any] = OrderedDict()
-        self._uow: UnitOfWork | None = None
-        self._batch_payments: dict[str, int] = {}
-        # Ids read from PostgreSQL (or created) during the current attempt: committed state,
-        # or this attempt's own new objects.
-        self._fresh: set[str] = set()
-        # Ids the current decision read, and those of them it took from the cache without
-        # reading them again: hints, which another process may have moved since.
-        self._reads: set[str] = set()
-        self._hints: set[str] = set()
-        self._machines = {kind: build_machine(spec, self._before_state_change)
-                          for kind, spec in SPECS.items()}
+        self._rows = ShardRows(config.cache_size, self._db.get)
+        self._commands = ShardCommands(
+            CommandRules(config.streams, config.settle_delay_ms, config.refund_delay_ms,
+                         config.event_data), self._rows, rng)
 
     # -- actor plumbing ------------------------------------------------------------------
 
@@ -123,13 +99,8 @@ class ShardActor(pykka.ThreadingActor):
         return None
 
     def _reset_connection(self) -> None:
-        self._cache.clear()
+        self._rows.clear()
         self._db.reset()
-
-    @property
-    def conn(self) -> psycopg.Connection[Any]:
-        # Autocommit: a batch opens its own transaction; loads outside one need none.
-        return self._db.get()
 
     # -- decide, write, apply ------------------------------------------------------------
 
@@ -180,23 +151,21 @@ class ShardActor(pykka.ThreadingActor):
         decided: list[tuple[Envelope, Any, UnitOfWork]] = []
         # Refused on a cached copy: decided again on committed state after this commit.
         deferred: list[Envelope] = []
-        # Payments this attempt creates, per order, not yet committed (the attempt cap).
-        self._batch_payments = {}
-        self._fresh = set()
+        self._rows.begin_attempt()
+        self._commands.begin_attempt()
         try:
             self._prefetch(batch)
             for envelope in batch:
                 uow = UnitOfWork(at=self._clock.now())
-                self._uow = uow
-                self._reads, self._hints = set(), set()
+                self._rows.begin_decision()
                 try:
-                    result = self._decide(envelope.command, uow)
+                    result = self._commands.decide(envelope.command, uow)
                 except psycopg.Error:
                     self._forget(uow)
                     raise
                 except Exception as exc:  # refusals and bugs alike fail this command only
                     self._forget(uow)
-                    if isinstance(exc, (DomainError, NotFound)) and self._hints:
+                    if isinstance(exc, (DomainError, NotFound)) and self._rows.hints:
                         # A refusal is never decided on a copy another process may have
                         # moved: read what it rested on again, after this batch commits.
                         self._drop_hints(decided)
@@ -207,11 +176,9 @@ class ShardActor(pykka.ThreadingActor):
                                       type(envelope.command).__name__)
                     reply(envelope, exc=exc)
                     continue
-                finally:
-                    self._uow = None
                 decided.append((envelope, result, uow))
             started = time.perf_counter()
-            commit_all(self.conn, [uow for _e, _r, uow in decided])
+            commit_all(self._db.get(), [uow for _e, _r, uow in decided])
         except Conflict as exc:
             for _envelope, _result, uow in decided:
                 self._forget(uow)
@@ -236,67 +203,15 @@ class ShardActor(pykka.ThreadingActor):
         return deferred
 
     def _drop_hints(self, decided: list[tuple[Envelope, Any, UnitOfWork]]) -> None:
-        """Drop every copy the current decision read, so that deciding again reads all of them
-        from their rows (dropping only the hints would make the copies just read the next
-        attempt's hints). Copies that an earlier decision of this batch changed stay until the
-        commit (the commit's compare-and-set checks them; dropping them now would let a later
-        decision of the batch load a second copy of the same row)."""
-        changed = {obj.id for _e, _r, uow in decided for obj in uow.touched}
-        for object_id in self._reads - changed:
-            self._cache.pop(object_id, None)
-
-    def _decide(self, command: c.Command, uow: UnitOfWork) -> Any:
-        handler: Callable[[Any, UnitOfWork], Any] = getattr(self, "_" + type(command).__name__)
-        return handler(command, uow)
+        """Drop the copies the refused decision read. Copies that an earlier decision of this
+        batch changed stay until the commit (its compare-and-set checks them; dropping them
+        now would let a later decision of the batch load a second copy of the same row)."""
+        self._rows.drop_reads({obj.id for _e, _r, uow in decided for obj in uow.touched})
 
     def _forget(self, uow: UnitOfWork) -> None:
-        for obj in uow.touched:
-            self._cache.pop(obj.id, None)
-
-    def _fire(self, model: Any, trigger: str, **kwargs: Any) -> None:
-        """Decide ``trigger`` on ``model`` inside the current unit of work, then record the
-        events the transition emits, carrying the object as it is after it."""
-        kind = KIND_OF[type(model)]
-        taken = fire(self._machines[kind], SPECS[kind], model, trigger, **kwargs)
-        assert self._uow is not None
-        for name in taken.events:
-            self._emit_event(self._uow, name, model)
-
-    def _before_state_change(self, event: Any) -> None:
-        uow = self._uow
-        assert uow is not None, "triggers fire only inside a batch"
-        kind = KIND_OF[type(event.model)]
-        record(uow, kind, SPECS[kind], event)
-        uow.touched.append(event.model)
-
-    def _emit_event(self, uow: UnitOfWork, name: str, model: Any) -> None:
-        if isinstance(model, Payment):
-            body = {"payment": payment_json(model)}
-        elif isinstance(model, Refund):
-            body = {"refund": refund_json(model)}
-        else:
-            return
-        uow.emit(self._config.streams.events, {
-            "event": name, "timestamp": int(uow.at.timestamp()), "merchant_id": model.merchant_id,
-            "entity_id": model.id, "data": body,
-        })
+        self._rows.forget(uow.touched)
 
     # -- loading -------------------------------------------------------------------------
-
-    def _cached(self, key: str, loader: Callable[[], Any]) -> Any:
-        self._reads.add(key)
-        obj = self._cache.get(key)
-        if obj is None:
-            obj = loader()
-            if obj is None:
-                return None
-            self._remember(key, obj)
-            self._fresh.add(key)
-        else:
-            self._cache.move_to_end(key)
-            if key not in self._fresh:
-                self._hints.add(key)
-        return obj
 
     def _prefetch(self, batch: list[Envelope]) -> None:
         """Load what a batch of settlements will read and the cache lacks, one query per
@@ -306,214 +221,10 @@ class ShardActor(pykka.ThreadingActor):
         refunds = [e.command.refund_id for e in batch if isinstance(e.command, c.SettleRefund)]
         if len(payments) + len(refunds) < 2:
             return
-        self._load_many("refund", refunds)
-        self._load_many("payment", payments + [r.payment_id for r in map(self._cache.get, refunds)
-                                               if r is not None])
-        pending = (self._cache.get(pid) for pid in payments)
-        self._load_many("order", [p.order_id for p in pending
-                                  if p is not None and p.state == "pending"])
-
-    def _load_many(self, kind: str, ids: list[str]) -> None:
-        missing = list({i for i in ids if i not in self._cache})
-        if not missing:
-            return
-        table, from_row, _name = LOADERS[kind]
-        for row in self.conn.execute(f"SELECT * FROM {table} WHERE id = ANY(%s)",
-                                     (missing,)).fetchall():
-            self._remember(row["id"], from_row(row))
-            self._fresh.add(row["id"])
-
-    def _remember(self, key: str, obj: Any) -> None:
-        """Cache ``obj`` as the most recently used, evicting the least recently used past the
-        cache's size. Every path that stores into the cache comes through here."""
-        self._cache[key] = obj
-        if len(self._cache) > self._config.cache_size:
-            self._cache.popitem(last=False)
-
-    def _get(self, kind: str, object_id: str) -> Any:
-        """The cached object, or the row loaded from PostgreSQL; ``NotFound`` if neither."""
-        table, from_row, name = LOADERS[kind]
-
-        def load() -> Any:
-            row = self.conn.execute(f"SELECT * FROM {table} WHERE id = %s",
-                                    (object_id,)).fetchone()
-            return from_row(row) if row else None
-        obj = self._cached(object_id, load)
-        if obj is None:
-            raise NotFound(name)
-        return obj
-
-    def _order(self, order_id: str) -> Order:
-        return self._get("order", order_id)
-
-    def _payment(self, payment_id: str) -> Payment:
-        return self._get("payment", payment_id)
-
-    def _refund(self, refund_id: str) -> Refund:
-        return self._get("refund", refund_id)
-
-    def _payments_of(self, order_id: str) -> int:
-        """Payments made on the order so far, in any process (the public attempt cap: a cap,
-        so two processes counting at once may let one more through)."""
-        row = self.conn.execute("SELECT count(*) AS n FROM payments WHERE order_id = %s",
-                                (order_id,)).fetchone()
-        return int(row["n"]) if row else 0
-
-    def _created_before(self, load: Callable[[str], Any], object_id: str,
-                        merchant_id: str) -> Any:
-        """For a create whose id an idempotency key chose: the object if an earlier attempt
-        already created it, else None. Checked before any guard, because the object's own
-        effects (a reserved refund amount, a paid order) would refuse it a second time."""
-        try:
-            obj = load(object_id)
-        except NotFound:
-            return None
-        if obj.merchant_id != merchant_id:
-            raise NotFound(type(obj).__name__)
-        return obj
-
-    def _answered(self, uow: UnitOfWork, answer: c.KeyedAnswer | None, obj: Any) -> Any:
-        """``obj``, just created; with an idempotency key to write, also the key's row (the
-        answer rendered now, as the object is at its creation) and ``Answered``."""
-        if answer is None:
-            return obj
-        body = answer.render(obj)
-        uow.insert("idempotency_key", {
-            "merchant_id": answer.merchant_id, "scope": answer.scope, "key": answer.key,
-            "fingerprint": answer.fingerprint, "status": "completed", "resource_id": obj.id,
-            "response_code": answer.status, "response_body": body, "created_at": uow.at,
-            "expires_at": uow.at + answer.ttl})
-        return c.Answered(obj, answer.status, body)
-
-    def _create(self, uow: UnitOfWork, kind: str, obj: Any) -> None:
-        columns = {f.name: getattr(obj, f.name) for f in fields(obj)}
-        uow.insert(kind, columns)
-        uow.record_transition(kind, obj.id, 1, None, obj.state, "create", {})
-        uow.touched.append(obj)
-        self._fresh.add(obj.id)
-        for name in SPECS[kind].created_events:
-            self._emit_event(uow, name, obj)
-
-    def _due(self, delay_range_ms: tuple[int, int], uow: UnitOfWork) -> Any:
-        low, high = delay_range_ms
-        return uow.at + timedelta(milliseconds=self._rng.randint(low, high))
-
-    # -- commands ------------------------------------------------------------------------
-
-    def _CreateOrder(self, cmd: c.CreateOrder, uow: UnitOfWork) -> Order | c.Answered:
-        if cmd.may_exist and (old := self._created_before(self._order, cmd.order_id,
-                                                          cmd.merchant_id)):
-            return old
-        order = Order(id=cmd.order_id, merchant_id=cmd.merchant_id, amount=cmd.amount,
-                      currency=cmd.currency, receipt=cmd.receipt, notes=dict(cmd.notes),
-                      state=ORDER.initial, version=1, created_at=uow.at, updated_at=uow.at)
-        self._create(uow, "order", order)
-        self._remember(order.id, order)
-        return self._answered(uow, cmd.answer, order)
-
-    def _CreatePayment(self, cmd: c.CreatePayment, uow: UnitOfWork) -> Payment | c.Answered:
-        order = self._order(cmd.order_id)
-        if cmd.merchant_id is not None and order.merchant_id != cmd.merchant_id:
-            raise NotFound("Order")
-        check_amount(order, cmd.amount)
-        if cmd.may_exist and (old := self._created_before(self._payment, cmd.payment_id,
-                                                          order.merchant_id)):
-            return old
-        if not accepts_payment(order):
-            raise InvalidTransition(ORDER_ALREADY_PAID)
-        if cmd.max_attempts is not None:
-            made = self._payments_of(order.id) + self._batch_payments.get(order.id, 0)
-            if made >= cmd.max_attempts:
-                raise AttemptsExhausted(
-                    f"This order has had {made} payment attempts, the most allowed")
-        # A cached order may be stale: the commit requires it still unpaid (without writing
-        # it, so creates of one order in several processes never conflict).
-        uow.require("order", order.id, ORDER.initial)
-        # If the requirement fails, the cached order is stale: drop it, so that the retry
-        # reloads it and refuses ("Order is already paid") instead of conflicting again.
-        uow.touched.append(order)
-        payment = Payment(
-            id=cmd.payment_id, order_id=order.id, merchant_id=order.merchant_id,
-            amount=order.amount, currency=order.currency, method=cmd.method, vpa=cmd.vpa,
-            card_network=cmd.card_network, card_last4=cmd.card_last4, state=PAYMENT.initial,
-            captured=False, error_code=None, error_description=None, amount_refunded=0,
-            amount_refund_pending=0, settle_due_at=self._due(self._config.settle_delay_ms, uow),
-            version=1, created_at=uow.at, updated_at=uow.at)
-        self._create(uow, "payment", payment)
-        self._batch_payments[order.id] = self._batch_payments.get(order.id, 0) + 1
-        uow.emit(self._config.streams.payment_jobs, {
-            "kind": "settle_payment", "order_id": order.id, "payment_id": payment.id,
-            "method": payment.method, "due_at": _iso(payment.settle_due_at)})
-        self._remember(payment.id, payment)
-        return self._answered(uow, cmd.answer, payment)
-
-    def _SettlePayment(self, cmd: c.SettlePayment, uow: UnitOfWork) -> Payment:
-        payment = self._payment(cmd.payment_id)
-        if payment.state != "pending":
-            return payment  # settled already (a duplicate job, or another process won)
-        if not cmd.success:
-            self._fire(payment, "fail")
-            return payment
-        # Decided with the order, in the same transaction: the first success pays the order and
-        # any later one is declined. A cached order that another process paid meanwhile fails
-        # the order's compare-and-set, and the retry decides again from the fresh row.
-        order = self._order(payment.order_id)
-        if order.state == "created":
-            self._fire(payment, "succeed")
-            self._fire(order, "mark_paid", payment_id=payment.id)
-        else:
-            self._fire(payment, "decline_paid_order")
-        return payment
-
-    def _CapturePayment(self, cmd: c.CapturePayment, uow: UnitOfWork) -> Payment:
-        payment = self._payment(cmd.payment_id)
-        if payment.merchant_id != cmd.merchant_id:
-            raise NotFound("Payment")
-        if cmd.amount is not None and cmd.amount != payment.amount:
-            raise InvalidTransition("Capture amount must equal the payment amount")
-        if not paid_by(self._order(payment.order_id), payment.id):
-            raise InvalidTransition(NOT_CAPTURABLE)
-        self._fire(payment, "capture", amount=payment.amount)
-        return payment
-
-    def _CreateRefund(self, cmd: c.CreateRefund, uow: UnitOfWork) -> Refund | c.Answered:
-        if cmd.may_exist and (old := self._created_before(self._refund, cmd.refund_id,
-                                                          cmd.merchant_id)):
-            return old
-        payment = self._payment(cmd.payment_id)
-        if payment.merchant_id != cmd.merchant_id:
-            raise NotFound("Payment")
-        rule = {"captured_only": True} if cmd.captured_only else {}
-        self._fire(payment, "reserve_refund", amount=cmd.amount, refund_id=cmd.refund_id, **rule)
-        refund = Refund(id=cmd.refund_id, payment_id=payment.id, order_id=payment.order_id,
-                        merchant_id=payment.merchant_id, amount=cmd.amount, reason=cmd.reason,
-                        state=REFUND.initial,
-                        settle_due_at=self._due(self._config.refund_delay_ms, uow),
-                        processed_at=None, version=1, created_at=uow.at, updated_at=uow.at)
-        self._create(uow, "refund", refund)
-        uow.emit(self._config.streams.refund_jobs, {
-            "kind": "settle_refund", "order_id": payment.order_id, "refund_id": refund.id,
-            "due_at": _iso(refund.settle_due_at)})
-        self._remember(refund.id, refund)
-        return self._answered(uow, cmd.answer, refund)
-
-    def _SettleRefund(self, cmd: c.SettleRefund, uow: UnitOfWork) -> Refund:
-        refund = self._refund(cmd.refund_id)
-        if refund.state != "pending":
-            return refund
-        payment = self._payment(refund.payment_id)
-        settle = "settle_refund" if cmd.success else "release_refund"
-        try:
-            self._fire(payment, settle, amount=refund.amount, refund_id=refund.id)
-        except InvalidTransition:
-            if self._hints:
-                raise  # decided again on the committed rows
-            # The committed payment holds no reservation for this refund: retrying can never
-            # settle it, so it is declined, with the reason in its transition.
-            self._fire(refund, "fail", reason=UNRESERVED_REFUND)
-            return refund
-        if cmd.success:
-            self._fire(refund, "process", at=uow.at)
-        else:
-            self._fire(refund, "fail")
-        return refund
+        rows = self._rows
+        rows.load_many("refund", refunds)
+        rows.load_many("payment", payments + [r.payment_id for r in map(rows.peek, refunds)
+                                              if r is not None])
+        pending = (rows.peek(pid) for pid in payments)
+        rows.load_many("order", [p.order_id for p in pending
+                                 if p is not None and p.state == "pending"])

@@ -13,9 +13,8 @@ from limits import RateLimitItem
 from tornado.web import RequestHandler, stream_request_body
 
 from ..config import Settings
-from ..engine.bridge import Engine
-from ..engine.encoding import json_bytes as dumps
-from ..engine.merchants import Merchant
+from ..encoding import json_bytes as dumps
+from ..engine.bridge import Engine, Merchant
 from .errors import ApiError, bad_request, to_error, unauthorized
 from .guards import Guards
 

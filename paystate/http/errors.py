@@ -6,7 +6,7 @@ import logging
 
 from tornado.web import HTTPError
 
-from ..engine.errors import Conflict, NotFound, dependency_down
+from ..engine.bridge import Conflict, KeyInUseError, KeyReusedError, NotFound, dependency_down
 from ..machines.errors import AttemptsExhausted, DomainError
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,11 @@ def to_error(exc: BaseException | None, status: int = 500) -> ApiError:
         return ApiError(429, exc.code, exc.message, {"Retry-After": str(ATTEMPTS_RETRY_AFTER_S)})
     if isinstance(exc, DomainError):
         return ApiError(400, exc.code, exc.message)
+    if isinstance(exc, KeyReusedError):
+        return ApiError(422, "IDEMPOTENCY_KEY_REUSED", str(exc))
+    if isinstance(exc, KeyInUseError):
+        return ApiError(409, "IDEMPOTENCY_KEY_IN_USE", str(exc),
+                        {"Retry-After": str(exc.retry_after_s)})
     if isinstance(exc, Conflict):
         return ApiError(409, "CONFLICT", "The object changed concurrently; retry the request",
                         {"Retry-After": "1"})

@@ -15,7 +15,7 @@ from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
 from ..config import Settings
-from ..engine.rate_limits import LocalLimits, rate
+from ..engine.bridge import LocalLimits, rate
 from .read_deadlines import ReadDeadlines
 
 # Bodies up to this size are read (and drained past ``max_body_bytes``) so that they are answered

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..engine.idempotency import MAX_KEY_LENGTH
+from ..engine.bridge import MAX_KEY_LENGTH
 from .openapi_parts import assemble, json_content, path_param, query_param, reply
 from .openapi_schemas import EXAMPLES, PAYMENT_STATUSES, SCHEMAS, Schema, integer, ref, string
 from .razorpay import openapi as razorpay_openapi

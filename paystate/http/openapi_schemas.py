@@ -1,5 +1,5 @@
 """The JSON Schemas of ``/openapi.json`` (``components.schemas``): request bodies as the
-handlers and ``inputs`` check them, responses as ``engine/records.py`` and
+handlers and ``inputs`` check them, responses as ``http/renderers.py`` and
 ``http/renderers.py`` render them.
 
 OpenAPI 3.1, so these are JSON Schema 2020-12: a nullable field is ``"type": [T, "null"]``.

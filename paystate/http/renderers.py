@@ -1,4 +1,6 @@
-"""Webhook deliveries and the merchant profile as the native API renders them.
+"""Orders, payments, refunds, transitions, webhook deliveries and the merchant profile as the
+native API renders them. The same payment and refund bodies are the ``data`` of webhook
+events (``event_data``, handed to the engine by bootstrap), so both always agree.
 
 The engine hands the front database rows; the words merchants read are chosen here. A
 delivery's ``status`` is one of the three words of the API contract, whatever the delivery
@@ -20,11 +22,63 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..engine.clock import iso
+from ..encoding import iso
+from ..machines.models import Order, Payment, Refund
 from ..machines.webhook import DELIVERY_STATUS, delivery_status
 
 DELIVERY_STATUSES = ("pending", "success", "failed")
 DELIVERY_STATES = tuple(DELIVERY_STATUS)
+
+
+def order_json(o: Order) -> dict[str, Any]:
+    return {"id": o.id, "merchant_id": o.merchant_id, "amount": o.amount,
+            "currency": o.currency, "receipt": o.receipt, "notes": o.notes, "status": o.state,
+            "created_at": iso(o.created_at), "updated_at": iso(o.updated_at)}
+
+
+def order_public_json(o: Order) -> dict[str, Any]:
+    return {"id": o.id, "amount": o.amount, "currency": o.currency, "status": o.state}
+
+
+def payment_json(p: Payment) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": p.id, "order_id": p.order_id, "amount": p.amount,
+                            "currency": p.currency, "method": p.method}
+    if p.method == "upi":
+        body["vpa"] = p.vpa
+    else:
+        body["card_network"] = p.card_network
+        body["card_last4"] = p.card_last4
+    body.update({"status": p.state, "captured": p.captured, "amount_refunded": p.amount_refunded,
+                 "error_code": p.error_code, "error_description": p.error_description,
+                 "created_at": iso(p.created_at), "updated_at": iso(p.updated_at)})
+    return body
+
+
+def payment_public_json(p: Payment) -> dict[str, Any]:
+    return {"id": p.id, "order_id": p.order_id, "amount": p.amount, "currency": p.currency,
+            "method": p.method, "status": p.state, "error_code": p.error_code,
+            "error_description": p.error_description, "created_at": iso(p.created_at)}
+
+
+def refund_json(r: Refund) -> dict[str, Any]:
+    return {"id": r.id, "payment_id": r.payment_id, "amount": r.amount, "reason": r.reason,
+            "status": r.state, "created_at": iso(r.created_at),
+            "processed_at": iso(r.processed_at)}
+
+
+def transition_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {"from_state": row["from_state"], "to_state": row["to_state"],
+            "trigger": row["trigger"], "at": iso(row["at"]), "data": row["data"]}
+
+
+def event_data(obj: Any) -> dict[str, Any] | None:
+    """The ``data`` of a webhook event about ``obj``: ``{"payment": ...}`` or
+    ``{"refund": ...}``; None for objects whose changes send no webhook (orders)."""
+    if isinstance(obj, Payment):
+        return {"payment": payment_json(obj)}
+    if isinstance(obj, Refund):
+        return {"refund": refund_json(obj)}
+    return None
 
 
 def delivery_json(row: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import ValidationError
+from .errors import AttemptsExhausted, ValidationError
 from .spec import MachineSpec, TransitionSpec
 
 ORDER_ALREADY_PAID = "Order is already paid"
@@ -21,6 +21,21 @@ AMOUNT_MISMATCH = "amount does not match order"
 
 def accepts_payment(order: Any) -> bool:
     return bool(order.state == "created")
+
+
+def check_attempts(made: int, cap: int | None) -> None:
+    """The public checkout's cap on payments per order: ``AttemptsExhausted`` once ``made``
+    reached it (None: no cap, the merchant's own API)."""
+    if cap is not None and made >= cap:
+        # The text gives no count away: the shopper learns only that the cap is reached.
+        raise AttemptsExhausted("This order has had the most payment attempts allowed")
+
+
+def on_bank_success(order: Any) -> tuple[str, ...]:
+    """The triggers a bank's yes fires, first success wins: on an unpaid order the payment
+    succeeds and pays it (``succeed`` on the payment, ``mark_paid`` on the order); once another
+    payment paid it, this one is declined (``decline_paid_order``), never a second success."""
+    return ("succeed", "mark_paid") if accepts_payment(order) else ("decline_paid_order",)
 
 
 def paid_by(order: Any, payment_id: str) -> bool:

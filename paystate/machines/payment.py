@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .errors import InvalidTransition
 from .spec import MachineSpec, TransitionSpec
 
 DECLINED_CODE = "PAYMENT_FAILED"
@@ -18,6 +19,7 @@ NOT_REFUNDABLE = "Payment not in refundable state"
 EXCEEDS_AVAILABLE = "Refund amount exceeds available amount"
 HAS_REFUNDS = "Payment has refunds and can no longer be captured"
 NOT_CAPTURED = "The payment has not been captured"
+CAPTURE_AMOUNT = "Capture amount must equal the payment amount"
 UNRESERVED_REFUND = "The payment holds no reservation for this refund"
 ORDER_ALREADY_PAID_CODE = "ORDER_ALREADY_PAID"
 ORDER_ALREADY_PAID_DESCRIPTION = "Order was already paid by another payment"
@@ -25,6 +27,12 @@ ORDER_ALREADY_PAID_DESCRIPTION = "Order was already paid by another payment"
 
 def refundable_amount(payment: Any) -> int:
     return int(payment.amount - payment.amount_refunded - payment.amount_refund_pending)
+
+
+def check_capture_amount(payment: Any, amount: int | None) -> None:
+    """A capture is of the whole payment: a stated amount must be the payment's."""
+    if amount is not None and amount != payment.amount:
+        raise InvalidTransition(CAPTURE_AMOUNT)
 
 
 def has_refunds(payment: Any) -> bool:

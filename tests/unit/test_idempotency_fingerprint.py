@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paystate.http.idempotency import fingerprint
+from paystate.engine.keyed_creates import fingerprint
 
 CARD = {"number": "4111 1111 1111 1111", "expiry_month": 12, "expiry_year": 2099, "cvv": "123",
         "holder_name": "Asha"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ... import __version__
-from ...engine.merchants import TEST_MERCHANT
+from ...engine.bridge import TEST_MERCHANT
 from ..base import BaseHandler
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...engine.commands import Answered, Keyed
-from ...engine.merchants import Merchant
-from ...engine.records import order_json, order_public_json
+from ...engine.bridge import Answered, Keyed, Merchant
 from ...machines.models import Order
 from .. import inputs
 from ..base import BaseHandler
 from ..idempotency import create_once
+from ..renderers import order_json, order_public_json
 
 
 class OrdersHandler(BaseHandler):

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...engine.commands import Answered, Keyed
-from ...engine.merchants import Merchant
-from ...engine.records import payment_json, payment_public_json
+from ...engine.bridge import Answered, Keyed, Merchant
 from ...machines.errors import DomainError
 from ...machines.models import Payment
 from .. import inputs
 from ..base import BaseHandler
 from ..errors import ApiError, bad_request
 from ..idempotency import create_once
+from ..renderers import payment_json, payment_public_json, transition_json
 
 STATUSES = ("pending", "success", "failed")
 
@@ -112,4 +111,4 @@ class PaymentTransitionsHandler(BaseHandler):
     async def get(self, payment_id: str) -> None:
         merchant = await self.merchant()
         payment = await self.engine.payment(merchant, payment_id)
-        self.send(200, await self.engine.transitions(payment.id))
+        self.send(200, [transition_json(t) for t in await self.engine.transitions(payment.id)])

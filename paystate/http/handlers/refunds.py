@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...engine.commands import Answered, Keyed
-from ...engine.merchants import Merchant
-from ...engine.records import refund_json
+from ...engine.bridge import Answered, Keyed, Merchant
 from ...machines.models import Refund
 from .. import inputs
 from ..base import BaseHandler
 from ..idempotency import create_once
+from ..renderers import refund_json, transition_json
 
 
 class RefundCreation(BaseHandler):
@@ -67,4 +66,4 @@ class RefundTransitionsHandler(BaseHandler):
     async def get(self, refund_id: str) -> None:
         merchant = await self.merchant()
         refund = await self.engine.refund(merchant, refund_id)
-        self.send(200, await self.engine.transitions(refund.id))
+        self.send(200, [transition_json(t) for t in await self.engine.transitions(refund.id)])

@@ -7,7 +7,7 @@ from typing import Any
 from ...engine.webhooks.bridge import WebhookBridge
 from .. import inputs
 from ..base import BaseHandler
-from ..renderers import delivery_detail_json, delivery_json, retry_json
+from ..renderers import delivery_detail_json, delivery_json, retry_json, transition_json
 
 
 class WebhookBase(BaseHandler):
@@ -46,4 +46,5 @@ class WebhookRetryHandler(WebhookBase):
 class WebhookTransitionsHandler(WebhookBase):
     async def get(self, delivery_id: str) -> None:
         merchant = await self.merchant()
-        self.send(200, await self.webhooks.transitions(merchant, delivery_id))
+        self.send(200, [transition_json(t) for t in
+                        await self.webhooks.transitions(merchant, delivery_id)])

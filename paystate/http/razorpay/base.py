@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ...engine.merchants import Merchant
+from ...engine.bridge import Merchant
 from .. import inputs
 from ..base import BaseHandler, dumps
 from .errors import about, envelope, refused, unauthorized

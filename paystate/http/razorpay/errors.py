@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ...engine.errors import NotFound
+from ...engine.bridge import NotFound
 from ...machines.errors import DomainError
 from ..errors import ApiError, to_error
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...engine.commands import Answered, Keyed
-from ...engine.merchants import Merchant
+from ...engine.bridge import Answered, Keyed, Merchant
 from ...machines.models import Order
 from .. import inputs
 from ..idempotency import create_once

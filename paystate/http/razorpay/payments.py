@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...engine.bridge import NewPayment
-from ...engine.commands import Answered, Keyed
-from ...engine.merchants import Merchant
+from ...engine.bridge import Answered, Keyed, Merchant, NewPayment
 from ...machines.models import Order, Payment
 from .. import inputs
 from ..idempotency import create_once

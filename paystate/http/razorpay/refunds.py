@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...engine.commands import Answered, Keyed
-from ...engine.errors import NotFound
-from ...engine.merchants import Merchant
+from ...engine.bridge import Answered, Keyed, Merchant, NotFound
 from ...machines.models import Refund
 from ...machines.payment import refundable_amount
 from .. import inputs
