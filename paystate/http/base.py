@@ -148,6 +148,10 @@ class BaseHandler(RequestHandler):
         return b"".join(self._chunks)
 
     def on_connection_close(self) -> None:
+        # Tornado's own fails the body future. Without it a handler still waiting for its body
+        # (the client left mid-body, or sent framing Tornado refused) waits forever, holding
+        # its request, and a stopping process answers it 500.
+        super().on_connection_close()
         self._drop_body()
         self._uncount()
 
