@@ -67,6 +67,11 @@ class Engine:
     # -- merchants ---------------------------------------------------------------------
 
     async def authenticate(self, api_key: str, api_secret: str) -> Merchant | None:
+        """The merchant these credentials belong to, or None. Runs on the loop."""
+        if "\x00" in api_key:
+            # PostgreSQL text cannot hold NUL, so no merchant has such a key; asking would
+            # fail the query (a 500) instead of refusing the credentials.
+            return None
         cached = self.auth_cache.get(api_key, api_secret)
         if cached is not False:
             return cached  # type: ignore[return-value]
