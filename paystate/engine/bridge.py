@@ -67,7 +67,8 @@ class Engine:
     # -- merchants ---------------------------------------------------------------------
 
     async def authenticate(self, api_key: str, api_secret: str) -> Merchant | None:
-        """The merchant these credentials belong to, or None. Runs on the loop."""
+        """The merchant these credentials belong to, or None. Runs on the loop; a key seen
+        lately, known or not, costs no query (``AuthCache``)."""
         if "\x00" in api_key:
             # PostgreSQL text cannot hold NUL, so no merchant has such a key; asking would
             # fail the query (a 500) instead of refusing the credentials.
@@ -77,6 +78,7 @@ class Engine:
             return cached  # type: ignore[return-value]
         row = await self.queries.merchant_by_key(api_key)
         if row is None:
+            self.auth_cache.put_unknown(api_key)
             return None
         merchant = merchant_from_row(row)
         self.auth_cache.put(api_key, row["api_secret_hash"], merchant)
