@@ -111,3 +111,19 @@ def test_a_merchant_made_after_its_key_was_refused_gets_in_within_seconds(
                                           headers=headers).status_code == 200,
                5, 0.1, "the new merchant's key to work")
     assert time.monotonic() - started < 3.0
+
+
+# -- 3. Patterns match the whole value -----------------------------------------------------
+
+
+@pytest.mark.parametrize("vpa", ["a@okbank\n", "a@okbank\r\n", "\na@okbank"])
+def test_a_vpa_with_a_newline_is_invalid(client: Client, vpa: str) -> None:
+    order = client.order()
+    r = client.post("/api/v1/payments", {"order_id": order["id"], "method": "upi", "vpa": vpa})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "INVALID_VPA"
+    r = client.post("/api/v1/payments/public",
+                    {"order_id": order["id"], "method": "upi", "vpa": vpa}, auth=False)
+    assert r.status_code == 400, r.text
+    listed = client.get("/api/v1/payments?limit=1000").json()
+    assert not [p for p in listed if p["order_id"] == order["id"]]

@@ -30,9 +30,10 @@ ASSETS = {"checkout.js": "text/javascript; charset=utf-8",
 # recheck a 304); the page's own files are referenced with ``?v=<hash>`` and never change.
 SDK_MAX_AGE = 300
 IMMUTABLE = "public, max-age=31536000, immutable"
-ORDER_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+# Both applied with fullmatch: re's $ would let a final newline through.
+ORDER_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 # What ``urlsplit(...).hostname`` gives for a DNS name, an IPv4 or an IPv6 address.
-HOST = re.compile(r"^(?:[a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}$|^[0-9a-f:.]+$")
+HOST = re.compile(r"(?:[a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}|[0-9a-f:.]+")
 BASE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'")
 
@@ -61,7 +62,7 @@ def web_origin(value: str) -> str | None:
         host, port = parts.hostname, parts.port
     except ValueError:
         return None
-    if (parts.scheme not in ("http", "https") or not host or not HOST.match(host)
+    if (parts.scheme not in ("http", "https") or not host or not HOST.fullmatch(host)
             or parts.username is not None or parts.password is not None
             or parts.path not in ("", "/") or parts.query or parts.fragment):
         return None
@@ -103,7 +104,7 @@ class CheckoutPageHandler(BaseHandler):
         parent = web_origin(self.get_query_argument("parent_origin", "")) if embedded else None
         amount = self.get_query_argument("amount", "")
         problem = None
-        if not ORDER_ID.match(order_id):
+        if not ORDER_ID.fullmatch(order_id):
             problem = "This payment link has no valid order. Please ask the merchant for a new one."
         elif embedded and parent is None:
             problem = "This checkout must be opened through the merchant's website."
