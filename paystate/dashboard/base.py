@@ -25,7 +25,7 @@ from tornado.web import HTTPError, RequestHandler, stream_request_body
 from ..engine.dashboard_bridge import DashboardBridge
 from ..engine.merchants import Merchant
 from ..engine.webhooks.bridge import WebhookBridge
-from ..http.base import Deps, dumps
+from ..http.base import Deps, dumps, strict_transport
 from ..http.errors import ApiError, to_error
 from . import session
 from .views import HELPERS
@@ -87,6 +87,7 @@ class DashboardHandler(RequestHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Referrer-Policy", "same-origin")
         self.set_header("Cache-Control", "no-store")
+        strict_transport(self)
 
     async def prepare(self) -> None:
         found = session.read(self.dashboard.cookie_secret,

@@ -24,6 +24,19 @@ log = logging.getLogger(__name__)
 DRAIN_BEFORE_REFUSAL = 64 * 1024
 
 
+# A year, the usual HSTS lifetime; without includeSubDomains, which would bind sites beside
+# the gateway that it knows nothing of.
+HSTS = "max-age=31536000"
+
+
+def strict_transport(handler: RequestHandler) -> None:
+    """Send HSTS on an https request: seen directly, or through a proxy whose
+    ``X-Forwarded-Proto`` is trusted (``TRUST_PROXY_HEADERS``: Tornado then takes the
+    request's protocol from it). Browsers ignore the header over plain http."""
+    if handler.request.protocol == "https":
+        handler.set_header("Strict-Transport-Security", HSTS)
+
+
 @dataclass(frozen=True)
 class Deps:
     """Everything a handler may use, handed over by ``make_app``. ``guards`` (body budget,
@@ -95,6 +108,9 @@ class BaseHandler(RequestHandler):
         self._merchant: Merchant | None = None
         self._counted = False
         self._refusal: ApiError | None = None
+
+    def set_default_headers(self) -> None:
+        strict_transport(self)
 
     @property
     def max_body(self) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from paystate.config import Settings
 from paystate.engine.clock import SystemClock
@@ -127,3 +128,31 @@ def test_a_vpa_with_a_newline_is_invalid(client: Client, vpa: str) -> None:
     assert r.status_code == 400, r.text
     listed = client.get("/api/v1/payments?limit=1000").json()
     assert not [p for p in listed if p["order_id"] == order["id"]]
+
+
+# -- 4. HSTS and Secure cookies behind a TLS-terminating proxy -----------------------------
+
+HSTS = "Strict-Transport-Security"
+
+
+@pytest.mark.parametrize("own_gateway", [{"trust_proxy_headers": True}], indirect=True)
+def test_behind_a_trusted_proxy_https_gets_hsts_and_secure_cookies(
+        own_gateway: ThreadGateway) -> None:
+    url = own_gateway.url
+    https = {"X-Forwarded-Proto": "https"}
+    for path in ("/health", "/api/v1/orders/order_nope/public", "/checkout?order_id=order_x",
+                 "/login", "/no/such/path"):
+        r = requests.get(url + path, headers=https, timeout=10)
+        assert r.headers.get(HSTS, "").startswith("max-age="), (path, r.headers)
+        assert "max-age=0" not in r.headers[HSTS]
+        assert HSTS not in requests.get(url + path, timeout=10).headers, path
+    login = requests.get(url + "/login", headers=https, timeout=10)
+    assert "secure" in login.headers["Set-Cookie"].lower()
+    plain = requests.get(url + "/login", timeout=10)
+    assert "secure" not in plain.headers["Set-Cookie"].lower()
+
+
+def test_without_trust_a_forwarded_proto_changes_nothing(client: Client) -> None:
+    r = client.get("/login", auth=False, headers={"X-Forwarded-Proto": "https"})
+    assert HSTS not in r.headers
+    assert "secure" not in r.headers["Set-Cookie"].lower()
