@@ -90,6 +90,11 @@ REFUND_ID = path_param("refund_id", "A refund id (rfnd_...)")
 DELIVERY_ID = path_param("delivery_id", "A webhook delivery id (a UUID)")
 
 
+OPERATOR_ONLY = ("For operators: with METRICS_TOKEN set, send `Authorization: Bearer <token>`; "
+                 "unset, only callers on the gateway's machine connecting directly are served. "
+                 "Anyone else: 401 AUTHENTICATION_ERROR.")
+
+
 def ops_paths() -> dict[str, dict[str, Any]]:
     return {
         "/health": {"get": operation(
@@ -103,13 +108,15 @@ def ops_paths() -> dict[str, dict[str, Any]]:
         "/metrics": {"get": operation(
             "getMetrics", "operations", "Prometheus metrics of this process",
             {200: {"description": "Prometheus text exposition format",
-                   "content": {"text/plain": {"schema": {"type": "string"}}}}}, auth=False)},
+                   "content": {"text/plain": {"schema": {"type": "string"}}}}}, auth=False,
+            errors=(401,), description=OPERATOR_ONLY)},
         "/api/v1/test/merchant": {"get": operation(
             "getTestMerchant", "operations", "The seeded test merchant",
             ok("The seeded test merchant", ref("TestMerchant")), auth=False)},
         "/api/v1/test/jobs/status": {"get": operation(
             "getJobsStatus", "operations", "Job counts and worker status",
-            ok("Counts over all job streams", ref("JobsStatus")), auth=False)},
+            ok("Counts over all job streams", ref("JobsStatus")), auth=False,
+            errors=(401,), description=OPERATOR_ONLY + " Open to anyone where TEST_MODE=true.")},
     }
 
 

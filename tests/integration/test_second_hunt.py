@@ -156,3 +156,46 @@ def test_without_trust_a_forwarded_proto_changes_nothing(client: Client) -> None
     r = client.get("/login", auth=False, headers={"X-Forwarded-Proto": "https"})
     assert HSTS not in r.headers
     assert "secure" not in r.headers["Set-Cookie"].lower()
+
+
+# -- 5. /metrics and the jobs status behind a token ----------------------------------------
+
+TOKEN = "metrics-token-" + "x" * 24
+OPS = ("/metrics", "/api/v1/test/jobs/status")
+
+
+def assert_refused(r: requests.Response) -> None:
+    assert r.status_code == 401, r.text[:300]
+    assert r.json()["error"]["code"] == "AUTHENTICATION_ERROR"
+    assert r.headers.get("WWW-Authenticate", "").startswith("Bearer")
+
+
+@pytest.mark.parametrize("own_gateway", [{"metrics_token": TOKEN, "test_mode": False}],
+                         indirect=True)
+def test_with_a_token_the_operations_endpoints_want_it(own_gateway: ThreadGateway) -> None:
+    c = own_gateway.client
+    for path in OPS:
+        assert_refused(c.get(path, auth=False))
+        assert_refused(c.get(path, auth=False, headers={"Authorization": "Bearer wrong"}))
+        assert_refused(c.get(path, auth=False, headers={"Authorization": TOKEN}))
+        ok = c.get(path, auth=False, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert ok.status_code == 200, (path, ok.text[:200])
+
+
+@pytest.mark.parametrize("own_gateway", [{"metrics_token": TOKEN, "test_mode": True}],
+                         indirect=True)
+def test_in_test_mode_the_jobs_status_stays_open(own_gateway: ThreadGateway) -> None:
+    c = own_gateway.client
+    assert c.get("/api/v1/test/jobs/status", auth=False).status_code == 200
+    assert_refused(c.get("/metrics", auth=False))
+
+
+@pytest.mark.parametrize("own_gateway", [{"test_mode": False}], indirect=True)
+def test_without_a_token_only_direct_local_callers_are_served(
+        own_gateway: ThreadGateway) -> None:
+    c = own_gateway.client
+    for path in OPS:
+        assert c.get(path, auth=False).status_code == 200, path
+        # Through a proxy on this machine the caller is somebody else.
+        for header in ("X-Forwarded-For", "X-Real-Ip", "Forwarded"):
+            assert_refused(c.get(path, auth=False, headers={header: "203.0.113.9"}))
