@@ -25,7 +25,8 @@ def payment_from_row(row: dict[str, Any]) -> Payment:
                    amount_refunded=row["amount_refunded"],
                    amount_refund_pending=row["amount_refund_pending"],
                    settle_due_at=row["settle_due_at"], version=row["version"],
-                   created_at=row["created_at"], updated_at=row["updated_at"])
+                   created_at=row["created_at"], updated_at=row["updated_at"],
+                   public=row["public"])
 
 
 def refund_from_row(row: dict[str, Any]) -> Refund:

@@ -321,10 +321,10 @@ class ShardActor(pykka.ThreadingActor):
         return self._get("refund", refund_id)
 
     def _payments_of(self, order_id: str) -> int:
-        """Payments made on the order so far, in any process (the public attempt cap: a cap,
-        so two processes counting at once may let one more through)."""
-        row = self.conn.execute("SELECT count(*) AS n FROM payments WHERE order_id = %s",
-                                (order_id,)).fetchone()
+        """Payments the public checkout made on the order so far, in any process (the public
+        attempt cap: a cap, so two processes counting at once may let one more through)."""
+        row = self.conn.execute("SELECT count(*) AS n FROM payments WHERE order_id = %s"
+                                " AND public", (order_id,)).fetchone()
         return int(row["n"]) if row else 0
 
     def _created_before(self, load: Callable[[str], Any], object_id: str,
@@ -390,8 +390,7 @@ class ShardActor(pykka.ThreadingActor):
         if cmd.max_attempts is not None:
             made = self._payments_of(order.id) + self._batch_payments.get(order.id, 0)
             if made >= cmd.max_attempts:
-                raise AttemptsExhausted(
-                    f"This order has had {made} payment attempts, the most allowed")
+                raise AttemptsExhausted("This order has had the most payment attempts allowed")
         # A cached order may be stale: the commit requires it still unpaid (without writing
         # it, so creates of one order in several processes never conflict).
         uow.require("order", order.id, ORDER.initial)
@@ -404,9 +403,9 @@ class ShardActor(pykka.ThreadingActor):
             card_network=cmd.card_network, card_last4=cmd.card_last4, state=PAYMENT.initial,
             captured=False, error_code=None, error_description=None, amount_refunded=0,
             amount_refund_pending=0, settle_due_at=self._due(self._config.settle_delay_ms, uow),
-            version=1, created_at=uow.at, updated_at=uow.at)
+            version=1, created_at=uow.at, updated_at=uow.at, public=cmd.merchant_id is None)
         self._create(uow, "payment", payment)
-        self._batch_payments[order.id] = self._batch_payments.get(order.id, 0) + 1
+        self._batch_payments[order.id] = self._batch_payments.get(order.id, 0) + payment.public
         uow.emit(self._config.streams.payment_jobs, {
             "kind": "settle_payment", "order_id": order.id, "payment_id": payment.id,
             "method": payment.method, "due_at": _iso(payment.settle_due_at)})

@@ -199,3 +199,25 @@ def test_without_a_token_only_direct_local_callers_are_served(
         # Through a proxy on this machine the caller is somebody else.
         for header in ("X-Forwarded-For", "X-Real-Ip", "Forwarded"):
             assert_refused(c.get(path, auth=False, headers={header: "203.0.113.9"}))
+
+
+# -- 6. The public attempt cap counts public attempts only ---------------------------------
+
+
+@pytest.mark.parametrize("own_gateway", [{"public_payment_attempts": 3,
+                                          "test_payment_success": False}], indirect=True)
+def test_the_merchants_own_payments_do_not_use_up_the_public_attempts(
+        own_gateway: ThreadGateway) -> None:
+    c = own_gateway.client
+    order = c.order()
+    for _ in range(4):
+        c.upi_payment(order["id"])
+    public = {"order_id": order["id"], "method": "upi", "vpa": "shopper@okbank"}
+    codes = [c.post("/api/v1/payments/public", public, auth=False) for _ in range(4)]
+    assert [r.status_code for r in codes] == [201, 201, 201, 429], [r.text for r in codes]
+    refusal = codes[-1].json()["error"]
+    assert refusal["code"] == "RATE_LIMITED"
+    # Neither the count nor the cap is given away.
+    assert not any(ch.isdigit() for ch in refusal["description"]), refusal
+    # The merchant may still pay the order its own way.
+    c.upi_payment(order["id"])
