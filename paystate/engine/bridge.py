@@ -85,6 +85,12 @@ class Engine:
         got = self.auth_cache.get(api_key, api_secret)
         return got if isinstance(got, Merchant) else None
 
+    async def checkout_origins(self, order_id: str) -> list[str] | None:
+        """The web origins that may embed the checkout of ``order_id`` (its merchant's
+        list, set with ``WebhookBridge.set_checkout_origins``); None if there is no such
+        order. Read fresh each time: a merchant's change applies to the next page."""
+        return await self.queries.checkout_origins(order_id)
+
     # -- orders ------------------------------------------------------------------------
 
     async def create_order(self, merchant: Merchant, amount: int, currency: str,

@@ -233,6 +233,10 @@ def webhook_paths() -> dict[str, dict[str, Any]]:
         "/api/v1/merchant/webhook": {"put": operation(
             "setWebhookUrl", "merchant", "Set or remove (null) the webhook URL",
             ok("The merchant", ref("Merchant")), body="WebhookUrl")},
+        "/api/v1/merchant/checkout_origins": {"put": operation(
+            "setCheckoutOrigins", "merchant",
+            "Set the web origins allowed to embed your checkout",
+            ok("The merchant", ref("Merchant")), body="CheckoutOrigins")},
         "/api/v1/merchant/webhook/secret": {"post": operation(
             "rotateWebhookSecret", "merchant", "Regenerate the webhook secret",
             ok("The merchant with its new secret", ref("Merchant")))},
