@@ -136,6 +136,9 @@ class Settings:
     dashboard_login_rate_limit: str = "10/minute"
     # The Razorpay-compatible dialect at /v1 (paystate/http/razorpay/), beside /api/v1.
     razorpay_front: bool = True
+    # Bearer token that /metrics and (outside TEST_MODE) the jobs status require. Empty: they
+    # answer only callers on this machine that came without a proxy's forwarding headers.
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def settle_delay_range_ms(self) -> tuple[int, int]:
@@ -201,4 +204,5 @@ class Settings:
                                                 minimum=1),
             dashboard_login_rate_limit=_limit(env, "DASHBOARD_LOGIN_RATE_LIMIT", "10/minute"),
             razorpay_front=_bool(env, "RAZORPAY_FRONT", True),
+            metrics_token=_secret(env, "METRICS_TOKEN", minimum=16),
         )

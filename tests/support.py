@@ -113,6 +113,15 @@ class Client:
         return wait_until(settled, timeout, 0.1, f"payment {payment_id} to settle")
 
 
+def rss_mb(pid: int) -> float:
+    """The resident memory of process ``pid``, in MB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
 def make_settings(**overrides: Any) -> Settings:
     """Settings from the environment, in TEST_MODE with short delays, on a fresh stream prefix
     (so concurrent gateways in one test run do not read each other's streams)."""

@@ -35,7 +35,7 @@ from tornado.web import HTTPError, RequestHandler, stream_request_body
 from ..engine.bridge import Merchant
 from ..engine.dashboard_bridge import DashboardBridge
 from ..engine.webhooks.bridge import WebhookBridge
-from ..http.base import Deps, dumps
+from ..http.base import Deps, dumps, strict_transport
 from ..http.errors import ApiError, to_error
 from . import session
 from .views import HELPERS
@@ -92,6 +92,7 @@ class DashboardHandler(RequestHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Referrer-Policy", "same-origin")
         self.set_header("Cache-Control", "no-store")
+        strict_transport(self)
 
     @property
     def https(self) -> bool:

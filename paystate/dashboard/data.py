@@ -87,6 +87,9 @@ class EventsHandler(DashboardHandler):
         self.write(f"event: {message['type']}\ndata: {json.dumps(message, default=str)}\n\n")
 
     def on_connection_close(self) -> None:
+        # Tornado's own ends a request whose body is still awaited (a GET may carry one):
+        # without it that handler would wait forever.
+        super().on_connection_close()
         sub = getattr(self, "sub", None)
         if sub is not None:
             self.dashboard.live.unsubscribe(sub)

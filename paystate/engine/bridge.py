@@ -85,16 +85,29 @@ class Engine:
     # -- merchants ---------------------------------------------------------------------
 
     async def authenticate(self, api_key: str, api_secret: str) -> Merchant | None:
+        """The merchant these credentials belong to, or None. Runs on the loop; a key seen
+        lately, known or not, costs no query (``AuthCache``)."""
+        if "\x00" in api_key:
+            # PostgreSQL text cannot hold NUL, so no merchant has such a key; asking would
+            # fail the query (a 500) instead of refusing the credentials.
+            return None
         cached = self.auth_cache.get(api_key, api_secret)
         if cached is not False:
             return cached  # type: ignore[return-value]
         row = await self._queries.merchant_by_key(api_key)
         if row is None:
+            self.auth_cache.put_unknown(api_key)
             return None
         merchant = merchant_from_row(row)
         self.auth_cache.put(api_key, row["api_secret_hash"], merchant)
         got = self.auth_cache.get(api_key, api_secret)
         return got if isinstance(got, Merchant) else None
+
+    async def checkout_origins(self, order_id: str) -> list[str] | None:
+        """The web origins that may embed the checkout of ``order_id`` (its merchant's
+        list, set with ``WebhookBridge.set_checkout_origins``); None if there is no such
+        order. Read fresh each time: a merchant's change applies to the next page."""
+        return await self._queries.checkout_origins(order_id)
 
     # -- orders ------------------------------------------------------------------------
 

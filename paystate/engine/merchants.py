@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,34 +63,67 @@ def merchant_from_row(row: dict[str, Any]) -> Merchant:
 
 
 class AuthCache:
-    """api_key -> (secret hash, merchant), kept for ``ttl`` seconds; thread- and loop-safe.
+    """api_key -> (secret hash, merchant), kept for ``ttl`` seconds, and api_keys that name no
+    merchant, kept for ``unknown_ttl`` seconds (at most ``max_unknown`` of them, the oldest
+    dropped first); thread- and loop-safe.
 
     The secret hash is checked in memory in constant time, so an authenticated request costs no
-    round trip to PostgreSQL once its merchant is cached. ``invalidate`` drops a merchant at once
-    when its profile changes in this process; other processes see the change within ``ttl``.
+    round trip to PostgreSQL once its merchant is cached. An unknown key costs one query, then
+    none while it is remembered, and its check does the same hashing and comparison as a wrong
+    secret for a known key: neither the time of an answer nor a flood of made-up keys tells or
+    costs more than a known key with a wrong secret. ``unknown_ttl`` stays short because a
+    merchant created with that key meanwhile is refused until it runs out. ``invalidate`` drops
+    a merchant at once when its profile changes in this process; other processes see the
+    change within ``ttl``.
     """
 
-    def __init__(self, ttl: float = 30.0) -> None:
+    def __init__(self, ttl: float = 30.0, unknown_ttl: float = 2.0, max_unknown: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl
+        self._unknown_ttl = unknown_ttl
+        self._max_unknown = max_unknown
+        self._clock = clock
         self._entries: dict[str, tuple[float, str, Merchant]] = {}
+        # api_key -> when to forget it; insertion order is age order (a key seen again moves
+        # to the end), so the oldest is the first.
+        self._unknown: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, api_key: str, secret: str) -> Merchant | None | bool:
-        """The merchant, ``None`` if the credentials are wrong, ``False`` if not cached."""
+        """The merchant, ``None`` if the credentials are wrong (or the key names no merchant),
+        ``False`` if not cached."""
+        now = self._clock()
         with self._lock:
             entry = self._entries.get(api_key)
-        if entry is None or entry[0] < time.monotonic():
-            return False
-        return entry[2] if check_api_secret(secret, entry[1]) else None
+            unknown_until = self._unknown.get(api_key)
+        if entry is not None and entry[0] >= now:
+            return entry[2] if check_api_secret(secret, entry[1]) else None
+        if unknown_until is not None and unknown_until >= now:
+            check_api_secret(secret, _NO_SECRET_HASH)  # the work a wrong secret costs
+            return None
+        return False
 
     def put(self, api_key: str, secret_hash: str, merchant: Merchant) -> None:
         with self._lock:
-            self._entries[api_key] = (time.monotonic() + self._ttl, secret_hash, merchant)
+            self._unknown.pop(api_key, None)
+            self._entries[api_key] = (self._clock() + self._ttl, secret_hash, merchant)
+
+    def put_unknown(self, api_key: str) -> None:
+        """Remember that ``api_key`` named no merchant just now."""
+        with self._lock:
+            self._unknown.pop(api_key, None)
+            self._unknown[api_key] = self._clock() + self._unknown_ttl
+            while len(self._unknown) > self._max_unknown:
+                self._unknown.popitem(last=False)
 
     def invalidate(self, merchant_id: str) -> None:
         with self._lock:
             for key in [k for k, v in self._entries.items() if v[2].id == merchant_id]:
                 del self._entries[key]
+
+
+# A hash no secret has: what an unknown key's secret is compared with.
+_NO_SECRET_HASH = hash_api_secret(os.urandom(32).hex())
 
 
 def create_merchant(database_url: str, *, name: str, email: str, api_key: str, api_secret: str,

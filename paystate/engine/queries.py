@@ -33,6 +33,13 @@ class Queries:
     async def merchant_by_id(self, merchant_id: str) -> dict[str, Any] | None:
         return await self._one("SELECT * FROM merchants WHERE id = %s", (merchant_id,))
 
+    async def checkout_origins(self, order_id: str) -> list[str] | None:
+        """The origins the order's merchant lets embed its checkout; None: no such order."""
+        row = await self._one("SELECT m.checkout_origins FROM orders o"
+                              " JOIN merchants m ON m.id = o.merchant_id WHERE o.id = %s",
+                              (order_id,))
+        return None if row is None else list(row["checkout_origins"])
+
     async def order(self, order_id: str) -> Order | None:
         row = await self._one(BY_ID["order"], (order_id,))
         return order_from_row(row) if row else None

@@ -26,7 +26,8 @@ def payment_from_row(row: dict[str, Any]) -> Payment:
                    amount_refunded=row["amount_refunded"],
                    amount_refund_pending=row["amount_refund_pending"],
                    settle_due_at=row["settle_due_at"], version=row["version"],
-                   created_at=row["created_at"], updated_at=row["updated_at"])
+                   created_at=row["created_at"], updated_at=row["updated_at"],
+                   public=row["public"])
 
 
 def refund_from_row(row: dict[str, Any]) -> Refund:
@@ -47,3 +48,5 @@ TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], Any], str]] = {
 BY_ID = {kind: f"SELECT * FROM {table} WHERE id = %s" for kind, (table, _f, _n) in TABLES.items()}
 BY_IDS = {kind: f"SELECT * FROM {table} WHERE id = ANY(%s)"
           for kind, (table, _f, _n) in TABLES.items()}
+#: The public checkout's payments of one order (its attempt cap counts these only).
+PUBLIC_PAYMENTS_OF_ORDER = "SELECT count(*) AS n FROM payments WHERE order_id = %s AND public"

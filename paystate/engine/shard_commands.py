@@ -180,9 +180,9 @@ class ShardCommands:
             captured=False, error_code=None, error_description=None, amount_refunded=0,
             amount_refund_pending=0,
             settle_due_at=self._due(self._rules.settle_delay_ms, uow),
-            version=1, created_at=uow.at, updated_at=uow.at)
+            version=1, created_at=uow.at, updated_at=uow.at, public=cmd.merchant_id is None)
         self._create(uow, "payment", payment)
-        self._batch_payments[order.id] = self._batch_payments.get(order.id, 0) + 1
+        self._batch_payments[order.id] = self._batch_payments.get(order.id, 0) + payment.public
         uow.emit(self._rules.streams.payment_jobs, {
             "kind": "settle_payment", "order_id": order.id, "payment_id": payment.id,
             "method": payment.method, "due_at": _iso(payment.settle_due_at)})

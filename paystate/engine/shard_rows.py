@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 
 from .errors import NotFound
-from .records import BY_ID, BY_IDS, TABLES
+from .records import BY_ID, BY_IDS, PUBLIC_PAYMENTS_OF_ORDER, TABLES
 
 
 class ShardRows:
@@ -94,8 +94,7 @@ class ShardRows:
         self._cache.clear()
 
     def public_payments_of(self, order_id: str) -> int:
-        """Payments made on the order so far, in any process (the public attempt cap: a cap,
-        so two processes counting at once may let one more through)."""
-        row = self._conn().execute("SELECT count(*) AS n FROM payments WHERE order_id = %s",
-                                   (order_id,)).fetchone()
+        """Payments the public checkout made on the order so far, in any process (the public
+        attempt cap: a cap, so two processes counting at once may let one more through)."""
+        row = self._conn().execute(PUBLIC_PAYMENTS_OF_ORDER, (order_id,)).fetchone()
         return int(row["n"]) if row else 0

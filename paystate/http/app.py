@@ -42,6 +42,7 @@ def api_routes() -> list[tuple[str, type]]:
         (rf"/api/v1/webhooks/{ID}", webhooks.WebhookHandler),
         (r"/api/v1/merchant", merchant.MerchantHandler),
         (r"/api/v1/merchant/webhook", merchant.WebhookUrlHandler),
+        (r"/api/v1/merchant/checkout_origins", merchant.CheckoutOriginsHandler),
         (r"/api/v1/merchant/webhook/secret", merchant.WebhookSecretHandler),
         (r"/api/v1/merchant/webhook/test", merchant.WebhookTestHandler),
     ]

@@ -23,6 +23,19 @@ log = logging.getLogger(__name__)
 DRAIN_BEFORE_REFUSAL = 64 * 1024
 
 
+# A year, the usual HSTS lifetime; without includeSubDomains, which would bind sites beside
+# the gateway that it knows nothing of.
+HSTS = "max-age=31536000"
+
+
+def strict_transport(handler: RequestHandler) -> None:
+    """Send HSTS on an https request: seen directly, or through a proxy whose
+    ``X-Forwarded-Proto`` is trusted (``TRUST_PROXY_HEADERS``: Tornado then takes the
+    request's protocol from it). Browsers ignore the header over plain http."""
+    if handler.request.protocol == "https":
+        handler.set_header("Strict-Transport-Security", HSTS)
+
+
 @dataclass(frozen=True)
 class Deps:
     """Everything a handler may use, handed over by ``make_app``. ``guards`` (body budget,
@@ -95,6 +108,9 @@ class BaseHandler(RequestHandler):
         self._counted = False
         self._refusal: ApiError | None = None
 
+    def set_default_headers(self) -> None:
+        strict_transport(self)
+
     @property
     def max_body(self) -> int:
         return self.deps.settings.max_body_bytes
@@ -147,6 +163,10 @@ class BaseHandler(RequestHandler):
         return b"".join(self._chunks)
 
     def on_connection_close(self) -> None:
+        # Tornado's own fails the body future. Without it a handler still waiting for its body
+        # (the client left mid-body, or sent framing Tornado refused) waits forever, holding
+        # its request, and a stopping process answers it 500.
+        super().on_connection_close()
         self._drop_body()
         self._uncount()
 

@@ -90,6 +90,11 @@ REFUND_ID = path_param("refund_id", "A refund id (rfnd_...)")
 DELIVERY_ID = path_param("delivery_id", "A webhook delivery id (a UUID)")
 
 
+OPERATOR_ONLY = ("For operators: with METRICS_TOKEN set, send `Authorization: Bearer <token>`; "
+                 "unset, only callers on the gateway's machine connecting directly are served. "
+                 "Anyone else: 401 AUTHENTICATION_ERROR.")
+
+
 def ops_paths() -> dict[str, dict[str, Any]]:
     return {
         "/health": {"get": operation(
@@ -103,13 +108,15 @@ def ops_paths() -> dict[str, dict[str, Any]]:
         "/metrics": {"get": operation(
             "getMetrics", "operations", "Prometheus metrics of this process",
             {200: {"description": "Prometheus text exposition format",
-                   "content": {"text/plain": {"schema": {"type": "string"}}}}}, auth=False)},
+                   "content": {"text/plain": {"schema": {"type": "string"}}}}}, auth=False,
+            errors=(401,), description=OPERATOR_ONLY)},
         "/api/v1/test/merchant": {"get": operation(
             "getTestMerchant", "operations", "The seeded test merchant",
             ok("The seeded test merchant", ref("TestMerchant")), auth=False)},
         "/api/v1/test/jobs/status": {"get": operation(
             "getJobsStatus", "operations", "Job counts and worker status",
-            ok("Counts over all job streams", ref("JobsStatus")), auth=False)},
+            ok("Counts over all job streams", ref("JobsStatus")), auth=False,
+            errors=(401,), description=OPERATOR_ONLY + " Open to anyone where TEST_MODE=true.")},
     }
 
 
@@ -226,6 +233,10 @@ def webhook_paths() -> dict[str, dict[str, Any]]:
         "/api/v1/merchant/webhook": {"put": operation(
             "setWebhookUrl", "merchant", "Set or remove (null) the webhook URL",
             ok("The merchant", ref("Merchant")), body="WebhookUrl")},
+        "/api/v1/merchant/checkout_origins": {"put": operation(
+            "setCheckoutOrigins", "merchant",
+            "Set the web origins allowed to embed your checkout",
+            ok("The merchant", ref("Merchant")), body="CheckoutOrigins")},
         "/api/v1/merchant/webhook/secret": {"post": operation(
             "rotateWebhookSecret", "merchant", "Regenerate the webhook secret",
             ok("The merchant with its new secret", ref("Merchant")))},

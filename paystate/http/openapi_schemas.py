@@ -235,7 +235,13 @@ WEBHOOK_RETRY = response_object({"id": UUID, "status": const("pending"),
 MERCHANT = response_object({
     "id": UUID, "name": string(), "email": string(), "api_key": string(),
     "webhook_url": nullable(string()), "webhook_secret": string(),
+    "checkout_origins": {"type": "array", "items": string(255)},
     "created_at": TIMESTAMP, "updated_at": TIMESTAMP})
+CHECKOUT_ORIGINS = request_object(
+    {"origins": {"type": "array", "maxItems": 20, "items": string(
+        255, description="a web origin: http(s)://host[:port], no path")}},
+    description="Replaces the list; [] allows none. Outside TEST_MODE the embedded checkout "
+                "opens only for a parent_origin listed here")
 WEBHOOK_URL = request_object(
     {"url": nullable(string(2048, format="uri",
                             description="http(s); null removes it. Outside TEST_MODE and "
@@ -266,6 +272,7 @@ SCHEMAS: dict[str, Schema] = {
     "Transition": TRANSITION, "WebhookDelivery": DELIVERY, "WebhookDeliveryPage": DELIVERY_PAGE,
     "WebhookAttempt": ATTEMPT, "WebhookDeliveryDetail": DELIVERY_DETAIL,
     "WebhookRetry": WEBHOOK_RETRY, "Merchant": MERCHANT, "WebhookUrl": WEBHOOK_URL,
+    "CheckoutOrigins": CHECKOUT_ORIGINS,
     "Health": HEALTH, "JobsStatus": JOBS_STATUS, "TestMerchant": TEST_MERCHANT,
 }
 
@@ -284,4 +291,5 @@ EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
                                            "amount": 10000, "reason": "Customer request"}},
     "WebhookUrl": {"set": {"url": "https://merchant.example.com/webhooks"},
                    "remove": {"url": None}},
+    "CheckoutOrigins": {"shop": {"origins": ["https://shop.example", "https://staging.shop.example"]}},
 }

@@ -115,5 +115,6 @@ def merchant_json(row: dict[str, Any]) -> dict[str, Any]:
     """The merchant's own profile with its webhook settings (``GET /api/v1/merchant``)."""
     return {"id": str(row["id"]), "name": row["name"], "email": row["email"],
             "api_key": row["api_key"], "webhook_url": row["webhook_url"],
-            "webhook_secret": row["webhook_secret"], "created_at": iso(row["created_at"]),
+            "webhook_secret": row["webhook_secret"],
+            "checkout_origins": list(row["checkout_origins"]), "created_at": iso(row["created_at"]),
             "updated_at": iso(row["updated_at"])}

@@ -11,6 +11,8 @@ from datetime import date
 
 from .errors import ValidationError
 
+# The contract's pattern, anchored as JSON Schema (the OpenAPI document) needs it. Python's $
+# also matches before a final newline, so it is always applied with fullmatch.
 VPA_PATTERN = re.compile(r"^[a-zA-Z0-9._-]+@[a-zA-Z0-9]+$")
 
 
@@ -23,7 +25,7 @@ class CardSummary:
 
 
 def validate_vpa(vpa: object) -> str:
-    if not isinstance(vpa, str) or len(vpa) > 255 or not VPA_PATTERN.match(vpa):
+    if not isinstance(vpa, str) or len(vpa) > 255 or not VPA_PATTERN.fullmatch(vpa):
         raise ValidationError("Invalid VPA format", code="INVALID_VPA")
     return vpa
 

@@ -47,6 +47,9 @@ class Payment:
     version: int
     created_at: datetime
     updated_at: datetime
+    # Made by the public checkout rather than the merchant's API (the public attempt cap
+    # counts these only).
+    public: bool = False
 
     @property
     def status(self) -> str:

@@ -8,7 +8,8 @@
  * GET /api/v1/payments/{id}/public until the payment is final. Checks here mirror the server's
  * (paystate/machines/instruments.py); the server stays the authority and its message is shown.
  * Embedded in checkout.js's modal it posts payment_success / payment_failed / close_modal to
- * the embedding page's origin only (data-parent-origin, which the server already checked).
+ * the embedding page's origin only (data-parent-origin, which the server checked against the
+ * merchant's checkout_origins; empty when it refused, and then nothing is posted).
  */
 (function () {
   "use strict";
@@ -64,8 +65,16 @@
 
   // -- messages to the embedding page ------------------------------------------------------
 
+  // The page the browser framed us in, where it says (Chromium, Safari): a second check
+  // beside the server's, so a result never goes to an origin the server did not hand us.
+  function framedByParentOrigin() {
+    var ancestors = window.location.ancestorOrigins;
+    return !ancestors || ancestors.length === 0 || ancestors[0] === config.parentOrigin;
+  }
+
   function notifyParent(type, data) {
-    if (!config.embedded || !config.parentOrigin || window.parent === window) {
+    if (!config.embedded || !config.parentOrigin || window.parent === window ||
+        !framedByParentOrigin()) {
       return;
     }
     var message = { type: type };

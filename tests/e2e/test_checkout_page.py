@@ -207,6 +207,6 @@ def test_an_order_out_of_attempts_says_so_at_once(page: Page) -> None:
         page.locator(tid("retry-button")).click()
         started = time.monotonic()
         page.locator(pay_button()).click()
-        expect(page.locator("#form-error")).to_contain_text("the most allowed")
+        expect(page.locator("#form-error")).to_contain_text("the most payment attempts allowed")
         assert time.monotonic() - started < 5
         expect(page.locator(pay_button())).to_be_enabled()

@@ -13,19 +13,11 @@ import pytest
 import requests
 
 from paystate.config import Settings
-from tests.support import ProcessGateway, process_env, wait_until
+from tests.support import ProcessGateway, process_env, rss_mb, wait_until
 
 CONNECTIONS = 300
 BODY = 1024 * 1024 - 1
 BUDGET = 16 * 1024 * 1024
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
 
 
 @pytest.fixture

@@ -72,3 +72,9 @@ def test_current_month_and_two_digit_years_are_valid(month: object, year: object
 def test_bad_cvv(cvv: str) -> None:
     with pytest.raises(ValidationError):
         validate_card(card(cvv=cvv), TODAY)
+
+
+@pytest.mark.parametrize("vpa", ["a@okbank\n", "a@okbank\r\n", "\na@okbank", "a@ok bank"])
+def test_a_vpa_must_match_as_a_whole(vpa: str) -> None:
+    with pytest.raises(ValidationError):
+        validate_vpa(vpa)

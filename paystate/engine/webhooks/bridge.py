@@ -134,12 +134,19 @@ class WebhookBridge:
             url = await check_webhook_url(url, self._allow_private)
         return await self._update(merchant, "webhook_url", url)
 
+    async def set_checkout_origins(self, merchant: Merchant,
+                                   origins: list[str]) -> dict[str, Any]:
+        """Replace the web origins allowed to embed the merchant's checkout (already
+        checked and normalised by the caller)."""
+        return await self._update(merchant, "checkout_origins", origins)
+
     async def rotate_secret(self, merchant: Merchant) -> dict[str, Any]:
         """A new ``whsec_`` + base64 secret; deliveries sign with it from their next attempt."""
         return await self._update(merchant, "webhook_secret", new_webhook_secret())
 
-    async def _update(self, merchant: Merchant, column: str, value: str | None) -> dict[str, Any]:
-        assert column in ("webhook_url", "webhook_secret")
+    async def _update(self, merchant: Merchant, column: str,
+                      value: str | list[str] | None) -> dict[str, Any]:
+        assert column in ("webhook_url", "webhook_secret", "checkout_origins")
         row = await self._one(
             f"UPDATE merchants SET {column} = %s, version = version + 1, updated_at = %s"
             " WHERE id = %s RETURNING *", (value, self._clock.now(), merchant.id))

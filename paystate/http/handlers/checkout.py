@@ -9,7 +9,9 @@ script or style. Framing: the standalone page (a payment link) may not be framed
 embedded page (``embedded=true``) may be framed only by the origin in ``parent_origin``, which
 checkout.js sets to the merchant page's origin and which is also the only origin the page posts
 its messages to. A page that lies about ``parent_origin`` is therefore refused by the browser
-instead of receiving messages meant for another site.
+instead of receiving messages meant for another site. Outside TEST_MODE that origin must also
+be one the order's merchant listed in its ``checkout_origins``: otherwise the page is refused
+(400, framed by nobody) and handed no origin, so it posts nothing anywhere.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..base import BaseHandler
+from ..errors import bad_request
 
 ASSETS = {"checkout.js": "text/javascript; charset=utf-8",
           "checkout-page.js": "text/javascript; charset=utf-8",
@@ -30,9 +34,12 @@ ASSETS = {"checkout.js": "text/javascript; charset=utf-8",
 # recheck a 304); the page's own files are referenced with ``?v=<hash>`` and never change.
 SDK_MAX_AGE = 300
 IMMUTABLE = "public, max-age=31536000, immutable"
-ORDER_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+# Both applied with fullmatch: re's $ would let a final newline through.
+ORDER_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 # What ``urlsplit(...).hostname`` gives for a DNS name, an IPv4 or an IPv6 address.
-HOST = re.compile(r"^(?:[a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}$|^[0-9a-f:.]+$")
+HOST = re.compile(r"(?:[a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}|[0-9a-f:.]+")
+# Origins one merchant may let embed its checkout (a shop, its staging copy, a few brands).
+MAX_CHECKOUT_ORIGINS = 20
 BASE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'")
 
@@ -61,13 +68,32 @@ def web_origin(value: str) -> str | None:
         host, port = parts.hostname, parts.port
     except ValueError:
         return None
-    if (parts.scheme not in ("http", "https") or not host or not HOST.match(host)
+    if (parts.scheme not in ("http", "https") or not host or not HOST.fullmatch(host)
             or parts.username is not None or parts.password is not None
             or parts.path not in ("", "/") or parts.query or parts.fragment):
         return None
     if ":" in host:
         host = f"[{host}]"
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+
+
+def checkout_origins(body: dict[str, Any]) -> list[str]:
+    """``{"origins": [...]}``: at most ``MAX_CHECKOUT_ORIGINS`` bare web origins, returned
+    normalised (as ``web_origin`` rebuilds them) without repeats, in the order given."""
+    origins = body.get("origins")
+    if not isinstance(origins, list):
+        raise bad_request("origins must be an array of web origins")
+    if len(origins) > MAX_CHECKOUT_ORIGINS:
+        raise bad_request(f"origins may list at most {MAX_CHECKOUT_ORIGINS} origins")
+    kept: list[str] = []
+    for value in origins:
+        origin = web_origin(value) if isinstance(value, str) else None
+        if origin is None:
+            raise bad_request("each origin must look like https://shop.example or "
+                              "https://shop.example:8443 (scheme, host and port only)")
+        if origin not in kept:
+            kept.append(origin)
+    return kept
 
 
 class AssetHandler(BaseHandler):
@@ -101,9 +127,11 @@ class CheckoutPageHandler(BaseHandler):
         await self.limit_public(("order", order_id[:64], self.deps.guards.public_order_rate))
         embedded = self.get_query_argument("embedded", "") == "true"
         parent = web_origin(self.get_query_argument("parent_origin", "")) if embedded else None
+        if parent is not None and not await self.may_embed(order_id, parent):
+            parent = None
         amount = self.get_query_argument("amount", "")
         problem = None
-        if not ORDER_ID.match(order_id):
+        if not ORDER_ID.fullmatch(order_id):
             problem = "This payment link has no valid order. Please ask the merchant for a new one."
         elif embedded and parent is None:
             problem = "This checkout must be opened through the merchant's website."
@@ -120,6 +148,17 @@ class CheckoutPageHandler(BaseHandler):
                     embedded=embedded, parent_origin=parent or "",
                     amount=amount if amount.isdigit() and len(amount) <= 12 else "",
                     versions={name: asset(name).version for name in ASSETS})
+
+
+    async def may_embed(self, order_id: str, parent: str) -> bool:
+        """Whether ``parent`` may frame this order's checkout: an origin its merchant listed
+        (``PUT /api/v1/merchant/checkout_origins``), or any origin where TEST_MODE=true (the
+        test merchant's shop may run anywhere). An unknown order has no merchant to ask."""
+        if self.deps.settings.test_mode:
+            return True
+        if not ORDER_ID.fullmatch(order_id):
+            return False
+        return parent in (await self.engine.checkout_origins(order_id) or [])
 
 
 def checkout_routes() -> list[tuple[str, type]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import inputs
 from ..errors import bad_request
 from ..renderers import delivery_detail_json, merchant_json
+from .checkout import checkout_origins
 from .webhooks import WebhookBase
 
 
@@ -25,6 +26,16 @@ class WebhookUrlHandler(WebhookBase):
         url = inputs.text(body, "url", max_length=2048)
         row = await self.webhooks.set_webhook_url(merchant, url)
         self.send(200, merchant_json(row))
+
+
+class CheckoutOriginsHandler(WebhookBase):
+    """``PUT {"origins": ["https://shop.example", ...]}``: the web origins allowed to embed
+    the merchant's checkout, replacing the previous list (``[]``: none)."""
+
+    async def put(self) -> None:
+        merchant = await self.merchant()
+        origins = checkout_origins(self.json_body())
+        self.send(200, merchant_json(await self.webhooks.set_checkout_origins(merchant, origins)))
 
 
 class WebhookSecretHandler(WebhookBase):
