@@ -15,9 +15,10 @@ unread on a keep-alive connection):
   token bound to the visitor's session, or before sign-in to the sign-in form's cookie
   (``session.py``). No ``_xsrf`` cookie is read, so one tossed onto the browser is worthless.
 
-Bodies are streamed: at most ``MAX_FORM_BYTES`` of a form is held in memory, and anything
-longer is drained and answered 413, so nobody (signed in or not) can make the process hold a
-large body. ``post`` parses the form, checks the XSRF token, then calls the handler's ``submit``.
+The handler base is the API's (``http/base.py``): bodies streamed against the process's
+budget, at most ``MAX_FORM_BYTES`` of a form (longer ones are drained and answered 413), the
+in-flight count, metrics and logging. ``post`` parses the form, checks the XSRF token, then
+calls the handler's ``submit``. Errors are an HTML page for pages, the envelope for data calls.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ from typing import Any
 from urllib.parse import quote
 
 from tornado.httputil import parse_body_arguments
-from tornado.web import HTTPError, RequestHandler, stream_request_body
+from tornado.web import HTTPError
 
 from ..engine.bridge import Merchant
 from ..engine.dashboard_bridge import DashboardBridge
 from ..engine.webhooks.bridge import WebhookBridge
-from ..http.base import Deps, dumps, strict_transport
-from ..http.errors import ApiError, to_error
+from ..http.base import BaseHandler, Deps, strict_transport
+from ..http.errors import ApiError
 from . import session
 from .views import HELPERS
 
@@ -52,23 +53,25 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        " object-src 'none'")
 
 
-@stream_request_body
-class DashboardHandler(RequestHandler):
+class DashboardHandler(BaseHandler):
     #: False for data calls: JSON answers, 401 instead of a redirect.
     page = True
     #: False for the login page itself.
     login_required = True
 
-    merchant: Merchant | None
+    #: The signed-in merchant (set by ``prepare``), None for an anonymous visitor.
+    visitor: Merchant | None
 
     def initialize(self, deps: Deps) -> None:
-        self.deps = deps
-        self.merchant = None
+        super().initialize(deps)
+        self.visitor = None
         #: The cookie's token of the visitor's live session, if any.
         self.session_token: str | None = None
         self._xsrf: bytes | None = None
-        self._form: list[bytes] = []
-        self._form_size = 0
+
+    @property
+    def max_body(self) -> int:
+        return MAX_FORM_BYTES
 
     @property
     def dashboard(self) -> DashboardBridge:
@@ -99,11 +102,12 @@ class DashboardHandler(RequestHandler):
         return self.request.protocol == "https"
 
     async def prepare(self) -> None:
+        await super().prepare()
         token = self.get_cookie(session.cookie_name(session.COOKIE, self.https))
         if token:
-            self.merchant = await self.dashboard.session(token)
-            self.session_token = token if self.merchant is not None else None
-        if self.login_required and self.merchant is None:
+            self.visitor = await self.dashboard.session(token)
+            self.session_token = token if self.visitor is not None else None
+        if self.login_required and self.visitor is None:
             if self.page:
                 self.redirect("/login?next=" + quote(self.request.path, safe="/"))
                 return
@@ -164,18 +168,9 @@ class DashboardHandler(RequestHandler):
                             secure=self.https, expires_days=session.LOGIN_FORM_HOURS / 24)
         return session.xsrf_token(secret, "login", nonce) if nonce else None
 
-    def data_received(self, chunk: bytes) -> None:
-        self._form_size += len(chunk)
-        if self._form_size <= MAX_FORM_BYTES:
-            self._form.append(chunk)
-        else:
-            self._form.clear()
-
     async def post(self, *args: str) -> None:
-        if self._form_size > MAX_FORM_BYTES:
-            raise ApiError(413, "PAYLOAD_TOO_LARGE", "Request body too large")
         request = self.request
-        parse_body_arguments(request.headers.get("Content-Type", ""), b"".join(self._form),
+        parse_body_arguments(request.headers.get("Content-Type", ""), self.raw_body(),
                              request.body_arguments, request.files, request.headers)
         for name, values in request.body_arguments.items():
             request.arguments.setdefault(name, []).extend(values)
@@ -187,7 +182,7 @@ class DashboardHandler(RequestHandler):
         await submit(*args)
 
     def get_current_user(self) -> Merchant | None:
-        return self.merchant
+        return self.visitor
 
     def start_session(self, token: str) -> None:
         """Hand the browser the cookie of the session the engine just made."""
@@ -207,42 +202,19 @@ class DashboardHandler(RequestHandler):
                               secure=self.https, httponly=True)
 
     def me(self) -> Merchant:
-        assert self.merchant is not None, "prepare() admits only signed-in visitors"
-        return self.merchant
+        assert self.visitor is not None, "prepare() admits only signed-in visitors"
+        return self.visitor
 
     def render_page(self, template: str, **kw: Any) -> None:
-        self.render(template, merchant=self.merchant, xsrf=self.xsrf_token.decode(), **kw)
-
-    def send_json(self, payload: Any, status: int = 200) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(dumps(payload))
+        self.render(template, merchant=self.visitor, xsrf=self.xsrf_token.decode(), **kw)
 
     async def slow_refusal(self) -> None:
         """Wait before answering a failed login: guessing gets slow, the loop stays free."""
         await asyncio.sleep(0.5)
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        err = to_error(exc, status_code)
-        self.clear()
-        self.set_status(err.status)
-        for name, value in err.headers.items():
-            self.set_header(name, value)
-        if self.page:
-            self.render("error.html", merchant=self.merchant, status=err.status,
-                        description=err.description, xsrf="")
-        else:
-            self.set_header("Content-Type", "application/json")
-            self.finish(dumps({"error": {"code": err.code, "description": err.description}}))
-
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, (ApiError, HTTPError)) or to_error(value).status < 500:
+    def render_error(self, err: ApiError, body: Any) -> None:
+        if not self.page:
+            super().render_error(err, body)
             return
-        log.error("unhandled error on %s %s", self.request.method, self.request.path,
-                  exc_info=(typ, value, tb))
-
-    def on_finish(self) -> None:
-        engine = self.deps.engine
-        engine.metrics.observe_request(self.request.method or "", type(self).__name__,
-                                       self.get_status(), self.request.request_time())
+        self.render("error.html", merchant=self.visitor, status=err.status,
+                    description=err.description, xsrf="")

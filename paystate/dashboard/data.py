@@ -35,7 +35,7 @@ class CountsHandler(DashboardHandler):
     page = False
 
     async def get(self) -> None:
-        self.send_json(await self.dashboard.state_counts(self.me()))
+        self.send(200, await self.dashboard.state_counts(self.me()))
 
 
 class TimelineHandler(DashboardHandler):
@@ -44,7 +44,7 @@ class TimelineHandler(DashboardHandler):
     async def get(self, kind: str, object_id: str) -> None:
         machine = URL_MACHINES[kind]
         row, history = await self.dashboard.timeline(self.me(), machine, object_id)
-        self.send_json(timeline_json(machine, row, history))
+        self.send(200, timeline_json(machine, row, history))
 
 
 class EventsHandler(DashboardHandler):
@@ -52,6 +52,8 @@ class EventsHandler(DashboardHandler):
     ``counts`` messages for the signed-in merchant until the browser goes away."""
 
     page = False
+    # A stream lasts as long as its browser watches; a stopping process ends it.
+    counts_in_flight = False
 
     async def get(self) -> None:
         merchant = self.me()

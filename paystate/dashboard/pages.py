@@ -56,7 +56,7 @@ class LoginHandler(DashboardHandler):
     login_required = False
 
     def get(self) -> None:
-        if self.merchant is not None:
+        if self.visitor is not None:
             self.redirect("/dashboard")
             return
         self.render_page("login.html", error=None, email="",

@@ -95,6 +95,9 @@ class BaseHandler(RequestHandler):
     deps: Deps
     # The merchant's API credentials are required, and checked before the body is read.
     merchant_auth: ClassVar[bool] = False
+    # Counted among the requests a stopping process waits for (an event stream, which lasts
+    # as long as its browser watches, is not).
+    counts_in_flight: ClassVar[bool] = True
 
     def initialize(self, deps: Deps) -> None:
         self.deps = deps
@@ -116,8 +119,9 @@ class BaseHandler(RequestHandler):
         return self.deps.settings.max_body_bytes
 
     async def prepare(self) -> None:
-        self.deps.guards.in_flight.start()
-        self._counted = True
+        if self.counts_in_flight:
+            self.deps.guards.in_flight.start()
+            self._counted = True
         length = self.request.headers.get("Content-Length")
         declared = int(length) if length is not None and length.isdigit() else None
         if declared is not None and declared > self.max_body:
@@ -156,7 +160,7 @@ class BaseHandler(RequestHandler):
     def raw_body(self) -> bytes:
         if self._too_large:
             raise ApiError(413, "PAYLOAD_TOO_LARGE",
-                           f"Request body exceeds {self.max_body} bytes")
+                           f"Request body too large: it exceeds {self.max_body} bytes")
         if self._over_budget:
             raise ApiError(503, "SERVICE_UNAVAILABLE",
                            "Too many requests in progress; retry shortly", {"Retry-After": "1"})
@@ -238,14 +242,25 @@ class BaseHandler(RequestHandler):
         self.finish(payload if isinstance(payload, bytes) else dumps(payload))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every failure's answer, through Tornado's own hook: the status and headers of
+        ``error_answer``, and its body written by ``render_error``."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        err = to_error(exc, status_code)
+        err, body = self.error_answer(exc, status_code)
         self.clear()
         self.set_status(err.status)
-        self.set_header("Content-Type", "application/json")
         for name, value in err.headers.items():
             self.set_header(name, value)
-        self.finish(dumps({"error": {"code": err.code, "description": err.description}}))
+        self.render_error(err, body)
+
+    def error_answer(self, exc: BaseException | None, status: int) -> tuple[ApiError, Any]:
+        """The dialect's answer to ``exc``: the status and headers, and the body. The native
+        API's envelope; a dialect overrides it."""
+        err = to_error(exc, status)
+        return err, {"error": {"code": err.code, "description": err.description}}
+
+    def render_error(self, err: ApiError, body: Any) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(dumps(body))
 
     def on_finish(self) -> None:
         self._drop_body()
@@ -254,6 +269,8 @@ class BaseHandler(RequestHandler):
                                             self.get_status(), self.request.request_time())
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Tornado's hook, called before ``write_error``: refusals are not logged, an outage
+        is one line, anything else an error with its trace."""
         if isinstance(value, ApiError) or to_error(value).status < 500:
             return
         if to_error(value).status == 503:
@@ -263,13 +280,6 @@ class BaseHandler(RequestHandler):
             return
         log.error("unhandled error on %s %s", self.request.method, self.request.path,
                   exc_info=(typ, value, tb))
-
-    def _handle_request_exception(self, e: BaseException) -> None:
-        # Route every exception (domain, engine, front) through write_error.
-        if self._finished:
-            return
-        self.log_exception(type(e), e, e.__traceback__)
-        self.send_error(to_error(e).status, exc_info=(type(e), e, e.__traceback__))
 
 
 class NotFoundHandler(BaseHandler):

@@ -14,7 +14,7 @@ from typing import Any
 
 from ...engine.bridge import Merchant
 from .. import inputs
-from ..base import BaseHandler, dumps
+from ..base import BaseHandler
 from .errors import about, envelope, refused, unauthorized
 
 MAX_COUNT = 100
@@ -117,15 +117,9 @@ class RazorpayHandler(BaseHandler):
         return datetime.fromtimestamp(seconds + (int(fraction) / 10 ** len(fraction)
                                                  if dot else 0), UTC)
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        err, body = envelope(exc, status_code)
-        self.clear()
-        self.set_status(err.status)
-        self.set_header("Content-Type", "application/json")
-        for name, value in err.headers.items():
-            self.set_header(name, value)
-        self.finish(dumps(body))
+    def error_answer(self, exc: BaseException | None, status: int) -> tuple[Any, Any]:
+        """Razorpay's envelope and codes (``errors.envelope``)."""
+        return envelope(exc, status)
 
 
 class UnsupportedHandler(RazorpayHandler):
