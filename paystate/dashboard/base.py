@@ -24,9 +24,12 @@ calls the handler's ``submit``. Errors are an HTML page for pages, the envelope 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
+import inspect
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -101,17 +104,32 @@ class DashboardHandler(BaseHandler):
     def https(self) -> bool:
         return self.request.protocol == "https"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every page's methods first admit the visitor (``_admitted``)."""
+        super().__init_subclass__(**kwargs)
+        for name in ("get", "post"):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "admits", False):
+                setattr(cls, name, _admitting(method))
+
     async def prepare(self) -> None:
         await super().prepare()
         token = self.get_cookie(session.cookie_name(session.COOKIE, self.https))
         if token:
             self.visitor = await self.dashboard.session(token)
             self.session_token = token if self.visitor is not None else None
-        if self.login_required and self.visitor is None:
-            if self.page:
-                self.redirect("/login?next=" + quote(self.request.path, safe="/"))
-                return
+
+    def _admitted(self) -> bool:
+        """False, after answering, for an anonymous visitor of a page that needs a sign-in: a
+        redirect to ``/login`` (pages) or 401 (data calls). Decided here, in the method, and
+        not in ``prepare``: a streamed request answered before its body was read makes
+        Tornado close the connection, and a client reusing it would meet a reset."""
+        if not self.login_required or self.visitor is not None:
+            return True
+        if not self.page:
             raise ApiError(401, "AUTHENTICATION_ERROR", "Login required")
+        self.redirect("/login?next=" + quote(self.request.path, safe="/"))
+        return False
 
     def check_origin(self) -> None:
         """403 unless a POST's ``Sec-Fetch-Site`` and ``Origin``, where sent, say it comes from
@@ -169,6 +187,8 @@ class DashboardHandler(BaseHandler):
         return session.xsrf_token(secret, "login", nonce) if nonce else None
 
     async def post(self, *args: str) -> None:
+        if not self._admitted():
+            return
         request = self.request
         parse_body_arguments(request.headers.get("Content-Type", ""), self.raw_body(),
                              request.body_arguments, request.files, request.headers)
@@ -218,3 +238,17 @@ class DashboardHandler(BaseHandler):
             return
         self.render("error.html", merchant=self.visitor, status=err.status,
                     description=err.description, xsrf="")
+
+
+def _admitting(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method``, run only for a visitor ``DashboardHandler._admitted`` lets in."""
+    @functools.wraps(method)
+    async def admitted(self: DashboardHandler, *args: Any) -> None:
+        if not self._admitted():
+            return
+        result = method(self, *args)
+        if inspect.isawaitable(result):
+            await result
+
+    admitted.admits = True  # type: ignore[attr-defined]
+    return admitted

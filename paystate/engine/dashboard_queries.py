@@ -6,24 +6,17 @@ nothing else. Each public coroutine is one round trip to PostgreSQL.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
 from ..machines.models import Payment
-from .db import PooledConnection, run_pooled
+from .db import counted_page
+from .ids import uuid_text
 from .queries import Queries
 from .records import payment_from_row
 
 #: The machines the state views show, with the table that holds their objects.
 MACHINE_TABLES = {"payment": "payments", "refund": "refunds", "webhook_delivery": "webhook_logs"}
-
-
-def as_uuid(value: str) -> str | None:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
 
 
 class DashboardQueries(Queries):
@@ -34,7 +27,7 @@ class DashboardQueries(Queries):
                                (email,))
 
     async def merchant(self, merchant_id: str) -> dict[str, Any] | None:
-        mid = as_uuid(merchant_id)
+        mid = uuid_text(merchant_id)
         if mid is None:
             return None
         return await self._one("SELECT * FROM merchants WHERE id = %s", (mid,))
@@ -73,17 +66,9 @@ class DashboardQueries(Queries):
             params.extend([search, search])
         sql_where = " AND ".join(where)
 
-        async def page(conn: PooledConnection) -> tuple[dict[str, Any] | None,
-                                                        list[dict[str, Any]]]:
-            cur = await conn.execute(f"SELECT count(*) AS n FROM payments WHERE {sql_where}",
-                                     tuple(params))
-            total = await cur.fetchone()
-            cur = await conn.execute(
-                f"SELECT * FROM payments WHERE {sql_where} ORDER BY created_at DESC, id DESC"
-                " LIMIT %s OFFSET %s", (*params, limit, offset))
-            return total, await cur.fetchall()
-        total, rows = await run_pooled(self._pool, page)
-        return [payment_from_row(r) for r in rows], int(total["n"] if total else 0)
+        rows, total = await counted_page(self._pool, "payments", sql_where, tuple(params),
+                                         limit, offset)
+        return [payment_from_row(r) for r in rows], total
 
     async def attempts_of(self, delivery_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         """Every attempt of these deliveries, oldest first, by delivery id."""
@@ -114,7 +99,7 @@ class DashboardQueries(Queries):
         """The row of one payment, refund or delivery (any merchant's; the caller checks)."""
         table = MACHINE_TABLES[machine]
         if machine == "webhook_delivery":
-            oid = as_uuid(object_id)
+            oid = uuid_text(object_id)
             if oid is None:
                 return None
             object_id = oid

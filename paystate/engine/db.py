@@ -125,3 +125,20 @@ async def run_pooled(pool: ReadPool, work: Callable[[PooledConnection], Awaitabl
                  type(exc).__name__)
     async with pool.connection() as conn:
         return await work(conn)
+
+
+async def counted_page(pool: ReadPool, table: str, where: str, params: tuple[Any, ...],
+                       limit: int, offset: int, *, columns: str = "*",
+                       order: str = "created_at DESC, id DESC") -> tuple[list[dict[str, Any]], int]:
+    """One page of ``table``'s rows matching ``where`` (newest first by default) and how many
+    match in all, on one pooled connection. ``table``, ``where``, ``columns`` and ``order`` are
+    the caller's constants, never client text; values travel in ``params``."""
+    async def page(conn: PooledConnection) -> tuple[dict[str, Any] | None,
+                                                    list[dict[str, Any]]]:
+        cur = await conn.execute(f"SELECT count(*) AS n FROM {table} WHERE {where}", params)
+        total = await cur.fetchone()
+        cur = await conn.execute(f"SELECT {columns} FROM {table} WHERE {where} ORDER BY {order}"
+                                 " LIMIT %s OFFSET %s", (*params, limit, offset))
+        return total, await cur.fetchall()
+    total, rows = await run_pooled(pool, page)
+    return rows, int(total["n"] if total else 0)

@@ -51,3 +51,12 @@ def new_uuid() -> str:
     ``uuid.uuid4`` makes a system call per UUID, and outbox rows and deliveries take one
     each."""
     return str(uuid.UUID(bytes=_random.take(16), version=4))
+
+
+def uuid_text(value: object) -> str | None:
+    """``value`` as a canonical UUID string, or None if it is not one (a client's id, a
+    stream field: never trusted to be well formed)."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ..machines.models import Order, Payment, Refund
-from .db import PooledConnection, ReadPool, run_pooled
+from .db import PooledConnection, ReadPool, counted_page, run_pooled
 from .records import BY_ID, order_from_row, payment_from_row, refund_from_row
 
 
@@ -62,16 +62,8 @@ class Queries:
         where = "merchant_id = %s" + (" AND status = %s" if status else "")
         params: tuple[Any, ...] = (merchant_id, status) if status else (merchant_id,)
 
-        async def page(conn: PooledConnection) -> tuple[dict[str, Any] | None,
-                                                        list[dict[str, Any]]]:
-            cur = await conn.execute(f"SELECT count(*) AS n FROM payments WHERE {where}", params)
-            total_row = await cur.fetchone()
-            cur = await conn.execute(
-                f"SELECT * FROM payments WHERE {where} ORDER BY created_at DESC, id DESC"
-                " LIMIT %s OFFSET %s", (*params, limit, offset))
-            return total_row, await cur.fetchall()
-        total_row, rows = await run_pooled(self._pool, page)
-        return [payment_from_row(r) for r in rows], int(total_row["n"] if total_row else 0)
+        rows, total = await counted_page(self._pool, "payments", where, params, limit, offset)
+        return [payment_from_row(r) for r in rows], total
 
     async def transitions(self, entity_id: str) -> list[dict[str, Any]]:
         """The entity's transition rows, oldest first: from_state, to_state, trigger, data,

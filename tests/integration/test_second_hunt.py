@@ -57,7 +57,7 @@ def test_nul_in_razorpay_basic_credentials_is_a_clean_401(client: Client, user: 
 def count_key_queries(gateway: ThreadGateway) -> list[str]:
     """The api_keys the engine looks up in PostgreSQL from now on."""
     assert gateway.runtime is not None and gateway.runtime.engine is not None
-    queries = gateway.runtime.engine.queries
+    queries = gateway.runtime.engine._queries  # white-box: count what reaches PostgreSQL
     looked_up: list[str] = []
     original = queries.merchant_by_key
 

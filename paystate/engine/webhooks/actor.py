@@ -43,11 +43,11 @@ from ..clock import Clock
 from ..db import ActorConnection
 from ..decisions import fire, record
 from ..errors import Conflict, NotFound
-from ..ids import new_uuid
+from ..ids import new_uuid, uuid_text
 from ..metrics import Metrics
 from ..outbox import OutboxRow, publish
 from ..unit_of_work import UnitOfWork
-from .deliveries import Deliveries, is_uuid
+from .deliveries import Deliveries
 from .messages import (
     AttemptDone,
     AttemptDue,
@@ -198,7 +198,7 @@ class DispatcherActor(pykka.ThreadingActor):
 
     def _on_CreateFromEvents(self, msg: CreateFromEvents) -> int:
         events = [p for p in msg.events
-                  if isinstance(p, Mapping) and p.get("event") and is_uuid(p.get("merchant_id"))]
+                  if isinstance(p, Mapping) and p.get("event") and uuid_text(p.get("merchant_id")) is not None]
         merchant_ids = sorted({str(p["merchant_id"]) for p in events})
         if not merchant_ids:
             return 0

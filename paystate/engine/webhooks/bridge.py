@@ -8,13 +8,13 @@ concurrent Future is awaited with ``asyncio.wrap_future``. Nothing here imports 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 from ...machines.errors import ValidationError
 from ..clock import Clock
-from ..db import PooledConnection, ReadPool, run_pooled
+from ..db import PooledConnection, ReadPool, counted_page, run_pooled
 from ..errors import NotFound
+from ..ids import uuid_text
 from ..merchants import AuthCache, Merchant
 from ..queries import Queries
 from ..secrets_hash import new_webhook_secret
@@ -22,13 +22,6 @@ from .dispatcher import WebhookDispatcher
 from .urls import check_webhook_url
 
 TEST_EVENT = "webhook.test"
-
-
-def _uuid_or_none(value: str) -> str | None:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
 
 
 class WebhookBridge:
@@ -54,25 +47,16 @@ class WebhookBridge:
                          offset: int) -> tuple[list[dict[str, Any]], int]:
         """The merchant's deliveries, newest first, and how many there are in all."""
 
-        async def page(conn: PooledConnection) -> tuple[dict[str, Any] | None,
-                                                        list[dict[str, Any]]]:
-            cur = await conn.execute("SELECT count(*) AS n FROM webhook_logs"
-                                     " WHERE merchant_id = %s", (merchant.id,))
-            total = await cur.fetchone()
-            cur = await conn.execute(
-                "SELECT id, event, status, attempts, created_at, last_attempt_at, next_retry_at,"
-                " response_code FROM webhook_logs WHERE merchant_id = %s"
-                " ORDER BY created_at DESC, seq DESC LIMIT %s OFFSET %s",
-                (merchant.id, limit, offset))
-            return total, await cur.fetchall()
-        total, rows = await run_pooled(self._pool, page)
-        return rows, int(total["n"] if total else 0)
+        return await counted_page(
+            self._pool, "webhook_logs", "merchant_id = %s", (merchant.id,), limit, offset,
+            columns="id, event, status, attempts, created_at, last_attempt_at, next_retry_at,"
+                    " response_code", order="created_at DESC, seq DESC")
 
     async def delivery(self, merchant: Merchant,
                        delivery_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The delivery row and its attempts, oldest first; ``NotFound`` if it is not the
         merchant's."""
-        did = _uuid_or_none(delivery_id)
+        did = uuid_text(delivery_id)
         if did is None:
             raise NotFound("Webhook")
 

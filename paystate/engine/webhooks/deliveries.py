@@ -13,7 +13,6 @@ returns the merchant's URL and secret as they are now.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import psycopg
 
 from ...machines.webhook import WebhookDelivery
+from ..ids import uuid_text
 from .records import delivery_from_row
 
 _CLAIM = (
@@ -40,14 +40,6 @@ _CLAIM_NEXT = _CLAIM.format(candidates=(
     + " ORDER BY next_retry_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED"))
 
 
-def is_uuid(value: Any) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
-
-
 class Deliveries:
     """Reads and claims of ``webhook_logs``; writes go through the actor's unit of work."""
 
@@ -63,7 +55,7 @@ class Deliveries:
         return self._connection()
 
     def load(self, delivery_id: str) -> WebhookDelivery | None:
-        if not is_uuid(delivery_id):
+        if uuid_text(delivery_id) is None:
             return None
         row = self.conn.execute("SELECT * FROM webhook_logs WHERE id = %s",
                                 (delivery_id,)).fetchone()
