@@ -31,7 +31,8 @@ from .engine.dashboard_bridge import DashboardBridge
 from .engine.dashboard_queries import DashboardQueries
 from .engine.db import read_pool
 from .engine.heartbeat import Heartbeat
-from .engine.idempotency import IdempotencyJanitor, IdempotencyStore, gateway_key
+from .engine.idempotency import IdempotencyStore, gateway_key
+from .engine.idempotency_janitor import IdempotencyJanitor
 from .engine.live import LiveFeed
 from .engine.merchants import AuthCache, seed_test_merchant
 from .engine.metrics import Metrics

@@ -12,6 +12,12 @@ attempt again: the only attempt that can be sent twice.
 
 Runs on the actor's own thread. Every message is handled inside a try block, so one bad
 message never stops the actor.
+
+Longer than the project's other modules on purpose: its message handlers share the actor's
+in-flight table and its one transaction per batch, and split across modules they would have
+to share that state too. What is pure lives elsewhere already (the delivery machine in
+``machines/webhook.py``, claiming SQL in ``deliveries.py``, slots in ``slots.py``, the POSTs in
+``sender.py``).
 """
 
 from __future__ import annotations
