@@ -38,6 +38,7 @@ from .engine.db import connect
 from .engine.merchants import create_merchant
 from .engine.migrations import migrate
 from .engine.streams import StreamNames
+from .engine.webhooks.deliveries import DELIVERY
 from .engine.webhooks.dispatcher import WebhookDispatcher
 from .engine.webhooks.messages import DispatcherConfig
 from .engine.webhooks.sender import AiohttpTransport, OutgoingWebhook, Transport
@@ -250,7 +251,7 @@ class WebhookSimulation:
         return self.attempts(delivery_id)
 
     def delivery(self, delivery_id: str) -> dict[str, Any]:
-        return self._row("SELECT * FROM webhook_logs WHERE id = %s", delivery_id)
+        return self._row(DELIVERY, delivery_id)
 
     def attempts(self, delivery_id: str) -> list[dict[str, Any]]:
         return self._rows("SELECT attempt, at, response_code, duration_ms, response_body, error"

@@ -12,8 +12,10 @@ from typing import Any
 from ..machines.models import Payment
 from .db import counted_page
 from .ids import uuid_text
+from .merchants import MERCHANT_BY_EMAIL
 from .queries import Queries
 from .records import payment_from_row
+from .webhooks.deliveries import ATTEMPTS_OF_MANY
 
 #: The machines the state views show, with the table that holds their objects.
 MACHINE_TABLES = {"payment": "payments", "refund": "refunds", "webhook_delivery": "webhook_logs"}
@@ -23,14 +25,11 @@ class DashboardQueries(Queries):
     """The front's read queries plus the dashboard's own."""
 
     async def merchant_by_email(self, email: str) -> dict[str, Any] | None:
-        return await self._one("SELECT * FROM merchants WHERE lower(email) = lower(%s)",
-                               (email,))
+        return await self._one(MERCHANT_BY_EMAIL, (email,))
 
     async def merchant(self, merchant_id: str) -> dict[str, Any] | None:
         mid = uuid_text(merchant_id)
-        if mid is None:
-            return None
-        return await self._one("SELECT * FROM merchants WHERE id = %s", (mid,))
+        return None if mid is None else await self.merchant_by_id(mid)
 
     async def payment_stats(self, merchant_id: str) -> dict[str, int]:
         """Counts by outcome and the money that succeeded (paise)."""
@@ -74,8 +73,7 @@ class DashboardQueries(Queries):
         """Every attempt of these deliveries, oldest first, by delivery id."""
         if not delivery_ids:
             return {}
-        rows = await self._all("SELECT * FROM webhook_attempts WHERE delivery_id = ANY(%s::uuid[])"
-                               " ORDER BY delivery_id, id", (delivery_ids,))
+        rows = await self._all(ATTEMPTS_OF_MANY, (delivery_ids,))
         out: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             out.setdefault(str(row["delivery_id"]), []).append(row)

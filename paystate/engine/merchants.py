@@ -16,6 +16,16 @@ from .db import connect
 from .secrets_hash import check_api_secret, check_password, hash_api_secret, hash_password
 from .sessions import end_sessions
 
+# The reads and the settings update of the merchants table, for every module that needs them
+# (the fronts' queries, the dashboard's, the webhook bridge); creation and passwords are below.
+MERCHANT_BY_ID = "SELECT * FROM merchants WHERE id = %s"
+MERCHANT_BY_KEY = "SELECT * FROM merchants WHERE api_key = %s"
+MERCHANT_BY_EMAIL = "SELECT * FROM merchants WHERE lower(email) = lower(%s)"
+#: The settings a merchant changes itself; ``{column}`` is one of ``SETTINGS``.
+SETTINGS = ("webhook_url", "webhook_secret", "checkout_origins")
+UPDATE_SETTING = ("UPDATE merchants SET {column} = %s, version = version + 1, updated_at = %s"
+                  " WHERE id = %s RETURNING *")
+
 TEST_MERCHANT = {
     "id": TEST_MERCHANT_ID,
     "name": "Test Merchant",

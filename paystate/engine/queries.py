@@ -10,6 +10,7 @@ from typing import Any
 
 from ..machines.models import Order, Payment, Refund
 from .db import PooledConnection, ReadPool, counted_page, run_pooled
+from .merchants import MERCHANT_BY_ID, MERCHANT_BY_KEY
 from .records import BY_ID, order_from_row, payment_from_row, refund_from_row
 
 
@@ -28,10 +29,10 @@ class Queries:
         return await run_pooled(self._pool, all_rows)
 
     async def merchant_by_key(self, api_key: str) -> dict[str, Any] | None:
-        return await self._one("SELECT * FROM merchants WHERE api_key = %s", (api_key,))
+        return await self._one(MERCHANT_BY_KEY, (api_key,))
 
     async def merchant_by_id(self, merchant_id: str) -> dict[str, Any] | None:
-        return await self._one("SELECT * FROM merchants WHERE id = %s", (merchant_id,))
+        return await self._one(MERCHANT_BY_ID, (merchant_id,))
 
     async def checkout_origins(self, order_id: str) -> list[str] | None:
         """The origins the order's merchant lets embed its checkout; None: no such order."""

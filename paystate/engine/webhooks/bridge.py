@@ -15,9 +15,10 @@ from ..clock import Clock
 from ..db import PooledConnection, ReadPool, counted_page, run_pooled
 from ..errors import NotFound
 from ..ids import uuid_text
-from ..merchants import AuthCache, Merchant
+from ..merchants import SETTINGS, UPDATE_SETTING, AuthCache, Merchant
 from ..queries import Queries
 from ..secrets_hash import new_webhook_secret
+from .deliveries import ATTEMPTS, DELIVERY_PROGRESS, LIST_COLUMNS, LIST_ORDER, MERCHANTS_DELIVERY
 from .dispatcher import WebhookDispatcher
 from .urls import check_webhook_url
 
@@ -49,8 +50,7 @@ class WebhookBridge:
 
         return await counted_page(
             self._pool, "webhook_logs", "merchant_id = %s", (merchant.id,), limit, offset,
-            columns="id, event, status, attempts, created_at, last_attempt_at, next_retry_at,"
-                    " response_code", order="created_at DESC, seq DESC")
+            columns=LIST_COLUMNS, order=LIST_ORDER)
 
     async def delivery(self, merchant: Merchant,
                        delivery_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -62,13 +62,11 @@ class WebhookBridge:
 
         async def with_attempts(conn: PooledConnection) -> tuple[dict[str, Any],
                                                                  list[dict[str, Any]]]:
-            cur = await conn.execute("SELECT * FROM webhook_logs WHERE id = %s"
-                                     " AND merchant_id = %s", (did, merchant.id))
+            cur = await conn.execute(MERCHANTS_DELIVERY, (did, merchant.id))
             row = await cur.fetchone()
             if row is None:
                 raise NotFound("Webhook")
-            cur = await conn.execute("SELECT * FROM webhook_attempts WHERE delivery_id = %s"
-                                     " ORDER BY id", (did,))
+            cur = await conn.execute(ATTEMPTS, (did,))
             return row, await cur.fetchall()
         return await run_pooled(self._pool, with_attempts)
 
@@ -97,8 +95,7 @@ class WebhookBridge:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._test_wait_s
         while loop.time() < deadline:
-            row = await self._one("SELECT attempts, status FROM webhook_logs WHERE id = %s",
-                                  (delivery.id,))
+            row = await self._one(DELIVERY_PROGRESS, (delivery.id,))
             if row is not None and (row["attempts"] > 0 or row["status"] != "pending"):
                 break
             await asyncio.sleep(0.05)
@@ -130,10 +127,9 @@ class WebhookBridge:
 
     async def _update(self, merchant: Merchant, column: str,
                       value: str | list[str] | None) -> dict[str, Any]:
-        assert column in ("webhook_url", "webhook_secret", "checkout_origins")
-        row = await self._one(
-            f"UPDATE merchants SET {column} = %s, version = version + 1, updated_at = %s"
-            " WHERE id = %s RETURNING *", (value, self._clock.now(), merchant.id))
+        assert column in SETTINGS
+        row = await self._one(UPDATE_SETTING.format(column=column),
+                              (value, self._clock.now(), merchant.id))
         # The cached Merchant carries the old value: drop it here; other processes within
         # the cache's ttl. The dispatcher reads url and secret fresh on every attempt.
         self._auth_cache.invalidate(merchant.id)

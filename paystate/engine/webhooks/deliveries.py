@@ -40,6 +40,21 @@ _CLAIM_NEXT = _CLAIM.format(candidates=(
     + " ORDER BY next_retry_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED"))
 
 
+# The reads of the delivery tables, for the actor here and for the fronts (webhooks/bridge.py,
+# dashboard_queries.py): every statement on webhook_logs and webhook_attempts has this home, but
+# the writes, which go through unit_of_work.commit_all.
+DELIVERY = "SELECT * FROM webhook_logs WHERE id = %s"
+MERCHANTS_DELIVERY = "SELECT * FROM webhook_logs WHERE id = %s AND merchant_id = %s"
+DELIVERIES = "SELECT * FROM webhook_logs WHERE id = ANY(%s::uuid[])"
+DELIVERY_PROGRESS = "SELECT attempts, status FROM webhook_logs WHERE id = %s"
+#: The columns of a delivery in a list, and the list's order (with db.counted_page).
+LIST_COLUMNS = ("id, event, status, attempts, created_at, last_attempt_at, next_retry_at,"
+                " response_code")
+LIST_ORDER = "created_at DESC, seq DESC"
+ATTEMPTS = "SELECT * FROM webhook_attempts WHERE delivery_id = %s ORDER BY id"
+ATTEMPTS_OF_MANY = ("SELECT * FROM webhook_attempts WHERE delivery_id = ANY(%s::uuid[])"
+                    " ORDER BY delivery_id, id")
+
 class Deliveries:
     """Reads and claims of ``webhook_logs``; writes go through the actor's unit of work."""
 
@@ -57,12 +72,12 @@ class Deliveries:
     def load(self, delivery_id: str) -> WebhookDelivery | None:
         if uuid_text(delivery_id) is None:
             return None
-        row = self.conn.execute("SELECT * FROM webhook_logs WHERE id = %s",
+        row = self.conn.execute(DELIVERY,
                                 (delivery_id,)).fetchone()
         return delivery_from_row(row) if row else None
 
     def load_many(self, ids: list[str]) -> dict[str, WebhookDelivery]:
-        rows = self.conn.execute("SELECT * FROM webhook_logs WHERE id = ANY(%s::uuid[])",
+        rows = self.conn.execute(DELIVERIES,
                                  (ids,)).fetchall()
         return {str(r["id"]): delivery_from_row(r) for r in rows}
 
