@@ -19,9 +19,9 @@ from tests.support import (
     ProcessGateway,
     ThreadGateway,
     deployed_env,
+    deployed_gateway,
     make_settings,
     separate_databases,
-    start_deployed,
 )
 
 # Where the API-level tests run: the whole gateway in this test process (its internals at
@@ -82,9 +82,9 @@ def settings(base_settings: Settings, request: pytest.FixtureRequest) -> Setting
     """Fresh settings (a stream prefix of its own); against the deployed layout, that
     layout's, so that a test reads the streams its gateway writes."""
     if topology(request) == "deployed":
-        return request.getfixturevalue("deployed_settings")  # type: ignore[no-any-return]
+        return request.getfixturevalue("deployed_settings")
     if topology(request) == "in-process":
-        return request.getfixturevalue("in_process").settings  # type: ignore[no-any-return]
+        return request.getfixturevalue("in_process").settings
     return make_settings()
 
 
@@ -95,12 +95,9 @@ def in_process(base_settings: Settings) -> Iterator[ThreadGateway]:
     runtime, or need settings of their own, take ``gateway`` or build their own. On a
     database of its own, as the deployed layout: its sweepers must not take up the work that
     other tests drive themselves."""
-    gw = ThreadGateway(separate_databases(make_settings(), "paystate_in_process",
-                                          redis_db=2)).start()
-    try:
+    with ThreadGateway(separate_databases(make_settings(), "paystate_in_process",
+                                          redis_db=2)) as gw:
         yield gw
-    finally:
-        gw.stop()
 
 
 @pytest.fixture(scope="session")
@@ -113,21 +110,15 @@ def deployed_settings(base_settings: Settings) -> Settings:
 
 @pytest.fixture
 def gateway(settings: Settings) -> Iterator[ThreadGateway]:
-    gw = ThreadGateway(settings).start()
-    try:
+    with ThreadGateway(settings) as gw:
         yield gw
-    finally:
-        gw.stop()
 
 
 @pytest.fixture(scope="session")
 def deployed(deployed_settings: Settings) -> Iterator[ProcessGateway]:
     """One ``make run`` layout for the whole session (started on first use)."""
-    gw = start_deployed(deployed_env(deployed_settings))
-    try:
+    with deployed_gateway(deployed_env(deployed_settings)) as gw:
         yield gw
-    finally:
-        gw.stop()
 
 
 @pytest.fixture(params=TOPOLOGIES)

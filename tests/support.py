@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -153,6 +153,13 @@ class ThreadGateway:
         self._server: HTTPServer | None = None
         self.client = Client(self.url)
 
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def call(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
@@ -223,6 +230,13 @@ class ProcessGateway:
                            f"{n} gateway processes")
         return self
 
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def logs(self) -> str:
         with open(self.log_path, errors="replace") as f:
             return f.read()
@@ -289,10 +303,10 @@ def deployed_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_deployed(env: dict[str, str]) -> ProcessGateway:
-    """``paystate serve --processes 2`` as ``make run`` starts it: two HTTP children sharing one
-    port, and a worker child that settles payments and refunds."""
-    return ProcessGateway(env, command="serve --processes 2").start()
+def deployed_gateway(env: dict[str, str]) -> ProcessGateway:
+    """``paystate serve --processes 2`` as ``make run`` starts it (not started yet): two HTTP
+    children sharing one port, and a worker child that settles payments and refunds."""
+    return ProcessGateway(env, command="serve --processes 2")
 
 
 # The two ways to run more than one gateway process over one PostgreSQL and one Redis: two

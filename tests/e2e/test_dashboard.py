@@ -73,11 +73,8 @@ def dash_settings(base_settings: Settings) -> Settings:
 
 @pytest.fixture(scope="module")
 def gw(dash_settings: Settings) -> Iterator[ThreadGateway]:
-    gateway = ThreadGateway(dash_settings).start()
-    try:
+    with ThreadGateway(dash_settings) as gateway:
         yield gateway
-    finally:
-        gateway.stop()
 
 
 @pytest.fixture(scope="module")

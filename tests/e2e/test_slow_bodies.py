@@ -24,11 +24,8 @@ BUDGET = 16 * 1024 * 1024
 def gateway(settings: Settings) -> Iterator[ProcessGateway]:
     env = process_env(settings, HTTP_BODY_BUFFER=str(BUDGET), HTTP_BODY_TIMEOUT="4",
                       PUBLIC_RATE_LIMIT="100000/minute")
-    gw = ProcessGateway(env).start()
-    try:
+    with ProcessGateway(env) as gw:
         yield gw
-    finally:
-        gw.stop()
 
 
 def open_unfinished(port: int) -> socket.socket:

@@ -107,11 +107,8 @@ class RssSampler:
 def process_gateway(settings: Settings) -> Iterator[ProcessGateway]:
     env = process_env(settings, PUBLIC_RATE_LIMIT="100000000/minute",
                       PUBLIC_PAYMENT_RATE_LIMIT="100000000/minute")
-    gw = ProcessGateway(env).start()
-    try:
+    with ProcessGateway(env) as gw:
         yield gw
-    finally:
-        gw.stop()
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
