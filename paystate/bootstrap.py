@@ -1,6 +1,6 @@
 """Builds one process's engine in a visible order and tears it down in reverse.
 
-``build`` runs after ``prepare_database`` (migrations, the test merchant) and starts: clock and
+``build`` runs after ``prepare_database`` (the migrations) and starts: clock and
 randomness -> Redis client -> outbox publisher thread -> shard router (actors) -> webhook
 dispatcher actor (every process; its consumer, sender and sweeper only in a worker or with
 ``webhooks``) -> worker parts (settlement processor, outbox relay, heartbeat, idempotency
@@ -34,7 +34,7 @@ from .engine.heartbeat import Heartbeat
 from .engine.idempotency import IdempotencyStore, gateway_key
 from .engine.idempotency_janitor import IdempotencyJanitor
 from .engine.live import LiveFeed
-from .engine.merchants import AuthCache, seed_test_merchant
+from .engine.merchants import AuthCache
 from .engine.metrics import Metrics
 from .engine.migrations import migrate
 from .engine.outbox import OutboxRelay, Publisher
@@ -92,9 +92,10 @@ def worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def prepare_database(settings: Settings, clock: Clock) -> None:
+def prepare_database(settings: Settings) -> None:
+    """The migrations (idempotent; every process start applies any that are missing). Never
+    the demo merchant: only ``paystate seed`` creates it, and only where it is asked for."""
     migrate(settings.database_url)
-    seed_test_merchant(settings.database_url, settings.test_merchant_password, clock.now())
 
 
 async def build(settings: Settings, *, worker: bool = True, webhooks: bool = False,
