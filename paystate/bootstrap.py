@@ -198,7 +198,8 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
                            keys_pool, clock, card_key=gateway_key(settings.database_url,
                                                                   "idempotency_card")),
                        metrics=metrics,
-                       shared_limits=SharedLimits(settings.redis_url, settings.stream_prefix))
+                       shared_limits=SharedLimits(settings.redis_url, settings.stream_prefix),
+                       demo_merchant=settings.demo_merchant)
     rt.webhook_bridge = WebhookBridge(
         rt.webhooks, pool, queries, clock, auth_cache,
         allow_private=settings.test_mode or settings.webhook_allow_private)
@@ -212,5 +213,6 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
     sessions = SessionStore(pool, clock,
                             lifetime=timedelta(hours=settings.dashboard_session_hours),
                             idle=timedelta(minutes=settings.dashboard_session_idle_minutes))
-    rt.dashboard = DashboardBridge(dashboard_queries, live, clock, cookie_secret, sessions)
+    rt.dashboard = DashboardBridge(dashboard_queries, live, clock, cookie_secret, sessions,
+                                   demo_merchant=settings.demo_merchant)
     return rt
