@@ -24,5 +24,8 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), timeout=2)"]
 
+# `serve` applies the migrations and seeds nothing: no account with public credentials exists
+# unless the container is given SEED_TEST_MERCHANT=true (or TEST_MODE=true) and `seed` is run
+# with it (README "First run"); neither is set here.
 ENTRYPOINT ["python", "-m", "paystate"]
 CMD ["serve"]

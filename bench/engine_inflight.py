@@ -25,7 +25,7 @@ from paystate.bootstrap import build, prepare_database
 from paystate.config import TEST_MERCHANT_ID, Settings
 from paystate.engine.bridge import NewPayment
 from paystate.engine.clock import SystemClock
-from paystate.engine.merchants import Merchant
+from paystate.engine.merchants import Merchant, seed_test_merchant
 
 
 def rss_mb() -> float:
@@ -38,7 +38,9 @@ def rss_mb() -> float:
 
 async def main(n: int, shards: int) -> None:
     base = Settings.from_env()
-    prepare_database(base, SystemClock())
+    prepare_database(base)
+    # The orders below belong to the demo merchant: the bench seeds it, as the tests do.
+    seed_test_merchant(base.database_url, base.test_merchant_password, SystemClock().now())
     settle_after_s = 600  # far enough that nothing settles during phase 1
     settings = replace(base, test_mode=True, test_processing_delay_ms=settle_after_s * 1000,
                        shards=shards, stream_prefix=f"bench{uuid.uuid4().hex[:6]}",

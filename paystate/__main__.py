@@ -37,8 +37,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"paystate: {exc}", file=sys.stderr)
         return 2
 
-    from .engine.clock import SystemClock
-    from .engine.merchants import seed_test_merchant
     from .engine.migrations import migrate
 
     if args.command == "migrate":
@@ -46,11 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
         return 0
     if args.command == "seed":
-        migrate(settings.database_url)
-        seed_test_merchant(settings.database_url, settings.test_merchant_password,
-                           SystemClock().now())
-        print("seeded test merchant test@example.com")
-        return 0
+        return seed(settings)
     http = args.command in ("serve", "api")
     worker = args.command in ("serve", "worker")
     processes = args.processes if args.processes is not None else settings.processes
@@ -68,6 +62,27 @@ def main(argv: list[str] | None = None) -> int:
     with asyncio.Runner(loop_factory=event_loop_factory(settings.event_loop)) as runner:
         runner.run(run(settings, http=http, worker=worker, reuse_port=args.reuse_port,
                        webhooks=args.webhooks))
+    return 0
+
+
+def seed(settings: Settings) -> int:
+    """Apply the migrations, then create the demo merchant (idempotent) where the deployment
+    asks for it. Elsewhere seed nothing, say so on stderr and exit 0: docker-compose's one-shot
+    service runs this same command on every deployment, and must not fail where nobody asked
+    for public credentials."""
+    from .engine.clock import SystemClock
+    from .engine.merchants import seed_test_merchant
+    from .engine.migrations import migrate
+
+    migrate(settings.database_url)
+    if not settings.demo_merchant:
+        print("paystate: the demo merchant (test@example.com) was not seeded: it exists only"
+              " where SEED_TEST_MERCHANT=true or TEST_MODE=true, and neither is set",
+              file=sys.stderr)
+        return 0
+    seed_test_merchant(settings.database_url, settings.test_merchant_password,
+                       SystemClock().now())
+    print("seeded test merchant test@example.com")
     return 0
 
 

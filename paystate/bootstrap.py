@@ -1,6 +1,6 @@
 """Builds one process's engine in a visible order and tears it down in reverse.
 
-``build`` runs after ``prepare_database`` (migrations, the test merchant) and starts: clock and
+``build`` runs after ``prepare_database`` (the migrations) and starts: clock and
 randomness -> Redis client -> outbox publisher thread -> shard router (actors) -> webhook
 dispatcher actor (every process; its consumer, sender and sweeper only in a worker or with
 ``webhooks``) -> worker parts (settlement processor, outbox relay, heartbeat, idempotency
@@ -34,7 +34,7 @@ from .engine.heartbeat import Heartbeat
 from .engine.idempotency import IdempotencyStore, gateway_key
 from .engine.idempotency_janitor import IdempotencyJanitor
 from .engine.live import LiveFeed
-from .engine.merchants import AuthCache, seed_test_merchant
+from .engine.merchants import AuthCache
 from .engine.metrics import Metrics
 from .engine.migrations import migrate
 from .engine.outbox import OutboxRelay, Publisher
@@ -92,9 +92,10 @@ def worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def prepare_database(settings: Settings, clock: Clock) -> None:
+def prepare_database(settings: Settings) -> None:
+    """The migrations (idempotent; every process start applies any that are missing). Never
+    the demo merchant: only ``paystate seed`` creates it, and only where it is asked for."""
     migrate(settings.database_url)
-    seed_test_merchant(settings.database_url, settings.test_merchant_password, clock.now())
 
 
 async def build(settings: Settings, *, worker: bool = True, webhooks: bool = False,
@@ -197,7 +198,8 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
                            keys_pool, clock, card_key=gateway_key(settings.database_url,
                                                                   "idempotency_card")),
                        metrics=metrics,
-                       shared_limits=SharedLimits(settings.redis_url, settings.stream_prefix))
+                       shared_limits=SharedLimits(settings.redis_url, settings.stream_prefix),
+                       demo_merchant=settings.demo_merchant)
     rt.webhook_bridge = WebhookBridge(
         rt.webhooks, pool, queries, clock, auth_cache,
         allow_private=settings.test_mode or settings.webhook_allow_private)
@@ -211,5 +213,6 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
     sessions = SessionStore(pool, clock,
                             lifetime=timedelta(hours=settings.dashboard_session_hours),
                             idle=timedelta(minutes=settings.dashboard_session_idle_minutes))
-    rt.dashboard = DashboardBridge(dashboard_queries, live, clock, cookie_secret, sessions)
+    rt.dashboard = DashboardBridge(dashboard_queries, live, clock, cookie_secret, sessions,
+                                   demo_merchant=settings.demo_merchant)
     return rt

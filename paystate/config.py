@@ -94,6 +94,10 @@ class Settings:
     refund_delay_min_ms: int = 3000
     refund_delay_max_ms: int = 5000
     test_merchant_password: str = "password123"
+    # The demo merchant of the README (public keys key_test_abc123 / secret_test_xyz789):
+    # `paystate seed` creates it, and the gateway honours it, only where this or test_mode is
+    # on. Off, a deployment has no account whose credentials are public.
+    seed_test_merchant: bool = False
     webhook_allow_private: bool = False
     shards: int = 8
     # Objects (orders, payments, refunds) one process keeps cached, over all its shards: hints
@@ -141,6 +145,12 @@ class Settings:
     metrics_token: str = field(default="", repr=False)
 
     @property
+    def demo_merchant(self) -> bool:
+        """Whether the demo merchant is asked for: seeded by ``paystate seed``, its credentials
+        accepted, ``/api/v1/test/merchant`` answered."""
+        return self.test_mode or self.seed_test_merchant
+
+    @property
     def settle_delay_range_ms(self) -> tuple[int, int]:
         if self.test_mode:
             return (self.test_processing_delay_ms, self.test_processing_delay_ms)
@@ -181,6 +191,7 @@ class Settings:
             processing_delay_min_ms=pmin,
             processing_delay_max_ms=pmax,
             test_merchant_password=env.get("TEST_MERCHANT_PASSWORD") or "password123",
+            seed_test_merchant=_bool(env, "SEED_TEST_MERCHANT", False),
             webhook_allow_private=_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
             shards=_int(env, "PAYSTATE_SHARDS", 8, minimum=1),
             shard_cache=_int(env, "PAYSTATE_SHARD_CACHE", 16_000, minimum=0),

@@ -8,7 +8,6 @@ import signal
 
 from .bootstrap import build, prepare_database
 from .config import Settings
-from .engine.clock import SystemClock
 from .http.app import make_app
 from .http.base import Deps
 from .http.guards import make_server
@@ -22,7 +21,7 @@ async def run(settings: Settings, *, http: bool, worker: bool, reuse_port: bool 
               webhooks: bool = False) -> None:
     """One gateway process until SIGINT/SIGTERM. ``reuse_port``: bind with SO_REUSEPORT, beside
     the other processes of ``--processes N``."""
-    prepare_database(settings, SystemClock())
+    prepare_database(settings)
     rt = await build(settings, worker=worker, webhooks=webhooks)
     server = None
     if http:

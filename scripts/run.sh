@@ -4,7 +4,8 @@
 # With DATABASE_URL and REDIS_URL both set, those are used and nothing is started. Otherwise the
 # "run" instance of scripts/services.sh is brought up (PostgreSQL 54329, Redis 63799) and stopped
 # again when the gateway exits. Ctrl-C, SIGTERM and SIGHUP stop the gateway first (it receives
-# SIGTERM), then the services. The rest of the environment (PORT, TEST_MODE, ...) passes through.
+# SIGTERM), then the services. The rest of the environment (PORT, TEST_MODE, ...) passes through;
+# SEED_TEST_MERCHANT defaults to true here (and nowhere else).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -32,6 +33,11 @@ else
     case $line in DATABASE_URL=* | REDIS_URL=*) export "${line?}" ;; esac
   done <<<"$urls"
 fi
+
+# The demo merchant of the README (key_test_abc123 / secret_test_xyz789, test@example.com), so
+# that a first run has an account to try: a machine of one's own, on loopback. A real
+# deployment never sets this (README "First run"); SEED_TEST_MERCHANT=false here turns it off.
+export SEED_TEST_MERCHANT="${SEED_TEST_MERCHANT:-true}"
 
 "$py" -m paystate migrate
 "$py" -m paystate seed

@@ -276,9 +276,11 @@ class Front:
     client: Client
 
 
-def separate_databases(settings: Settings, database: str, redis_db: int) -> Settings:
+def separate_databases(settings: Settings, database: str, redis_db: int,
+                       seed: bool = True) -> Settings:
     """``settings`` moved to a database of their own on the same PostgreSQL server (created,
-    emptied, migrated and seeded) and to another numbered Redis database (emptied)."""
+    emptied, migrated and, with ``seed``, given the demo merchant) and to another numbered
+    Redis database (emptied)."""
     pg = urlsplit(settings.database_url)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
@@ -286,7 +288,8 @@ def separate_databases(settings: Settings, database: str, redis_db: int) -> Sett
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     database_url = urlunsplit(pg._replace(path=f"/{database}"))
     reset_database(database_url)
-    seed_test_merchant(database_url, settings.test_merchant_password, SystemClock().now())
+    if seed:
+        seed_test_merchant(database_url, settings.test_merchant_password, SystemClock().now())
     redis_url = urlunsplit(urlsplit(settings.redis_url)._replace(path=f"/{redis_db}"))
     redis.Redis.from_url(redis_url).flushdb()
     return replace(settings, database_url=database_url, redis_url=redis_url)

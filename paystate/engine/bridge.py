@@ -30,7 +30,7 @@ from .heartbeat import STALE_AFTER_S
 from .idempotency import MAX_KEY_LENGTH, IdempotencyStore
 from .ids import new_id
 from .keyed_creates import HEADER, KeyedRequest, Owner, Reply, create_once
-from .merchants import TEST_MERCHANT, AuthCache, Merchant, merchant_from_row
+from .merchants import TEST_MERCHANT, AuthCache, Merchant, is_demo_merchant, merchant_from_row
 from .metrics import Metrics
 from .queries import Queries
 from .rate_limits import LocalLimits, SharedLimits, rate
@@ -55,7 +55,8 @@ class Engine:
                  streams: StreamNames, clock: Clock, auth_cache: AuthCache,
                  idempotency: IdempotencyStore | None = None,
                  metrics: Metrics | None = None,
-                 shared_limits: SharedLimits | None = None) -> None:
+                 shared_limits: SharedLimits | None = None,
+                 demo_merchant: bool = False) -> None:
         self._router = router
         self._queries = queries
         self._aredis = aredis
@@ -67,6 +68,9 @@ class Engine:
         self.metrics = metrics or Metrics()
         # Rate limits every process shares (the public endpoints'); None: not limited.
         self.shared_limits = shared_limits
+        # The demo merchant asked for (TEST_MODE or SEED_TEST_MERCHANT)? If not, a row of it
+        # left from before is no account: its public credentials open nothing.
+        self.demo_merchant = demo_merchant
 
     async def fire(self, command: c.Command) -> Any:
         """Send a command to its shard and await the decision without blocking the loop."""
@@ -95,13 +99,23 @@ class Engine:
         if cached is not False:
             return cached  # type: ignore[return-value]
         row = await self._queries.merchant_by_key(api_key)
-        if row is None:
+        if row is None or not self.demo_merchant and is_demo_merchant(row):
             self.auth_cache.put_unknown(api_key)
             return None
         merchant = merchant_from_row(row)
         self.auth_cache.put(api_key, row["api_secret_hash"], merchant)
         got = self.auth_cache.get(api_key, api_secret)
         return got if isinstance(got, Merchant) else None
+
+    async def test_merchant(self) -> dict[str, Any] | None:
+        """The demo merchant's public face (``GET /api/v1/test/merchant``), or None where it is
+        not seeded: not asked for (``demo_merchant`` off), or ``paystate seed`` never ran."""
+        if not self.demo_merchant:
+            return None
+        row = await self._queries.merchant_by_id(TEST_MERCHANT["id"])
+        if row is None:
+            return None
+        return {"id": str(row["id"]), "email": row["email"], "api_key": row["api_key"]}
 
     async def checkout_origins(self, order_id: str) -> list[str] | None:
         """The web origins that may embed the checkout of ``order_id`` (its merchant's

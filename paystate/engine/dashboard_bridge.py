@@ -17,7 +17,7 @@ from .clock import Clock
 from .dashboard_queries import MACHINE_TABLES, DashboardQueries
 from .errors import NotFound
 from .live import Counts, LiveFeed
-from .merchants import TEST_MERCHANT, Merchant, merchant_from_row
+from .merchants import TEST_MERCHANT, Merchant, is_demo_merchant, merchant_from_row
 from .secrets_hash import check_api_secret, check_password, hash_password
 from .sessions import SessionStore
 
@@ -30,8 +30,10 @@ def _dummy_hash() -> str:
 
 class DashboardBridge:
     def __init__(self, queries: DashboardQueries, live: LiveFeed, clock: Clock,
-                 cookie_secret: str, sessions: SessionStore) -> None:
+                 cookie_secret: str, sessions: SessionStore, demo_merchant: bool = False) -> None:
         self.queries = queries
+        # As ``Engine.demo_merchant``: off, the demo merchant's public password opens nothing.
+        self._demo_merchant = demo_merchant
         self.live = live
         self._clock = clock
         self._sessions = sessions
@@ -44,14 +46,17 @@ class DashboardBridge:
         row = await self.queries.merchant_by_email(email)
         stored = row.get("password_hash") if row else None
         ok = await asyncio.to_thread(check_password, password, stored or _dummy_hash())
-        if row is None or not stored or not ok:
+        if row is None or not stored or not ok or self._refused(row):
             return None
         return merchant_from_row(row), await self._sessions.start(str(row["id"]), stored)
 
     async def session(self, token: str) -> Merchant | None:
         """The merchant whose live session the cookie's ``token`` names, else None."""
         row = await self._sessions.find(token)
-        return merchant_from_row(row) if row is not None else None
+        return merchant_from_row(row) if row is not None and not self._refused(row) else None
+
+    def _refused(self, row: dict[str, Any]) -> bool:
+        return not self._demo_merchant and is_demo_merchant(row)
 
     async def logout(self, token: str) -> None:
         await self._sessions.end(token)

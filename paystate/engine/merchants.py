@@ -1,4 +1,4 @@
-"""Merchants: the seeded test merchant, API-key authentication with an in-memory cache."""
+"""Merchants: the demo (seeded test) merchant, API-key authentication with an in-memory cache."""
 
 from __future__ import annotations
 
@@ -64,6 +64,11 @@ def seed_test_merchant(database_url: str, password: str, now: datetime) -> None:
                 conn.execute("UPDATE merchants SET password_hash = %s WHERE id = %s",
                              (hash_password(password), m["id"]))
                 end_sessions(conn, m["id"])
+
+
+def is_demo_merchant(row: dict[str, Any]) -> bool:
+    """Whether a merchants row is the demo merchant's (whose credentials are public)."""
+    return str(row["id"]) == TEST_MERCHANT["id"]
 
 
 def merchant_from_row(row: dict[str, Any]) -> Merchant:

@@ -112,7 +112,10 @@ def ops_paths() -> dict[str, dict[str, Any]]:
             errors=(401,), description=OPERATOR_ONLY)},
         "/api/v1/test/merchant": {"get": operation(
             "getTestMerchant", "operations", "The seeded test merchant",
-            ok("The seeded test merchant", ref("TestMerchant")), auth=False)},
+            ok("The seeded test merchant", ref("TestMerchant")), auth=False, errors=(404,),
+            description=("Only where the demo merchant is seeded (TEST_MODE=true or"
+                         " SEED_TEST_MERCHANT=true, and `paystate seed` ran); elsewhere 404"
+                         " NOT_FOUND_ERROR."))},
         "/api/v1/test/jobs/status": {"get": operation(
             "getJobsStatus", "operations", "Job counts and worker status",
             ok("Counts over all job streams", ref("JobsStatus")), auth=False,

@@ -76,7 +76,8 @@ def test_compose_services_start_in_order_on_healthy_dependencies() -> None:
         assert any(str(v).split(":")[0] in compose()["volumes"] for v in service["volumes"]), name
 
     migrate = services["migrate"]
-    assert migrate["command"] == ["seed"]  # seed applies the migrations first
+    # seed applies the migrations first, then seeds only where the settings ask for it
+    assert migrate["command"] == ["seed"]
     assert migrate["restart"] == "no"
     assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     for name in ("api", "worker"):
@@ -118,6 +119,19 @@ def test_compose_passes_every_setting_through_with_the_same_defaults() -> None:
         assert match.group(1) == name, (name, value)
         assert Settings.from_env({name: match.group(2)}) == defaults, (name, match.group(2))
     assert Settings.from_env({"PORT": str(services["api"]["environment"]["PORT"])}) == defaults
+
+
+def test_no_deployment_file_asks_for_the_demo_merchant() -> None:
+    """Public credentials only where somebody asks for them: the compose file's default
+    environment and the image's have neither setting on (``make run`` sets it instead)."""
+    defaults = Settings.from_env({})
+    assert not defaults.demo_merchant
+    for name in GATEWAY:
+        env = compose()["services"][name]["environment"]
+        for setting in ("SEED_TEST_MERCHANT", "TEST_MODE"):
+            assert env[setting] == f"${{{setting}:-false}}", (name, setting)
+    envs = " ".join(args for kind, args in dockerfile_instructions() if kind in ("ENV", "ARG"))
+    assert "SEED_TEST_MERCHANT" not in envs and "TEST_MODE" not in envs
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:

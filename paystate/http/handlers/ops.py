@@ -6,7 +6,7 @@ import hmac
 from ipaddress import ip_address
 
 from ... import __version__
-from ...engine.bridge import TEST_MERCHANT
+from ...engine.bridge import NotFound
 from ..base import BaseHandler
 from ..errors import ApiError
 
@@ -58,10 +58,14 @@ class HealthHandler(BaseHandler):
 
 
 class TestMerchantHandler(BaseHandler):
+    """The demo merchant, where it is seeded (``TEST_MODE`` or ``SEED_TEST_MERCHANT``, and
+    ``paystate seed`` ran); elsewhere 404, as for a path that does not exist."""
+
     async def get(self) -> None:
-        m = TEST_MERCHANT
-        self.send(200, {"id": m["id"], "email": m["email"], "api_key": m["api_key"],
-                        "seeded": True})
+        shown = await self.engine.test_merchant()
+        if shown is None:
+            raise NotFound("Test merchant")
+        self.send(200, {**shown, "seeded": True})
 
 
 class JobsStatusHandler(OperatorHandler):
