@@ -171,14 +171,14 @@ def test_retry_after_a_crash_past_creation_returns_that_object(gateway: ThreadGa
     # sweeper may meanwhile settle other tests' leftover payments, and webhook deliveries add
     # jobs: neither is the retry's.)
     written = ("SELECT count(*) FROM outbox WHERE payload->>'order_id' = %s"
-               " OR payload->'data'->'payment'->>'order_id' = %s", order["id"])
-    outbox_before = count(settings, written[0], written[1], written[1])
+               " OR payload->'data'->'payment'->>'order_id' = %s")
+    outbox_before = count(settings, written, order["id"], order["id"])
     abandoned_key(settings, key, path, body, chosen, datetime.now(UTC))
     r = client.post(path, body, headers={"Idempotency-Key": key})
     assert r.status_code == 201, r.text
     assert r.json()["id"] == chosen and r.json()["status"] == "success"
     assert count(settings, "SELECT count(*) FROM payments WHERE order_id = %s", order["id"]) == 1
-    assert count(settings, written[0], written[1], written[1]) == outbox_before
+    assert count(settings, written, order["id"], order["id"]) == outbox_before
     assert client.post(path, body, headers={"Idempotency-Key": key}).content == r.content
 
 
