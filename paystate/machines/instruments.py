@@ -130,6 +130,17 @@ class TestInstrument:
     outcome: str  # TEST_SUCCESS or an error code of TEST_DECLINES
 
     @property
+    def succeeds(self) -> bool:
+        return self.outcome == TEST_SUCCESS
+
+    @property
+    def result(self) -> str:
+        """What paying with it does, in words (the checkout's list)."""
+        if self.succeeds:
+            return "Succeeds"
+        return f"Fails: {TEST_DECLINES[self.outcome]} ({self.outcome})"
+
+    @property
     def key(self) -> str:
         """How it is looked up: a VPA in lower case, a card's digits."""
         return self.shown.lower() if self.method == "upi" else card_digits(self.shown)

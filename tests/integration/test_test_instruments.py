@@ -112,3 +112,40 @@ def test_a_settlement_from_postgresql_alone_applies_the_stored_outcome(
     assert gw.runtime.processor.sweep_once() >= 1
     done = gw.client.wait_payment(payment["id"])
     assert (done["status"], done["error_code"]) == ("failed", "INSUFFICIENT_FUNDS")
+
+
+def test_outside_test_mode_the_acquirer_decides_whatever_the_instrument(
+        base_settings: Settings) -> None:
+    """The simulated bank told to decline everything: a success instrument fails too, and
+    nothing of the instrument's verdict is stored."""
+    gw = ThreadGateway(make_settings(test_mode=False, upi_success_rate=0.0,
+                                     card_success_rate=0.0, processing_delay_min_ms=100,
+                                     processing_delay_max_ms=300)).start()
+    try:
+        for instrument in (upi("success@paystate"), by_card("4242 4242 4242 4242")):
+            payment = pay(gw.client, instrument)
+            assert stored_payment(gw.settings, payment["id"])["test_outcome"] is None
+            done = gw.client.wait_payment(payment["id"])
+            assert (done["status"], done["error_code"], done["error_description"]) == (
+                "failed", *DECLINED)
+    finally:
+        gw.stop()
+
+
+def test_the_checkout_page_shows_test_mode_and_its_instruments_only_in_test_mode(
+        client: Client, base_settings: Settings) -> None:
+    order = client.order()
+    page = client.get(f"/checkout?order_id={order['id']}", auth=False)
+    assert page.status_code == 200
+    assert 'data-test-id="test-mode-badge"' in page.text
+    for shown in ("success@paystate", "failure@paystate", "4111 1111 1111 1111",
+                  "4242 4242 4242 4242", "4000 0000 0000 0002", "4000 0000 0000 9995"):
+        assert f'data-value="{shown}"' in page.text
+    assert "Card declined by the issuer (CARD_DECLINED)" in page.text
+    live = ThreadGateway(make_settings(test_mode=False)).start()
+    try:
+        page = live.client.get(f"/checkout?order_id={live.client.order()['id']}", auth=False)
+        assert page.status_code == 200
+        assert "test-mode-badge" not in page.text and "test-instrument" not in page.text
+    finally:
+        live.stop()
