@@ -1,7 +1,7 @@
-"""Test mode: the instrument decides a payment's outcome (SPEC "Outcomes"), over HTTP against
-each topology; TEST_PAYMENT_SUCCESS=false still fails everything; the stored row keeps the
-outcome, never the card number, and a settlement from PostgreSQL alone (the sweeper, as after
-a restart) applies it."""
+"""Test mode: the instrument decides a payment's outcome (docs/api.md "Test instruments"),
+over HTTP against each topology; TEST_PAYMENT_SUCCESS=false still fails everything; the stored
+row keeps the outcome, never the card number, and a settlement from PostgreSQL alone (the
+sweeper, as after a restart) applies it."""
 
 from __future__ import annotations
 
