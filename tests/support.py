@@ -200,11 +200,8 @@ def manual_gateway() -> Iterator[tuple[ThreadGateway, ManualClock]]:
     never dates rows in the future for the tests that follow, nor expires their keys, and a
     sweep reaches no other test's rows."""
     clock = ManualClock(datetime.now(UTC) - timedelta(days=3))
-    gw = ThreadGateway(make_settings(), clock=clock, start_background=False).start()
-    try:
+    with ThreadGateway(make_settings(), clock=clock, start_background=False) as gw:
         yield gw, clock
-    finally:
-        gw.stop()
 
 
 class ProcessGateway:

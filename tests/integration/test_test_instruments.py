@@ -67,15 +67,12 @@ def test_the_instrument_decides_a_test_mode_payment(client: Client, instrument: 
 
 def test_test_payment_success_false_fails_even_the_success_instruments(
         base_settings: Settings) -> None:
-    gw = ThreadGateway(make_settings(test_payment_success=False)).start()
-    try:
+    with ThreadGateway(make_settings(test_payment_success=False)) as gw:
         for instrument in (upi("success@paystate"), by_card("4242 4242 4242 4242"),
                            by_card("4000 0000 0000 9995"), upi("shopper@okbank")):
             done = gw.client.wait_payment(pay(gw.client, instrument)["id"])
             assert (done["status"], done["error_code"], done["error_description"]) == (
                 "failed", *DECLINED)
-    finally:
-        gw.stop()
 
 
 def stored_payment(settings: Settings, payment_id: str) -> dict[str, Any]:
@@ -118,18 +115,15 @@ def test_outside_test_mode_the_acquirer_decides_whatever_the_instrument(
         base_settings: Settings) -> None:
     """The simulated bank told to decline everything: a success instrument fails too, and
     nothing of the instrument's verdict is stored."""
-    gw = ThreadGateway(make_settings(test_mode=False, upi_success_rate=0.0,
+    with ThreadGateway(make_settings(test_mode=False, upi_success_rate=0.0,
                                      card_success_rate=0.0, processing_delay_min_ms=100,
-                                     processing_delay_max_ms=300)).start()
-    try:
+                                     processing_delay_max_ms=300)) as gw:
         for instrument in (upi("success@paystate"), by_card("4242 4242 4242 4242")):
             payment = pay(gw.client, instrument)
             assert stored_payment(gw.settings, payment["id"])["test_outcome"] is None
             done = gw.client.wait_payment(payment["id"])
             assert (done["status"], done["error_code"], done["error_description"]) == (
                 "failed", *DECLINED)
-    finally:
-        gw.stop()
 
 
 def test_the_checkout_page_shows_test_mode_and_its_instruments_only_in_test_mode(
@@ -142,10 +136,7 @@ def test_the_checkout_page_shows_test_mode_and_its_instruments_only_in_test_mode
                   "4242 4242 4242 4242", "4000 0000 0000 0002", "4000 0000 0000 9995"):
         assert f'data-value="{shown}"' in page.text
     assert "Card declined by the issuer (CARD_DECLINED)" in page.text
-    live = ThreadGateway(make_settings(test_mode=False)).start()
-    try:
+    with ThreadGateway(make_settings(test_mode=False)) as live:
         page = live.client.get(f"/checkout?order_id={live.client.order()['id']}", auth=False)
         assert page.status_code == 200
         assert "test-mode-badge" not in page.text and "test-instrument" not in page.text
-    finally:
-        live.stop()
