@@ -115,9 +115,11 @@ def test_outside_test_mode_the_acquirer_decides_whatever_the_instrument(
         base_settings: Settings) -> None:
     """The simulated bank told to decline everything: a success instrument fails too, and
     nothing of the instrument's verdict is stored."""
-    with ThreadGateway(make_settings(test_mode=False, upi_success_rate=0.0,
-                                     card_success_rate=0.0, processing_delay_min_ms=100,
-                                     processing_delay_max_ms=300)) as gw:
+    # The demo merchant pays, as a deployment asking for it (SEED_TEST_MERCHANT) lets it.
+    live = make_settings(test_mode=False, seed_test_merchant=True, upi_success_rate=0.0,
+                         card_success_rate=0.0, processing_delay_min_ms=100,
+                         processing_delay_max_ms=300)
+    with ThreadGateway(live) as gw:
         for instrument in (upi("success@paystate"), by_card("4242 4242 4242 4242")):
             payment = pay(gw.client, instrument)
             assert stored_payment(gw.settings, payment["id"])["test_outcome"] is None
@@ -136,7 +138,7 @@ def test_the_checkout_page_shows_test_mode_and_its_instruments_only_in_test_mode
                   "4242 4242 4242 4242", "4000 0000 0000 0002", "4000 0000 0000 9995"):
         assert f'data-value="{shown}"' in page.text
     assert "Card declined by the issuer (CARD_DECLINED)" in page.text
-    with ThreadGateway(make_settings(test_mode=False)) as live:
+    with ThreadGateway(make_settings(test_mode=False, seed_test_merchant=True)) as live:
         page = live.client.get(f"/checkout?order_id={live.client.order()['id']}", auth=False)
         assert page.status_code == 200
         assert "test-mode-badge" not in page.text and "test-instrument" not in page.text
