@@ -25,6 +25,7 @@ import redis
 import redis.asyncio as aioredis
 
 from .config import Settings
+from .engine.acquirer import PaymentModes, SimulatedBank
 from .engine.bridge import Engine
 from .engine.clock import Clock, SystemClock
 from .engine.dashboard_bridge import DashboardBridge
@@ -38,7 +39,7 @@ from .engine.merchants import AuthCache
 from .engine.metrics import Metrics
 from .engine.migrations import migrate
 from .engine.outbox import OutboxRelay, Publisher
-from .engine.processor import Outcomes, SettlementProcessor
+from .engine.processor import SettlementProcessor
 from .engine.queries import Queries
 from .engine.rate_limits import SharedLimits
 from .engine.router import ShardRouter
@@ -131,8 +132,16 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
     streams = StreamNames(settings.stream_prefix)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5,
                                   socket_connect_timeout=5, health_check_interval=30)
+    # One acquirer today, the seed's simulated bank; TEST_MODE sends every payment to test mode.
+    modes = PaymentModes(
+        acquirer=SimulatedBank(upi_rate=settings.upi_success_rate,
+                               card_rate=settings.card_success_rate,
+                               delay_min_ms=settings.processing_delay_min_ms,
+                               delay_max_ms=settings.processing_delay_max_ms),
+        test_mode=settings.test_mode, test_delay_ms=settings.test_processing_delay_ms,
+        test_success=settings.test_payment_success)
     shard_config = ShardConfig(database_url=settings.database_url, streams=streams,
-                               settle_delay_ms=settings.settle_delay_range_ms,
+                               payment_modes=modes,
                                refund_delay_ms=settings.refund_delay_range_ms,
                                event_data=event_data,
                                # A batch's decisions share objects through the cache: at
@@ -158,12 +167,8 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
 
     if worker:
         wid = worker_id()
-        outcomes = Outcomes(test_mode=settings.test_mode,
-                            test_success=settings.test_payment_success,
-                            upi_rate=settings.upi_success_rate,
-                            card_rate=settings.card_success_rate)
         rt.processor = SettlementProcessor(
-            settings.database_url, router, client, streams, clock, rng, outcomes, consumer=wid,
+            settings.database_url, router, client, streams, clock, rng, modes, consumer=wid,
             grace=timedelta(milliseconds=settings.sweep_grace_ms),
             sweep_interval=settings.sweep_interval_ms / 1000,
             claim_idle_ms=settings.stream_claim_idle_ms)

@@ -151,12 +151,6 @@ class Settings:
         return self.test_mode or self.seed_test_merchant
 
     @property
-    def settle_delay_range_ms(self) -> tuple[int, int]:
-        if self.test_mode:
-            return (self.test_processing_delay_ms, self.test_processing_delay_ms)
-        return (self.processing_delay_min_ms, self.processing_delay_max_ms)
-
-    @property
     def refund_delay_range_ms(self) -> tuple[int, int]:
         if self.test_mode:
             return (self.test_processing_delay_ms, self.test_processing_delay_ms)

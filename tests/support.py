@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
@@ -27,7 +28,7 @@ from tornado.httpserver import HTTPServer
 
 from paystate.bootstrap import Runtime, build
 from paystate.config import Settings
-from paystate.engine.clock import SystemClock
+from paystate.engine.clock import ManualClock, SystemClock
 from paystate.engine.merchants import seed_test_merchant
 from paystate.engine.migrations import reset_database
 from paystate.http.app import make_app
@@ -190,6 +191,17 @@ class ThreadGateway:
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=5)
+
+
+@contextmanager
+def manual_gateway() -> Iterator[tuple[ThreadGateway, ManualClock]]:
+    """A gateway on a clock that moves only when told; no background workers (the test runs
+    the janitor or the sweeper itself). It starts 3 days back, so that moving it forward by two
+    never dates rows in the future for the tests that follow, nor expires their keys, and a
+    sweep reaches no other test's rows."""
+    clock = ManualClock(datetime.now(UTC) - timedelta(days=3))
+    with ThreadGateway(make_settings(), clock=clock, start_background=False) as gw:
+        yield gw, clock
 
 
 class ProcessGateway:

@@ -21,6 +21,7 @@ import redis
 import redis.asyncio as aioredis
 
 from ..encoding import iso
+from ..machines.instruments import TEST_SUCCESS
 from ..machines.models import Order, Payment, Refund
 from . import commands as c
 from .clock import Clock
@@ -48,6 +49,8 @@ class NewPayment:
     vpa: str | None = None
     card_network: str | None = None
     card_last4: str | None = None
+    # The outcome the instrument decides in test mode (``instruments.instrument_outcome``).
+    test_outcome: str = TEST_SUCCESS
 
 
 class Engine:
@@ -164,7 +167,7 @@ class Engine:
             order_id=order_id, payment_id=keyed.object_id, merchant_id=merchant_id,
             method=new.method, vpa=new.vpa, card_network=new.card_network,
             card_last4=new.card_last4, may_exist=keyed.may_exist, answer=keyed.answer,
-            max_attempts=max_attempts, amount=amount))
+            max_attempts=max_attempts, amount=amount, test_outcome=new.test_outcome))
 
     async def payment(self, merchant: Merchant | None, payment_id: str) -> Payment:
         payment = await self._queries.payment(payment_id)

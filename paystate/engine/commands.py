@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from ..machines.instruments import TEST_SUCCESS
+
 
 @dataclass(frozen=True)
 class KeyedAnswer:
@@ -80,6 +82,9 @@ class CreatePayment:
     max_attempts: int | None = None
     # The amount the caller stated, if any: it must be the order's (None: not stated).
     amount: int | None = None
+    # What the instrument decides if the payment is processed in test mode
+    # (``machines.instruments.instrument_outcome``); the number itself never travels.
+    test_outcome: str = TEST_SUCCESS
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,9 @@ class SettlePayment:
     order_id: str
     payment_id: str
     success: bool
+    # Why a payment that does not succeed fails (None: the bank's plain decline).
+    error_code: str | None = None
+    error_description: str | None = None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import psycopg
 import redis
 
 from . import commands as c
+from .acquirer import PaymentModes
 from .clock import Clock
 from .db import ActorConnection
 from .queues import next_batch
@@ -37,22 +38,6 @@ GROUP = "processor"
 
 
 @dataclass(frozen=True)
-class Outcomes:
-    """How settlements turn out: a fixed answer in test mode, rates by method otherwise."""
-
-    test_mode: bool
-    test_success: bool
-    upi_rate: float
-    card_rate: float
-
-    def payment_succeeds(self, method: str, rng: random.Random) -> bool:
-        if self.test_mode:
-            return self.test_success
-        rate = self.upi_rate if method == "upi" else self.card_rate
-        return rng.random() < rate
-
-
-@dataclass(frozen=True)
 class Job:
     stream: str | None  # None: found by the sweeper, no stream entry to acknowledge
     entry_id: str | None
@@ -61,7 +46,7 @@ class Job:
 
 class SettlementProcessor:
     def __init__(self, database_url: str, router: ShardRouter, client: redis.Redis,
-                 streams: StreamNames, clock: Clock, rng: random.Random, outcomes: Outcomes,
+                 streams: StreamNames, clock: Clock, rng: random.Random, modes: PaymentModes,
                  consumer: str, grace: timedelta = timedelta(seconds=3),
                  sweep_interval: float = 1.0, claim_idle_ms: int = 30_000) -> None:
         self._router = router
@@ -69,7 +54,7 @@ class SettlementProcessor:
         self._streams = streams
         self._clock = clock
         self._rng = rng
-        self._outcomes = outcomes
+        self._modes = modes
         self._consumer = consumer
         self._grace = grace
         self._sweep_interval = sweep_interval
@@ -143,14 +128,15 @@ class SettlementProcessor:
         cutoff = self._clock.now() - self._grace
         conn = self._sweep_db.get()
         payments = conn.execute(
-            "SELECT id, order_id, method FROM payments WHERE status = 'pending'"
+            "SELECT id, order_id, method, test_outcome FROM payments WHERE status = 'pending'"
             " AND settle_due_at <= %s ORDER BY settle_due_at LIMIT %s", (cutoff, limit)).fetchall()
         refunds = conn.execute(
             "SELECT id, order_id FROM refunds WHERE status = 'pending'"
             " AND settle_due_at <= %s ORDER BY settle_due_at LIMIT %s", (cutoff, limit)).fetchall()
         for r in payments:
             self._settle(Job(None, None, {"kind": "settle_payment", "order_id": r["order_id"],
-                                          "payment_id": r["id"], "method": r["method"]}))
+                                          "payment_id": r["id"], "method": r["method"],
+                                          "test_outcome": r["test_outcome"]}))
         for r in refunds:
             self._settle(Job(None, None, {"kind": "settle_refund", "order_id": r["order_id"],
                                           "refund_id": r["id"]}))
@@ -177,9 +163,12 @@ class SettlementProcessor:
             self._inflight.add(key)
         command: c.Command
         if p.get("kind") == "settle_payment":
-            success = self._outcomes.payment_succeeds(p.get("method", "upi"), self._rng)
+            # A test-mode payment carries the outcome its instrument decided at creation.
+            outcome = self._modes.at_settlement(p.get("method", "upi"), p.get("test_outcome"),
+                                                self._rng)
             command = c.SettlePayment(order_id=p["order_id"], payment_id=p["payment_id"],
-                                      success=success)
+                                      success=outcome.approved, error_code=outcome.error_code,
+                                      error_description=outcome.error_description)
         elif p.get("kind") == "settle_refund":
             command = c.SettleRefund(order_id=p["order_id"], refund_id=p["refund_id"])
         else:

@@ -27,7 +27,7 @@ def payment_from_row(row: dict[str, Any]) -> Payment:
                    amount_refund_pending=row["amount_refund_pending"],
                    settle_due_at=row["settle_due_at"], version=row["version"],
                    created_at=row["created_at"], updated_at=row["updated_at"],
-                   public=row["public"])
+                   public=row["public"], test_outcome=row["test_outcome"])
 
 
 def refund_from_row(row: dict[str, Any]) -> Refund:

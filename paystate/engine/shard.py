@@ -24,6 +24,7 @@ import pykka
 
 from ..machines.errors import DomainError, ValidationError
 from . import commands as c
+from .acquirer import PaymentModes
 from .clock import Clock
 from .db import ActorConnection
 from .errors import Conflict, KeyTaken, NotFound, Unavailable
@@ -44,7 +45,7 @@ MAX_CONFLICT_RETRIES = 8
 class ShardConfig:
     database_url: str
     streams: StreamNames
-    settle_delay_ms: tuple[int, int]
+    payment_modes: PaymentModes
     refund_delay_ms: tuple[int, int]
     # The ``data`` of webhook events: the native front's rendering of payments and refunds.
     event_data: EventData
@@ -65,7 +66,7 @@ class ShardActor(pykka.ThreadingActor):
         self._db = ActorConnection(config.database_url)
         self._rows = ShardRows(config.cache_size, self._db.get)
         self._commands = ShardCommands(
-            CommandRules(config.streams, config.settle_delay_ms, config.refund_delay_ms,
+            CommandRules(config.streams, config.payment_modes, config.refund_delay_ms,
                          config.event_data), self._rows, rng)
 
     # -- actor plumbing ------------------------------------------------------------------

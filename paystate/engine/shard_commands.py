@@ -30,6 +30,7 @@ from ..machines.payment import NOT_CAPTURABLE, PAYMENT, UNRESERVED_REFUND, check
 from ..machines.refund import REFUND
 from ..machines.spec import MachineSpec, build_machine
 from . import commands as c
+from .acquirer import PaymentModes
 from .decisions import fire, record
 from .errors import NotFound
 from .shard_rows import ShardRows
@@ -46,7 +47,8 @@ EventData = Callable[[Any], dict[str, Any] | None]
 @dataclass(frozen=True)
 class CommandRules:
     streams: StreamNames
-    settle_delay_ms: tuple[int, int]
+    # Test mode or the acquirer: a payment's delay, and the test outcome it keeps.
+    payment_modes: PaymentModes
     refund_delay_ms: tuple[int, int]
     event_data: EventData
 
@@ -173,19 +175,23 @@ class ShardCommands:
         # and refuses ("Order is already paid") instead of conflicting again.
         uow.require("order", order.id, ORDER.initial)
         uow.touched.append(order)
+        test_outcome, delay_ms = self._rules.payment_modes.at_creation(
+            cmd.method, cmd.test_outcome, self._rng)
         payment = Payment(
             id=cmd.payment_id, order_id=order.id, merchant_id=order.merchant_id,
             amount=order.amount, currency=order.currency, method=cmd.method, vpa=cmd.vpa,
             card_network=cmd.card_network, card_last4=cmd.card_last4, state=PAYMENT.initial,
             captured=False, error_code=None, error_description=None, amount_refunded=0,
             amount_refund_pending=0,
-            settle_due_at=self._due(self._rules.settle_delay_ms, uow),
-            version=1, created_at=uow.at, updated_at=uow.at, public=cmd.merchant_id is None)
+            settle_due_at=uow.at + timedelta(milliseconds=delay_ms),
+            version=1, created_at=uow.at, updated_at=uow.at, public=cmd.merchant_id is None,
+            test_outcome=test_outcome)
         self._create(uow, "payment", payment)
         self._batch_payments[order.id] = self._batch_payments.get(order.id, 0) + payment.public
         uow.emit(self._rules.streams.payment_jobs, {
             "kind": "settle_payment", "order_id": order.id, "payment_id": payment.id,
-            "method": payment.method, "due_at": _iso(payment.settle_due_at)})
+            "method": payment.method, "test_outcome": payment.test_outcome,
+            "due_at": _iso(payment.settle_due_at)})
         return self._answered(uow, cmd.answer, payment)
 
     def _SettlePayment(self, cmd: c.SettlePayment, uow: UnitOfWork) -> Payment:
@@ -193,7 +199,9 @@ class ShardCommands:
         if payment.state != "pending":
             return payment  # settled already (a duplicate job, or another process won)
         if not cmd.success:
-            self._fire(payment, "fail")
+            # None: the machine's default, the bank's plain decline.
+            self._fire(payment, "fail", error_code=cmd.error_code,
+                       error_description=cmd.error_description)
             return payment
         # Decided with the order, in the same transaction. A cached order that another process
         # paid meanwhile fails the order's compare-and-set, and the retry reads the row.

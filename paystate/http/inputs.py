@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from ..engine.bridge import NewPayment
-from ..machines.instruments import validate_card, validate_vpa
+from ..machines.instruments import instrument_outcome, validate_card, validate_vpa
 from .errors import bad_request
 
 MAX_AMOUNT = 10**11  # 100 crore rupees in paise: larger is an absurd value, not a payment
@@ -112,13 +112,19 @@ def refund_amount(body: dict[str, Any], *, required: bool = True) -> int | None:
 
 def instrument(method: object, vpa: object, card: object, today: date) -> NewPayment:
     """What may be kept of a payment's instrument: the VPA of a UPI payment, the network and
-    last four digits of a card (checked against ``today`` for expiry)."""
+    last four digits of a card (checked against ``today`` for expiry), and the outcome the
+    instrument decides if the payment is processed in test mode."""
     if method == "upi":
-        return NewPayment(method="upi", vpa=validate_vpa(vpa))
+        checked = validate_vpa(vpa)
+        return NewPayment(method="upi", vpa=checked,
+                          test_outcome=instrument_outcome("upi", vpa=checked))
     if method == "card":
         summary = validate_card(card, today)
+        assert isinstance(card, dict)  # validate_card refuses anything else
+        # Decided here, while the number is known: only this verdict goes on.
         return NewPayment(method="card", card_network=summary.network,
-                          card_last4=summary.last4)
+                          card_last4=summary.last4,
+                          test_outcome=instrument_outcome("card", card_number=card["number"]))
     raise bad_request("method must be one of: upi, card")
 
 

@@ -1,4 +1,5 @@
-"""Payment instruments: VPA and card validation, card network detection. Pure functions.
+"""Payment instruments: VPA and card validation, card network detection, and the outcome a
+test-mode payment gets from its instrument. Pure functions.
 
 ``today`` is a parameter: card expiry is judged against the month the caller says it is.
 """
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from .errors import ValidationError
+from .payment import APPROVED, DECLINED_CODE, DECLINED_DESCRIPTION, Outcome
 
 # The contract's pattern, anchored as JSON Schema (the OpenAPI document) needs it. Python's $
 # also matches before a final newline, so it is always applied with fullmatch.
@@ -40,6 +42,11 @@ def luhn_ok(digits: str) -> bool:
                 d -= 9
         total += d
     return total % 10 == 0
+
+
+def card_digits(number: str) -> str:
+    """A card number as it is checked: spaces and dashes removed."""
+    return number.replace(" ", "").replace("-", "")
 
 
 def card_network(digits: str) -> str:
@@ -74,7 +81,7 @@ def validate_card(card: object, today: date) -> CardSummary:
     number = card.get("number")
     if not isinstance(number, str):
         raise ValidationError("Invalid card number", code="INVALID_CARD")
-    digits = number.replace(" ", "").replace("-", "")
+    digits = card_digits(number)
     if not (13 <= len(digits) <= 19) or not digits.isascii() or not digits.isdigit():
         raise ValidationError("Invalid card number", code="INVALID_CARD")
     if not luhn_ok(digits):
@@ -94,3 +101,78 @@ def validate_card(card: object, today: date) -> CardSummary:
     if holder is not None and (not isinstance(holder, str) or len(holder) > 255):
         raise ValidationError("holder_name must be a string of at most 255 characters")
     return CardSummary(network=card_network(digits), last4=digits[-4:])
+
+
+# -- test mode: the instrument decides, as in Stripe's and Razorpay's test modes -------------
+
+#: What a test-mode payment keeps of its instrument's verdict (``payments.test_outcome``): this
+#: for an approval, else the error code the failed payment will carry. Never anything else of
+#: the card number.
+TEST_SUCCESS = "success"
+CARD_DECLINED = "CARD_DECLINED"
+INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+#: The failures a test instrument can cause, with the description the payment carries.
+TEST_DECLINES = {
+    DECLINED_CODE: DECLINED_DESCRIPTION,
+    CARD_DECLINED: "Card declined by the issuer",
+    INSUFFICIENT_FUNDS: "Insufficient funds",
+}
+
+
+@dataclass(frozen=True)
+class TestInstrument:
+    """One instrument with a fixed test-mode outcome, as the docs and the checkout list it."""
+
+    __test__ = False  # not a pytest class, whatever its name
+
+    method: str
+    shown: str  # as a shopper types it
+    outcome: str  # TEST_SUCCESS or an error code of TEST_DECLINES
+
+    @property
+    def succeeds(self) -> bool:
+        return self.outcome == TEST_SUCCESS
+
+    @property
+    def result(self) -> str:
+        """What paying with it does, in words (the checkout's list)."""
+        if self.succeeds:
+            return "Succeeds"
+        return f"Fails: {TEST_DECLINES[self.outcome]} ({self.outcome})"
+
+    @property
+    def key(self) -> str:
+        """How it is looked up: a VPA in lower case, a card's digits."""
+        return self.shown.lower() if self.method == "upi" else card_digits(self.shown)
+
+
+TEST_INSTRUMENTS = (
+    TestInstrument("upi", "success@paystate", TEST_SUCCESS),
+    TestInstrument("upi", "failure@paystate", DECLINED_CODE),
+    TestInstrument("card", "4111 1111 1111 1111", TEST_SUCCESS),
+    TestInstrument("card", "4242 4242 4242 4242", TEST_SUCCESS),
+    TestInstrument("card", "4000 0000 0000 0002", CARD_DECLINED),
+    TestInstrument("card", "4000 0000 0000 9995", INSUFFICIENT_FUNDS),
+)
+_BY_KEY = {(i.method, i.key): i.outcome for i in TEST_INSTRUMENTS}
+
+
+def instrument_outcome(method: str, vpa: str | None = None,
+                       card_number: str | None = None) -> str:
+    """The test-mode outcome of a valid instrument: ``TEST_SUCCESS`` or an error code of
+    ``TEST_DECLINES``. Decided when the payment is created, the only time the card number is
+    known; an instrument not in ``TEST_INSTRUMENTS`` succeeds."""
+    if method == "upi" and vpa is not None:
+        return _BY_KEY.get(("upi", vpa.lower()), TEST_SUCCESS)
+    if method == "card" and card_number is not None:
+        return _BY_KEY.get(("card", card_digits(card_number)), TEST_SUCCESS)
+    return TEST_SUCCESS
+
+
+def settled_as(test_outcome: str) -> Outcome:
+    """How a payment whose stored test outcome is ``test_outcome`` settles. A code this version
+    does not know (written by a newer one) still fails the payment, with the bank's words."""
+    if test_outcome == TEST_SUCCESS:
+        return APPROVED
+    return Outcome(approved=False, error_code=test_outcome,
+                   error_description=TEST_DECLINES.get(test_outcome, DECLINED_DESCRIPTION))

@@ -50,6 +50,9 @@ class Payment:
     # Made by the public checkout rather than the merchant's API (the public attempt cap
     # counts these only).
     public: bool = False
+    # Test mode only: the outcome its instrument decided at creation ('success' or the error
+    # code to fail with); None: the acquirer decides (migration 011).
+    test_outcome: str | None = None
 
     @property
     def status(self) -> str:

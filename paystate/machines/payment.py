@@ -7,6 +7,7 @@ compare-and-set, so concurrent refund requests in any number of processes cannot
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidTransition
@@ -23,6 +24,26 @@ CAPTURE_AMOUNT = "Capture amount must equal the payment amount"
 UNRESERVED_REFUND = "The payment holds no reservation for this refund"
 ORDER_ALREADY_PAID_CODE = "ORDER_ALREADY_PAID"
 ORDER_ALREADY_PAID_DESCRIPTION = "Order was already paid by another payment"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a pending payment ends: approved, or declined with the error code and description
+    the failed payment then carries (the arguments of the ``fail`` trigger)."""
+
+    approved: bool
+    error_code: str | None = None
+    error_description: str | None = None
+
+    def fail_args(self) -> dict[str, str]:
+        """The ``fail`` trigger's arguments for this outcome (none: the default decline)."""
+        args = {"error_code": self.error_code, "error_description": self.error_description}
+        return {k: v for k, v in args.items() if v is not None}
+
+
+APPROVED = Outcome(approved=True)
+DECLINED = Outcome(approved=False, error_code=DECLINED_CODE,
+                   error_description=DECLINED_DESCRIPTION)
 
 
 def refundable_amount(payment: Any) -> int:
@@ -68,7 +89,10 @@ def _refund_reserved(payment: Any, kwargs: Mapping[str, Any]) -> bool:
 
 
 def _fail_effect(payment: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    return {"error_code": DECLINED_CODE, "error_description": DECLINED_DESCRIPTION}
+    # Who declined says why (a test card's CARD_DECLINED, the acquirer's answer); without a
+    # reason it is the bank's plain decline.
+    return {"error_code": kwargs.get("error_code") or DECLINED_CODE,
+            "error_description": kwargs.get("error_description") or DECLINED_DESCRIPTION}
 
 
 def _decline_effect(payment: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -457,6 +457,16 @@
     show(ui.pay);
     (state.method === "upi" ? ui.vpa : ui.cardNumber).focus();
   });
+  // Test mode: a listed test instrument fills its form (the page lists them only then).
+  document.querySelectorAll(".test-fill").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var method = button.getAttribute("data-method");
+      selectMethod(method);
+      var input = method === "upi" ? ui.vpa : ui.cardNumber;
+      input.value = button.getAttribute("data-value");
+      input.focus();
+    });
+  });
   if (ui.done) {
     ui.done.addEventListener("click", function () {
       notifyParent("close_modal");

@@ -151,6 +151,35 @@ def test_declined_payment_calls_on_failure_shows_the_error_and_retries(
     expect(page.locator(tid("payment-modal"))).to_have_count(1)
 
 
+def test_test_mode_shows_its_badge_and_instruments_and_a_declining_card_fails(
+        page: Page, gw: ThreadGateway, shop: str) -> None:
+    order = gw.client.order(50000)
+    frame = open_checkout(page, shop, order["id"])
+    expect(frame.locator(tid("test-mode-badge"))).to_have_text("Test mode")
+    listed = frame.locator(tid("test-instruments"))
+    expect(listed).to_be_visible()
+    expect(listed.locator(tid("test-instrument"))).to_have_count(6)
+    for shown, result in (("success@paystate", "Succeeds"),
+                          ("failure@paystate", "Payment declined by bank"),
+                          ("4111 1111 1111 1111", "Succeeds"),
+                          ("4242 4242 4242 4242", "Succeeds"),
+                          ("4000 0000 0000 0002", "Card declined by the issuer"),
+                          ("4000 0000 0000 9995", "Insufficient funds")):
+        expect(listed.locator(tid("test-instrument"), has_text=shown)).to_contain_text(result)
+
+    # Pressing a listed card fills the card form with it.
+    listed.get_by_role("button", name="4000 0000 0000 0002").click()
+    expect(frame.locator(tid("card-form"))).to_be_visible()
+    expect(frame.locator(tid("card-number-input"))).to_have_value("4000 0000 0000 0002")
+    frame.locator(tid("expiry-input")).fill("1230")
+    frame.locator(tid("cvv-input")).fill("123")
+    frame.locator(pay_button("card-form")).click()
+    expect(frame.locator(tid("error-state"))).to_be_visible()
+    expect(frame.locator(tid("error-message"))).to_have_text("Card declined by the issuer")
+    failure = events(page, 1)[0]
+    assert failure["type"] == "failure" and failure["data"]["code"] == "CARD_DECLINED"
+
+
 def test_close_button_calls_on_close_and_removes_the_modal(
         page: Page, gw: ThreadGateway, shop: str) -> None:
     order = gw.client.order(50000)

@@ -31,6 +31,7 @@ from tests.support import (
     GatewayPair,
     ThreadGateway,
     make_settings,
+    manual_gateway,
     process_env,
 )
 
@@ -93,15 +94,9 @@ def abandoned_key(settings: Settings, key: str, path: str, body: dict[str, Any],
 
 @pytest.fixture
 def manual(base_settings: Settings) -> Iterator[tuple[ThreadGateway, ManualClock]]:
-    """A gateway on a clock that moves only when told; no background workers (the test runs
-    the janitor itself). It starts 3 days back, so that moving it forward by two never dates rows
-    in the future for the tests that follow, nor expires their keys."""
-    clock = ManualClock(datetime.now(UTC) - timedelta(days=3))
-    gw = ThreadGateway(make_settings(), clock=clock, start_background=False).start()
-    try:
-        yield gw, clock
-    finally:
-        gw.stop()
+    """``manual_gateway``: the test runs the janitor itself."""
+    with manual_gateway() as pair:
+        yield pair
 
 
 def test_50_concurrent_identical_requests_create_one_order(gateway: ThreadGateway) -> None:

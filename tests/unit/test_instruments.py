@@ -1,4 +1,4 @@
-"""VPA and card validation, card networks: pure functions."""
+"""VPA and card validation, card networks, test-mode outcomes: pure functions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,18 @@ from datetime import date
 import pytest
 
 from paystate.machines.errors import ValidationError
-from paystate.machines.instruments import card_network, luhn_ok, validate_card, validate_vpa
+from paystate.machines.instruments import (
+    TEST_DECLINES,
+    TEST_INSTRUMENTS,
+    TEST_SUCCESS,
+    card_network,
+    instrument_outcome,
+    luhn_ok,
+    settled_as,
+    validate_card,
+    validate_vpa,
+)
+from paystate.machines.payment import APPROVED
 
 TODAY = date(2026, 11, 26)
 
@@ -78,3 +89,43 @@ def test_bad_cvv(cvv: str) -> None:
 def test_a_vpa_must_match_as_a_whole(vpa: str) -> None:
     with pytest.raises(ValidationError):
         validate_vpa(vpa)
+
+
+@pytest.mark.parametrize(("method", "vpa", "number", "outcome"), [
+    ("upi", "success@paystate", None, "success"),
+    ("upi", "failure@paystate", None, "PAYMENT_FAILED"),
+    ("upi", "Failure@PayState", None, "PAYMENT_FAILED"),  # VPAs are not case-sensitive
+    ("upi", "shopper@okbank", None, "success"),
+    ("card", None, "4111 1111 1111 1111", "success"),
+    ("card", None, "4242-4242-4242-4242", "success"),
+    ("card", None, "4000 0000 0000 0002", "CARD_DECLINED"),
+    ("card", None, "4000000000000002", "CARD_DECLINED"),
+    ("card", None, "4000 0000 0000 9995", "INSUFFICIENT_FUNDS"),
+    ("card", None, "5555 5555 5555 4444", "success"),
+])
+def test_the_instrument_decides_a_test_payment(method: str, vpa: str | None, number: str | None,
+                                               outcome: str) -> None:
+    assert instrument_outcome(method, vpa=vpa, card_number=number) == outcome
+
+
+def test_every_test_card_is_a_valid_card_and_every_test_vpa_a_valid_vpa() -> None:
+    for instrument in TEST_INSTRUMENTS:
+        if instrument.method == "card":
+            validate_card(card(instrument.shown), TODAY)
+        else:
+            validate_vpa(instrument.shown)
+        assert instrument.outcome == TEST_SUCCESS or instrument.outcome in TEST_DECLINES
+
+
+@pytest.mark.parametrize(("code", "description"), [
+    ("PAYMENT_FAILED", "Payment declined by bank"),
+    ("CARD_DECLINED", "Card declined by the issuer"),
+    ("INSUFFICIENT_FUNDS", "Insufficient funds"),
+    ("SOME_LATER_CODE", "Payment declined by bank"),
+])
+def test_a_stored_test_outcome_settles_with_its_code_and_description(code: str,
+                                                                     description: str) -> None:
+    outcome = settled_as(code)
+    assert not outcome.approved
+    assert outcome.fail_args() == {"error_code": code, "error_description": description}
+    assert settled_as(TEST_SUCCESS) == APPROVED

@@ -124,3 +124,12 @@ def test_a_stated_payment_amount_must_be_the_orders() -> None:
     check_amount(order, 50000)
     with pytest.raises(ValidationError, match="^amount does not match order$"):
         check_amount(order, 49999)
+
+
+def test_fail_takes_its_error_from_the_trigger_and_defaults_to_the_banks_decline() -> None:
+    fail = next(t for t in PAYMENT.transitions if t.trigger == "fail")
+    assert fail.effect(payment(), {}) == {"error_code": "PAYMENT_FAILED",
+                                          "error_description": "Payment declined by bank"}
+    assert fail.effect(payment(), {"error_code": "CARD_DECLINED",
+                                   "error_description": "Card declined by the issuer"}) == {
+        "error_code": "CARD_DECLINED", "error_description": "Card declined by the issuer"}

@@ -24,6 +24,7 @@ from importlib.resources import files
 from typing import Any
 from urllib.parse import urlsplit
 
+from ...machines.instruments import TEST_INSTRUMENTS
 from ..base import BaseHandler
 from ..errors import bad_request
 
@@ -147,7 +148,11 @@ class CheckoutPageHandler(BaseHandler):
         self.render("checkout.html", order_id="" if problem else order_id, problem=problem,
                     embedded=embedded, parent_origin=parent or "",
                     amount=amount if amount.isdigit() and len(amount) <= 12 else "",
-                    versions={name: asset(name).version for name in ASSETS})
+                    versions={name: asset(name).version for name in ASSETS},
+                    # Every payment is a test-mode one under TEST_MODE (later: the order's
+                    # mode): the page says so and lists the instruments that pick outcomes.
+                    test_mode=self.deps.settings.test_mode,
+                    test_instruments=TEST_INSTRUMENTS)
 
 
     async def may_embed(self, order_id: str, parent: str) -> bool:
