@@ -12,6 +12,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import redis
 from standardwebhooks import Webhook
 
@@ -117,6 +118,7 @@ def test_duplicate_copies_of_an_event_make_one_delivery(
     assert len(paystate_webhook_receiver.requests) == 1
 
 
+@pytest.mark.slow  # a load of its own (seconds): make test runs it, test-fast not
 def test_a_hanging_merchant_delays_no_other_merchant(base_settings: Settings) -> None:
     gateway = ThreadGateway(make_settings()).start()
     slow, fast = WebhookReceiver().start(), WebhookReceiver().start()

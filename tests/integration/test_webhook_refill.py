@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
+import pytest
 import redis
 
 from paystate.config import Settings
@@ -43,6 +44,7 @@ class Gauge:
         return 200
 
 
+@pytest.mark.slow  # a load of its own (seconds): make test runs it, test-fast not
 def test_2000_due_deliveries_of_one_merchant_arrive_within_seconds(
         base_settings: Settings, paystate_webhook_receiver: WebhookReceiver) -> None:
     settings = make_settings()
