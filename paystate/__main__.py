@@ -1,9 +1,10 @@
-"""Command line: ``paystate serve | api | worker | migrate | seed``."""
+"""Command line: ``paystate serve | api | worker | migrate | seed | operators create``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -14,9 +15,15 @@ from .config import Settings, SettingsError
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="paystate", description="Paystate payment gateway")
-    parser.add_argument("command", choices=["serve", "api", "worker", "migrate", "seed"],
+    parser.add_argument("command",
+                        choices=["serve", "api", "worker", "migrate", "seed", "operators"],
                         help="serve: HTTP and worker in one process; api: HTTP only;"
-                             " worker: settlement and webhooks only; migrate; seed")
+                             " worker: settlement and webhooks only; migrate; seed;"
+                             " operators create --email E --role admin|viewer")
+    parser.add_argument("action", nargs="?", help="operators: create")
+    parser.add_argument("--email", help="operators create: the operator's email")
+    parser.add_argument("--role", choices=["admin", "viewer"], default="viewer",
+                        help="operators create: admin (may change things) or viewer")
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--version", action="version", version=f"paystate {__version__}")
     parser.add_argument("--processes", type=int, default=None,
@@ -45,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "seed":
         return seed(settings)
+    if args.command == "operators":
+        return operators(settings, args.action, args.email, args.role)
     http = args.command in ("serve", "api")
     worker = args.command in ("serve", "worker")
     processes = args.processes if args.processes is not None else settings.processes
@@ -73,6 +82,7 @@ def seed(settings: Settings) -> int:
     from .engine.clock import SystemClock
     from .engine.merchants import seed_test_merchant
     from .engine.migrations import migrate
+    from .engine.operators import seed_demo_operator
 
     migrate(settings.database_url)
     if not settings.demo_merchant:
@@ -80,9 +90,32 @@ def seed(settings: Settings) -> int:
               " where SEED_TEST_MERCHANT=true or TEST_MODE=true, and neither is set",
               file=sys.stderr)
         return 0
-    seed_test_merchant(settings.database_url, settings.test_merchant_password,
-                       SystemClock().now())
-    print("seeded test merchant test@example.com")
+    now = SystemClock().now()
+    seed_test_merchant(settings.database_url, settings.test_merchant_password, now)
+    seed_demo_operator(settings.database_url, settings.test_operator_password, now)
+    print("seeded test merchant test@example.com and demo operator ops@example.com")
+    return 0
+
+
+def operators(settings: Settings, action: str | None, email: str | None, role: str) -> int:
+    """``operators create --email E --role R``: print the new operator, with its password and
+    API token, once, as JSON."""
+    from .engine.clock import SystemClock
+    from .engine.migrations import migrate
+    from .engine.operators import OperatorExists, create_operator
+
+    if action != "create" or not email:
+        print("paystate: usage: paystate operators create --email E --role admin|viewer",
+              file=sys.stderr)
+        return 2
+    migrate(settings.database_url)
+    try:
+        made = create_operator(settings.database_url, email, role, SystemClock().now())
+    except (OperatorExists, ValueError) as exc:
+        print(f"paystate: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(made, indent=2))
+    print("The password and the API token are shown only this once.", file=sys.stderr)
     return 0
 
 

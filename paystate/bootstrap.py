@@ -26,6 +26,7 @@ import redis.asyncio as aioredis
 
 from .config import Settings
 from .engine.acquirer import PaymentModes, SimulatedBank
+from .engine.admin_bridge import AdminBridge
 from .engine.bridge import Engine
 from .engine.clock import Clock, SystemClock
 from .engine.dashboard_bridge import DashboardBridge
@@ -38,6 +39,7 @@ from .engine.live import LiveFeed
 from .engine.merchants import AuthCache
 from .engine.metrics import Metrics
 from .engine.migrations import migrate
+from .engine.operators import OperatorTokens
 from .engine.outbox import OutboxRelay, Publisher
 from .engine.processor import SettlementProcessor
 from .engine.queries import Queries
@@ -67,6 +69,7 @@ class Runtime:
     webhook_bridge: WebhookBridge | None = None
     idempotency_janitor: IdempotencyJanitor | None = None
     dashboard: DashboardBridge | None = None
+    admin: AdminBridge | None = None
     _stoppers: list[Callable[[], Any]] = field(default_factory=list)
 
     def front_extras(self) -> dict[str, Any]:
@@ -76,6 +79,8 @@ class Runtime:
             extras["webhooks"] = self.webhook_bridge
         if self.dashboard is not None:
             extras["dashboard"] = self.dashboard
+        if self.admin is not None:
+            extras["admin"] = self.admin
         return extras
 
     async def stop(self) -> None:
@@ -220,4 +225,5 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
                             idle=timedelta(minutes=settings.dashboard_session_idle_minutes))
     rt.dashboard = DashboardBridge(dashboard_queries, live, clock, cookie_secret, sessions,
                                    demo_merchant=settings.demo_merchant)
+    rt.admin = AdminBridge(OperatorTokens(pool))
     return rt

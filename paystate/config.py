@@ -94,6 +94,8 @@ class Settings:
     refund_delay_min_ms: int = 3000
     refund_delay_max_ms: int = 5000
     test_merchant_password: str = "password123"
+    # The demo operator's (ops@example.com) console password, seeded with the demo merchant.
+    test_operator_password: str = field(default="ops-password-123", repr=False)
     # The demo merchant of the README (public keys key_test_abc123 / secret_test_xyz789):
     # `paystate seed` creates it, and the gateway honours it, only where this or test_mode is
     # on. Off, a deployment has no account whose credentials are public.
@@ -185,6 +187,7 @@ class Settings:
             processing_delay_min_ms=pmin,
             processing_delay_max_ms=pmax,
             test_merchant_password=env.get("TEST_MERCHANT_PASSWORD") or "password123",
+            test_operator_password=env.get("TEST_OPERATOR_PASSWORD") or "ops-password-123",
             seed_test_merchant=_bool(env, "SEED_TEST_MERCHANT", False),
             webhook_allow_private=_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
             shards=_int(env, "PAYSTATE_SHARDS", 8, minimum=1),

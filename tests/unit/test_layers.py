@@ -12,7 +12,7 @@ PACKAGE = pathlib.Path(paystate.__file__).parent
 # What a front may import from the engine: the bridges, which re-export the types they take
 # and return.
 BRIDGES = {"paystate.engine.bridge", "paystate.engine.webhooks.bridge",
-           "paystate.engine.dashboard_bridge"}
+           "paystate.engine.dashboard_bridge", "paystate.engine.admin_bridge"}
 
 
 def imports(path: pathlib.Path) -> set[str]:
