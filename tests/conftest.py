@@ -13,6 +13,7 @@ from paystate.config import Settings
 from paystate.engine.clock import SystemClock
 from paystate.engine.merchants import seed_test_merchant
 from paystate.engine.migrations import reset_database
+from paystate.engine.operators import seed_demo_operator
 from tests.support import (
     Client,
     Front,
@@ -67,6 +68,7 @@ def base_settings() -> Settings:
     settings = Settings.from_env()
     reset_database(settings.database_url)
     seed_test_merchant(settings.database_url, settings.test_merchant_password, SystemClock().now())
+    seed_demo_operator(settings.database_url, settings.test_operator_password, SystemClock().now())
     redis.Redis.from_url(settings.redis_url).flushdb()
     return settings
 

@@ -31,6 +31,7 @@ from paystate.config import Settings
 from paystate.engine.clock import ManualClock, SystemClock
 from paystate.engine.merchants import seed_test_merchant
 from paystate.engine.migrations import reset_database
+from paystate.engine.operators import seed_demo_operator
 from paystate.http.app import make_app
 from paystate.http.base import Deps
 from paystate.http.guards import make_server
@@ -302,6 +303,7 @@ def separate_databases(settings: Settings, database: str, redis_db: int,
     reset_database(database_url)
     if seed:
         seed_test_merchant(database_url, settings.test_merchant_password, SystemClock().now())
+        seed_demo_operator(database_url, settings.test_operator_password, SystemClock().now())
     redis_url = urlunsplit(urlsplit(settings.redis_url)._replace(path=f"/{redis_db}"))
     redis.Redis.from_url(redis_url).flushdb()
     return replace(settings, database_url=database_url, redis_url=redis_url)
