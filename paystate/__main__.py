@@ -1,4 +1,4 @@
-"""Command line: ``paystate serve | api | worker | migrate | seed``."""
+"""Command line: ``paystate serve | api | worker | migrate | seed | merchants ...``."""
 
 from __future__ import annotations
 
@@ -14,9 +14,16 @@ from .config import Settings, SettingsError
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="paystate", description="Paystate payment gateway")
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["merchants"]:
+        from .merchants_cli import main as merchants_main
+
+        return merchants_main(argv[1:])
     parser.add_argument("command", choices=["serve", "api", "worker", "migrate", "seed"],
                         help="serve: HTTP and worker in one process; api: HTTP only;"
-                             " worker: settlement and webhooks only; migrate; seed")
+                             " worker: settlement and webhooks only; migrate; seed;"
+                             " merchants (paystate merchants --help)")
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--version", action="version", version=f"paystate {__version__}")
     parser.add_argument("--processes", type=int, default=None,

@@ -57,6 +57,8 @@ class CreateOrder:
     currency: str
     receipt: str | None
     notes: dict[str, Any] = field(default_factory=dict)
+    # The caller's mode (its key's): the order and everything made on it carry it.
+    livemode: bool = False
     # The id was chosen by an idempotency key and an earlier attempt may have created the object:
     # return it instead of creating a second one (engine/idempotency.py).
     may_exist: bool = False
@@ -80,6 +82,9 @@ class CreatePayment:
     max_attempts: int | None = None
     # The amount the caller stated, if any: it must be the order's (None: not stated).
     amount: int | None = None
+    # The caller's mode: the order must be of it (the bridge always says which for a merchant's
+    # call). None: not checked: the public checkout and engine-level callers take the order's.
+    livemode: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ class CapturePayment:
     payment_id: str
     merchant_id: str
     amount: int | None = None
+    livemode: bool = False  # the caller's: the payment must be of it
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,7 @@ class CreateRefund:
     reason: str | None = None
     # Refuse unless the payment is captured (the Razorpay dialect's rule).
     captured_only: bool = False
+    livemode: bool = False  # the caller's: the payment must be of it
     may_exist: bool = False  # as in CreateOrder
     answer: KeyedAnswer | None = None  # as in CreateOrder
 

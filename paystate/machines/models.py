@@ -20,6 +20,8 @@ class Order:
     created_at: datetime
     updated_at: datetime
     paid_payment_id: str | None = None
+    # The mode of the key that created it (test: false); its payments and refunds share it.
+    livemode: bool = False
 
     @property
     def status(self) -> str:
@@ -50,6 +52,7 @@ class Payment:
     # Made by the public checkout rather than the merchant's API (the public attempt cap
     # counts these only).
     public: bool = False
+    livemode: bool = False  # its order's
 
     @property
     def status(self) -> str:
@@ -70,6 +73,7 @@ class Refund:
     version: int
     created_at: datetime
     updated_at: datetime
+    livemode: bool = False  # its payment's
 
     @property
     def status(self) -> str:

@@ -170,8 +170,8 @@ def test_retry_after_a_crash_past_creation_returns_that_object(gateway: ThreadGa
     # What a payment of this order writes: its events and its settle job. (The gateway's
     # sweeper may meanwhile settle other tests' leftover payments, and webhook deliveries add
     # jobs: neither is the retry's.)
-    written = ("SELECT count(*) FROM outbox WHERE payload->>'order_id' = %s"
-               " OR payload->'data'->'payment'->>'order_id' = %s", order["id"])
+    written = (("SELECT count(*) FROM outbox WHERE payload->>'order_id' = %s"
+                " OR payload->'data'->'payment'->>'order_id' = %s"), order["id"])
     outbox_before = count(settings, written[0], written[1], written[1])
     abandoned_key(settings, key, path, body, chosen, datetime.now(UTC))
     r = client.post(path, body, headers={"Idempotency-Key": key})
