@@ -1,4 +1,5 @@
-"""Command line: ``paystate serve | api | worker | migrate | seed | operators create``."""
+"""Command line: ``paystate serve | api | worker | migrate | seed | merchants ... |
+operators create``."""
 
 from __future__ import annotations
 
@@ -15,15 +16,19 @@ from .config import Settings, SettingsError
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="paystate", description="Paystate payment gateway")
-    parser.add_argument("command",
-                        choices=["serve", "api", "worker", "migrate", "seed", "operators"],
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["merchants"]:
+        from .merchants_cli import main as merchants_main
+
+        return merchants_main(argv[1:])
+    if argv[:1] == ["operators"]:
+        return operators_main(argv[1:])
+    parser.add_argument("command", choices=["serve", "api", "worker", "migrate", "seed"],
                         help="serve: HTTP and worker in one process; api: HTTP only;"
                              " worker: settlement and webhooks only; migrate; seed;"
+                             " merchants (paystate merchants --help);"
                              " operators create --email E --role admin|viewer")
-    parser.add_argument("action", nargs="?", help="operators: create")
-    parser.add_argument("--email", help="operators create: the operator's email")
-    parser.add_argument("--role", choices=["admin", "viewer"], default="viewer",
-                        help="operators create: admin (may change things) or viewer")
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--version", action="version", version=f"paystate {__version__}")
     parser.add_argument("--processes", type=int, default=None,
@@ -52,8 +57,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "seed":
         return seed(settings)
-    if args.command == "operators":
-        return operators(settings, args.action, args.email, args.role)
     http = args.command in ("serve", "api")
     worker = args.command in ("serve", "worker")
     processes = args.processes if args.processes is not None else settings.processes
@@ -97,17 +100,25 @@ def seed(settings: Settings) -> int:
     return 0
 
 
-def operators(settings: Settings, action: str | None, email: str | None, role: str) -> int:
-    """``operators create --email E --role R``: print the new operator, with its password and
-    API token, once, as JSON."""
+def operators_main(argv: list[str]) -> int:
+    """``paystate operators create --email E --role admin|viewer``: print the new operator,
+    with its password and API token, once, as JSON."""
     from .engine.clock import SystemClock
     from .engine.migrations import migrate
-    from .engine.operators import OperatorExists, create_operator
+    from .engine.operators import ROLES, OperatorExists, create_operator
 
-    if action != "create" or not email:
-        print("paystate: usage: paystate operators create --email E --role admin|viewer",
-              file=sys.stderr)
+    parser = argparse.ArgumentParser(prog="paystate operators")
+    parser.add_argument("action", choices=["create"])
+    parser.add_argument("--email", required=True, help="the operator's email")
+    parser.add_argument("--role", choices=ROLES, default="viewer",
+                        help="admin (may change things) or viewer (reads only)")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"paystate: {exc}", file=sys.stderr)
         return 2
+    email, role = args.email, args.role
     migrate(settings.database_url)
     try:
         made = create_operator(settings.database_url, email, role, SystemClock().now())

@@ -25,6 +25,7 @@ import redis
 import redis.asyncio as aioredis
 
 from .config import Settings
+from .engine.accounts import Accounts, AsyncAccounts
 from .engine.acquirer import PaymentModes, SimulatedBank
 from .engine.admin_bridge import AdminBridge
 from .engine.bridge import Engine
@@ -35,7 +36,8 @@ from .engine.db import read_pool
 from .engine.heartbeat import Heartbeat
 from .engine.idempotency import IdempotencyStore, gateway_key
 from .engine.idempotency_janitor import IdempotencyJanitor
-from .engine.live import LiveFeed
+from .engine.live import Counts, LiveFeed, split_feed_key
+from .engine.merchant_changes import ChangeAnnouncer, ChangeListener
 from .engine.merchants import AuthCache
 from .engine.metrics import Metrics
 from .engine.migrations import migrate
@@ -70,6 +72,10 @@ class Runtime:
     idempotency_janitor: IdempotencyJanitor | None = None
     dashboard: DashboardBridge | None = None
     admin: AdminBridge | None = None
+    #: Merchant accounts (create, suspend, roll keys), for the command line and tests.
+    accounts: Accounts | None = None
+    #: This process's subscription to merchant changes (engine/merchant_changes.py).
+    changes: ChangeListener | None = None
     _stoppers: list[Callable[[], Any]] = field(default_factory=list)
 
     def front_extras(self) -> dict[str, Any]:
@@ -202,20 +208,33 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
     keys_pool = read_pool(settings.database_url, flush_commits=False)
     await keys_pool.open(wait=True, timeout=10)
     rt._stoppers.append(keys_pool.close)
-    queries, auth_cache = Queries(pool), AuthCache()
+    queries, auth_cache = Queries(pool), AuthCache(now=clock.now)
+    # Rolls, suspensions and new merchants made by any process or the command line reach this
+    # process's auth cache through Redis pub/sub (engine/merchant_changes.py).
+    changes = ChangeListener(settings.redis_url, settings.stream_prefix, auth_cache)
+    changes.start()
+    rt._stoppers.append(changes.stop)
+    rt.changes = changes
+    announcer = ChangeAnnouncer(settings.redis_url, settings.stream_prefix)
+    rt._stoppers.append(announcer.close)
+    rt.accounts = Accounts(settings.database_url, clock, announcer.announce)
     rt.engine = Engine(router, queries, aclient, streams, clock, auth_cache,
                        idempotency=IdempotencyStore(
                            keys_pool, clock, card_key=gateway_key(settings.database_url,
                                                                   "idempotency_card")),
                        metrics=metrics,
                        shared_limits=SharedLimits(settings.redis_url, settings.stream_prefix),
-                       demo_merchant=settings.demo_merchant)
+                       demo_merchant=settings.demo_merchant,
+                       accounts=AsyncAccounts(rt.accounts))
     rt.webhook_bridge = WebhookBridge(
         rt.webhooks, pool, queries, clock, auth_cache,
         allow_private=settings.test_mode or settings.webhook_allow_private)
     # The dashboard's live views: one stream reader per process, idle until a browser watches.
     dashboard_queries = DashboardQueries(pool)
-    live = LiveFeed(settings.redis_url, streams, dashboard_queries.state_counts)
+    async def feed_counts(key: str) -> Counts:
+        return await dashboard_queries.state_counts(*split_feed_key(key))
+
+    live = LiveFeed(settings.redis_url, streams, feed_counts)
     await live.start()
     rt._stoppers.append(live.stop)
     cookie_secret = (settings.dashboard_cookie_secret

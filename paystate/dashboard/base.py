@@ -56,6 +56,11 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        " object-src 'none'")
 
 
+#: The dashboard shows one mode at a time; this cookie remembers which.
+MODE_COOKIE = "paystate_mode"
+MODES = ("test", "live")
+
+
 class DashboardHandler(BaseHandler):
     #: False for data calls: JSON answers, 401 instead of a redirect.
     page = True
@@ -118,6 +123,19 @@ class DashboardHandler(BaseHandler):
         if token:
             self.visitor = await self.dashboard.session(token)
             self.session_token = token if self.visitor is not None else None
+        if self.visitor is not None:
+            self.visitor = await self.dashboard.in_mode(self.visitor, self._mode() == "live")
+
+    def _mode(self) -> str:
+        """The Test/Live switch: ``?mode=`` chooses (and is remembered in a cookie for the
+        next pages); otherwise the cookie; test mode by default."""
+        chosen = self.get_query_argument("mode", None)
+        if chosen in MODES:
+            self.set_cookie(MODE_COOKIE, chosen, httponly=True, samesite="Lax",
+                            secure=self.https, path="/")
+            return chosen
+        remembered = self.get_cookie(MODE_COOKIE)
+        return remembered if remembered in MODES else "test"
 
     def _admitted(self) -> bool:
         """False, after answering, for an anonymous visitor of a page that needs a sign-in: a

@@ -60,10 +60,10 @@ class EventsHandler(DashboardHandler):
         live = self.dashboard.live
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("X-Accel-Buffering", "no")
-        self.sub = live.subscribe(merchant.id)
+        self.sub = live.subscribe(self.dashboard.live_key(merchant))
         try:
             counts = await self.dashboard.state_counts(merchant)
-            live.seed(merchant.id, counts)
+            live.seed(self.dashboard.live_key(merchant), counts)
             self.write("retry: 2000\n\n")
             self._message({"type": "counts", "counts": counts})
             await self.flush()

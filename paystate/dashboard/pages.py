@@ -6,9 +6,11 @@ reason. Notices after a redirect are chosen from a fixed list by key, never echo
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from ..engine.bridge import rate
+from ..http.errors import ApiError
 from ..machines.errors import DomainError
 from ..machines.payment import PAYMENT
 from ..machines.refund import REFUND
@@ -127,7 +129,26 @@ class HomeHandler(DashboardHandler):
         stats = await self.dashboard.stats(merchant)
         since, rows = await self.dashboard.last_hour(merchant)
         self.render_page("home.html", active="home", api_secret=secret, stats=stats,
-                         chart=minute_chart(since, rows))
+                         chart=minute_chart(since, rows), rolled=None)
+
+
+class KeyRollHandler(DashboardHandler):
+    """The home page's roll button: a new secret for the key of the mode shown, displayed
+    once on the page it answers with (POST, the dashboard's XSRF token)."""
+
+    async def submit(self) -> None:
+        merchant = self.me()
+        hours_text = self.get_body_argument("expires_in_hours", "24").strip() or "24"
+        if not hours_text.isdigit() or int(hours_text) > 168:
+            raise ApiError(400, "BAD_REQUEST_ERROR", "expires_in_hours must be from 0 to 168")
+        rolled = await self.engine.roll_key(merchant, "live" if merchant.livemode else "test",
+                                            int(hours_text))
+        merchant = replace(merchant, api_key=rolled["api_key"])
+        self.visitor = merchant
+        stats = await self.dashboard.stats(merchant)
+        since, rows = await self.dashboard.last_hour(merchant)
+        self.render_page("home.html", active="home", api_secret=None, stats=stats,
+                         chart=minute_chart(since, rows), rolled=rolled)
 
 
 class TransactionsHandler(DashboardHandler):

@@ -13,6 +13,7 @@ def dashboard_routes() -> list[tuple[str, type]]:
         (r"/login", pages.LoginHandler),
         (r"/logout", pages.LogoutHandler),
         (r"/dashboard", pages.HomeHandler),
+        (r"/dashboard/keys/roll", pages.KeyRollHandler),
         (r"/dashboard\.html", pages.SeedAddressHandler),
         (r"/dashboard/transactions", pages.TransactionsHandler),
         (r"/dashboard/webhooks", pages.WebhooksHandler),

@@ -24,23 +24,61 @@ from ..encoding import iso
 from ..machines.instruments import TEST_SUCCESS
 from ..machines.models import Order, Payment, Refund
 from . import commands as c
+from .accounts import AsyncAccounts, DuplicateEmail
 from .clock import Clock
 from .commands import Answered, Keyed
-from .errors import Conflict, KeyInUseError, KeyReusedError, NotFound, dependency_down
+from .errors import (
+    AccountSuspended,
+    Conflict,
+    KeyInUseError,
+    KeyReusedError,
+    NotFound,
+    Unavailable,
+    dependency_down,
+)
 from .heartbeat import STALE_AFTER_S
 from .idempotency import MAX_KEY_LENGTH, IdempotencyStore
 from .ids import new_id
-from .keyed_creates import HEADER, KeyedRequest, Owner, Reply, create_once
-from .merchants import TEST_MERCHANT, AuthCache, Merchant, is_demo_merchant, merchant_from_row
+from .keyed_creates import HEADER, KeyedRequest, Owner, Reply, create_once, mode_namespace
+from .merchants import (
+    TEST_MERCHANT,
+    AuthCache,
+    Merchant,
+    is_demo_merchant,
+    merchant_from_row,
+    secrets_from_row,
+)
 from .metrics import Metrics
 from .queries import Queries
 from .rate_limits import LocalLimits, SharedLimits, rate
 from .router import ShardRouter
 from .streams import StreamNames
 
-__all__ = ["HEADER", "MAX_KEY_LENGTH", "TEST_MERCHANT", "Answered", "Conflict", "Engine",
-           "KeyInUseError", "KeyReusedError", "Keyed", "KeyedRequest", "LocalLimits", "Merchant",
-           "NewPayment", "NotFound", "Owner", "Reply", "dependency_down", "iso", "rate"]
+__all__ = [
+    "HEADER",
+    "MAX_KEY_LENGTH",
+    "TEST_MERCHANT",
+    "AccountSuspended",
+    "Answered",
+    "AsyncAccounts",
+    "Conflict",
+    "DuplicateEmail",
+    "Engine",
+    "KeyInUseError",
+    "KeyReusedError",
+    "Keyed",
+    "KeyedRequest",
+    "LocalLimits",
+    "Merchant",
+    "NewPayment",
+    "NotFound",
+    "Owner",
+    "Reply",
+    "dependency_down",
+    "iso",
+    "mode_namespace",
+    "rate",
+]
 
 
 @dataclass(frozen=True)
@@ -59,7 +97,8 @@ class Engine:
                  idempotency: IdempotencyStore | None = None,
                  metrics: Metrics | None = None,
                  shared_limits: SharedLimits | None = None,
-                 demo_merchant: bool = False) -> None:
+                 demo_merchant: bool = False,
+                 accounts: AsyncAccounts | None = None) -> None:
         self._router = router
         self._queries = queries
         self._aredis = aredis
@@ -74,6 +113,9 @@ class Engine:
         # The demo merchant asked for (TEST_MODE or SEED_TEST_MERCHANT)? If not, a row of it
         # left from before is no account: its public credentials open nothing.
         self.demo_merchant = demo_merchant
+        # Merchant accounts (engine/accounts.py): the key roll here, and for an operator
+        # front, creating, listing, suspending and reinstating merchants.
+        self.accounts = accounts
 
     async def fire(self, command: c.Command) -> Any:
         """Send a command to its shard and await the decision without blocking the loop."""
@@ -92,8 +134,10 @@ class Engine:
     # -- merchants ---------------------------------------------------------------------
 
     async def authenticate(self, api_key: str, api_secret: str) -> Merchant | None:
-        """The merchant these credentials belong to, or None. Runs on the loop; a key seen
-        lately, known or not, costs no query (``AuthCache``)."""
+        """The merchant these credentials belong to, in the key's mode (``livemode``), or
+        None. A suspended merchant is returned (``Merchant.suspended``): the front answers
+        403, not 401, since the credentials are right. Runs on the loop; a key seen lately,
+        known or not, costs no query (``AuthCache``)."""
         if "\x00" in api_key:
             # PostgreSQL text cannot hold NUL, so no merchant has such a key; asking would
             # fail the query (a 500) instead of refusing the credentials.
@@ -106,9 +150,17 @@ class Engine:
             self.auth_cache.put_unknown(api_key)
             return None
         merchant = merchant_from_row(row)
-        self.auth_cache.put(api_key, row["api_secret_hash"], merchant)
+        self.auth_cache.put(api_key, secrets_from_row(row), merchant)
         got = self.auth_cache.get(api_key, api_secret)
         return got if isinstance(got, Merchant) else None
+
+    async def roll_key(self, merchant: Merchant, mode: str,
+                       expires_in_hours: int = 24) -> dict[str, Any]:
+        """A new secret for the merchant's key of ``mode`` (``Accounts.roll_key``): answers
+        ``{api_key, api_secret, previous_expires_at}``; every process sees it within 2 s."""
+        if self.accounts is None:
+            raise Unavailable("merchant accounts are not configured in this process")
+        return await self.accounts.roll_key(merchant.id, mode, expires_in_hours)
 
     async def test_merchant(self) -> dict[str, Any] | None:
         """The demo merchant's public face (``GET /api/v1/test/merchant``), or None where it is
@@ -139,11 +191,11 @@ class Engine:
         return await self.fire(c.CreateOrder(order_id=keyed.object_id, merchant_id=merchant.id,
                                              amount=amount, currency=currency, receipt=receipt,
                                              notes=notes, may_exist=keyed.may_exist,
-                                             answer=keyed.answer))
+                                             answer=keyed.answer, livemode=merchant.livemode))
 
     async def order(self, merchant: Merchant | None, order_id: str) -> Order:
         order = await self._queries.order(order_id)
-        if order is None or (merchant is not None and order.merchant_id != merchant.id):
+        if order is None or (merchant is not None and not merchant.owns(order)):
             raise NotFound("Order")
         return order
 
@@ -158,31 +210,40 @@ class Engine:
         ``max_attempts``: refuse (``AttemptsExhausted``) once the order has had that many
         payments; the public checkout's cap, decided by the shard that owns the order.
         ``amount``: what the caller stated, checked against the order's by the shard."""
+        if merchant is None and await self._queries.suspended_order(
+                order if isinstance(order, str) else order.id):
+            # The public checkout of a suspended merchant takes no payment (its API calls
+            # were refused at authentication).
+            raise AccountSuspended()
         if isinstance(order, str):
             order_id, merchant_id = order, (merchant.id if merchant else None)
+            livemode = merchant.livemode if merchant else None
         else:
-            order_id, merchant_id = order.id, order.merchant_id
+            order_id, merchant_id, livemode = order.id, order.merchant_id, order.livemode
         keyed = keyed or c.Keyed(new_id("pay_"))
         return await self.fire(c.CreatePayment(
             order_id=order_id, payment_id=keyed.object_id, merchant_id=merchant_id,
             method=new.method, vpa=new.vpa, card_network=new.card_network,
             card_last4=new.card_last4, may_exist=keyed.may_exist, answer=keyed.answer,
-            max_attempts=max_attempts, amount=amount, test_outcome=new.test_outcome))
+            max_attempts=max_attempts, amount=amount, test_outcome=new.test_outcome,
+            livemode=livemode))
 
     async def payment(self, merchant: Merchant | None, payment_id: str) -> Payment:
         payment = await self._queries.payment(payment_id)
-        if payment is None or (merchant is not None and payment.merchant_id != merchant.id):
+        if payment is None or (merchant is not None and not merchant.owns(payment)):
             raise NotFound("Payment")
         return payment
 
     async def payments(self, merchant: Merchant, limit: int, offset: int,
                        status: str | None) -> tuple[list[Payment], int]:
-        return await self._queries.payments(merchant.id, limit, offset, status)
+        return await self._queries.payments(merchant.id, merchant.livemode, limit, offset,
+                                            status)
 
     async def capture(self, merchant: Merchant, payment_id: str, amount: int | None) -> Payment:
         payment = await self.payment(merchant, payment_id)
         return await self.fire(c.CapturePayment(order_id=payment.order_id, payment_id=payment.id,
-                                                merchant_id=merchant.id, amount=amount))
+                                                merchant_id=merchant.id, amount=amount,
+                                                livemode=merchant.livemode))
 
     async def transitions(self, entity_id: str) -> list[dict[str, Any]]:
         return await self._queries.transitions(entity_id)
@@ -198,7 +259,8 @@ class Engine:
                                               refund_id=keyed.object_id, merchant_id=merchant.id,
                                               amount=amount, reason=reason,
                                               captured_only=captured_only,
-                                              may_exist=keyed.may_exist, answer=keyed.answer))
+                                              may_exist=keyed.may_exist, answer=keyed.answer,
+                                              livemode=merchant.livemode))
 
     async def created_object(self, merchant_id: str,
                              object_id: str) -> Order | Payment | Refund | None:
@@ -215,7 +277,7 @@ class Engine:
 
     async def refund(self, merchant: Merchant, refund_id: str) -> Refund:
         refund = await self._queries.refund(refund_id)
-        if refund is None or refund.merchant_id != merchant.id:
+        if refund is None or not merchant.owns(refund):
             raise NotFound("Refund")
         return refund
 
@@ -292,20 +354,20 @@ class Engine:
                           created_to: datetime | None = None,
                           receipt: str | None = None) -> list[Order]:
         """The merchant's orders, newest first, created within [from, to] when given."""
-        return await self._queries.orders_page(merchant.id, limit, offset, created_from,
-                                              created_to, receipt)
+        return await self._queries.orders_page(merchant.id, merchant.livemode, limit, offset,
+                                              created_from, created_to, receipt)
 
     async def payments_page(self, merchant: Merchant, limit: int, offset: int,
                             created_from: datetime | None = None,
                             created_to: datetime | None = None) -> list[Payment]:
-        return await self._queries.payments_page(merchant.id, limit, offset, created_from,
-                                                created_to)
+        return await self._queries.payments_page(merchant.id, merchant.livemode, limit, offset,
+                                                created_from, created_to)
 
     async def refunds_page(self, merchant: Merchant, limit: int, offset: int,
                            created_from: datetime | None = None,
                            created_to: datetime | None = None) -> list[Refund]:
-        return await self._queries.refunds_page(merchant.id, limit, offset, created_from,
-                                               created_to)
+        return await self._queries.refunds_page(merchant.id, merchant.livemode, limit, offset,
+                                               created_from, created_to)
 
     async def payments_of_order(self, merchant: Merchant, order_id: str) -> list[Payment]:
         """Every payment of one of the merchant's orders, newest first (NotFound otherwise)."""

@@ -59,6 +59,8 @@ class CreateOrder:
     currency: str
     receipt: str | None
     notes: dict[str, Any] = field(default_factory=dict)
+    # The caller's mode (its key's): the order and everything made on it carry it.
+    livemode: bool = False
     # The id was chosen by an idempotency key and an earlier attempt may have created the object:
     # return it instead of creating a second one (engine/idempotency.py).
     may_exist: bool = False
@@ -85,6 +87,9 @@ class CreatePayment:
     # What the instrument decides if the payment is processed in test mode
     # (``machines.instruments.instrument_outcome``); the number itself never travels.
     test_outcome: str = TEST_SUCCESS
+    # The caller's mode: the order must be of it (the bridge always says which for a merchant's
+    # call). None: not checked: the public checkout and engine-level callers take the order's.
+    livemode: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ class CapturePayment:
     payment_id: str
     merchant_id: str
     amount: int | None = None
+    livemode: bool = False  # the caller's: the payment must be of it
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,7 @@ class CreateRefund:
     reason: str | None = None
     # Refuse unless the payment is captured (the Razorpay dialect's rule).
     captured_only: bool = False
+    livemode: bool = False  # the caller's: the payment must be of it
     may_exist: bool = False  # as in CreateOrder
     answer: KeyedAnswer | None = None  # as in CreateOrder
 

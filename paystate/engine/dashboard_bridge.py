@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from .clock import Clock
 from .dashboard_queries import MACHINE_TABLES, DashboardQueries
 from .errors import NotFound
-from .live import Counts, LiveFeed
+from .live import Counts, LiveFeed, feed_key
 from .merchants import TEST_MERCHANT, Merchant, is_demo_merchant, merchant_from_row
 from .secrets_hash import check_api_secret, check_password, hash_password
 from .sessions import SessionStore
@@ -56,7 +57,10 @@ class DashboardBridge:
         return merchant_from_row(row) if row is not None and not self._refused(row) else None
 
     def _refused(self, row: dict[str, Any]) -> bool:
-        return not self._demo_merchant and is_demo_merchant(row)
+        """A suspended merchant signs in to nothing (its sessions were ended, too), and the
+        demo merchant only where it is asked for."""
+        return row.get("status") == "suspended" or (not self._demo_merchant
+                                                     and is_demo_merchant(row))
 
     async def logout(self, token: str) -> None:
         await self._sessions.end(token)
@@ -73,11 +77,13 @@ class DashboardBridge:
         known = TEST_MERCHANT["api_secret"]
         if merchant.id != TEST_MERCHANT["id"]:
             return None
+        if merchant.livemode:
+            return None
         row = await self.queries.merchant(merchant.id)
         return known if row and check_api_secret(known, row["api_secret_hash"]) else None
 
     async def stats(self, merchant: Merchant) -> dict[str, Any]:
-        s = await self.queries.payment_stats(merchant.id)
+        s = await self.queries.payment_stats(merchant.id, merchant.livemode)
         settled = s.get("succeeded", 0) + s.get("failed", 0)
         rate = round(100.0 * s.get("succeeded", 0) / settled, 1) if settled else None
         return {**s, "success_rate": rate}
@@ -86,16 +92,30 @@ class DashboardBridge:
         """The start of the hour shown (a whole minute) and ``{minute, status, n}`` rows."""
         now = self._clock.now().replace(second=0, microsecond=0)
         since = now - timedelta(minutes=59)
-        return since, await self.queries.payments_per_minute(merchant.id, since)
+        return since, await self.queries.payments_per_minute(merchant.id, merchant.livemode,
+                                                             since)
 
     async def payments(self, merchant: Merchant, **kw: Any) -> tuple[list[Any], int]:
-        return await self.queries.search_payments(merchant.id, **kw)
+        return await self.queries.search_payments(merchant.id, merchant.livemode, **kw)
 
     async def attempts_of(self, delivery_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         return await self.queries.attempts_of(delivery_ids)
 
+    async def in_mode(self, merchant: Merchant, live: bool) -> Merchant:
+        """The signed-in merchant as the dashboard shows it in one mode (its Test/Live
+        switch): its key of that mode (empty if it has none yet) and ``livemode``."""
+        if not live:
+            return merchant
+        row = await self.queries.key_of_mode(merchant.id, "live")
+        return replace(merchant, livemode=True, api_key=row["api_key"] if row else "")
+
+    @staticmethod
+    def live_key(merchant: Merchant) -> str:
+        """What the merchant's live views subscribe to on ``live``: its objects of its mode."""
+        return feed_key(merchant.id, merchant.livemode)
+
     async def state_counts(self, merchant: Merchant) -> Counts:
-        return await self.queries.state_counts(merchant.id)
+        return await self.queries.state_counts(merchant.id, merchant.livemode)
 
     async def timeline(self, merchant: Merchant, machine: str,
                        object_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -104,6 +124,6 @@ class DashboardBridge:
         if machine not in MACHINE_TABLES:
             raise NotFound("Object")
         row = await self.queries.object_row(machine, object_id)
-        if row is None or str(row["merchant_id"]) != merchant.id:
+        if row is None or not merchant.owns(row):
             raise NotFound(machine.replace("_", " ").capitalize())
         return row, await self.queries.transitions(str(row["id"]))

@@ -12,7 +12,7 @@ from typing import Any
 from ..machines.models import Payment
 from .db import counted_page
 from .ids import uuid_text
-from .merchants import MERCHANT_BY_EMAIL
+from .merchants import KEY_OF_MODE, MERCHANT_BY_EMAIL
 from .queries import Queries
 from .records import payment_from_row
 from .webhooks.deliveries import ATTEMPTS_OF_MANY
@@ -27,11 +27,15 @@ class DashboardQueries(Queries):
     async def merchant_by_email(self, email: str) -> dict[str, Any] | None:
         return await self._one(MERCHANT_BY_EMAIL, (email,))
 
+    async def key_of_mode(self, merchant_id: str, mode: str) -> dict[str, Any] | None:
+        """The merchant's key row of ``mode`` (no secret shown: only hashes are stored)."""
+        return await self._one(KEY_OF_MODE, (merchant_id, mode))
+
     async def merchant(self, merchant_id: str) -> dict[str, Any] | None:
         mid = uuid_text(merchant_id)
         return None if mid is None else await self.merchant_by_id(mid)
 
-    async def payment_stats(self, merchant_id: str) -> dict[str, int]:
+    async def payment_stats(self, merchant_id: str, livemode: bool) -> dict[str, int]:
         """Counts by outcome and the money that succeeded (paise)."""
         row = await self._one(
             "SELECT count(*) AS total,"
@@ -40,23 +44,24 @@ class DashboardQueries(Queries):
             " count(*) FILTER (WHERE status = 'pending') AS pending,"
             " coalesce(sum(amount) FILTER (WHERE status = 'success'), 0) AS amount,"
             " coalesce(sum(amount_refunded), 0) AS refunded"
-            " FROM payments WHERE merchant_id = %s", (merchant_id,))
+            " FROM payments WHERE merchant_id = %s AND livemode = %s", (merchant_id, livemode))
         return {k: int(v) for k, v in (row or {}).items()}
 
-    async def payments_per_minute(self, merchant_id: str,
+    async def payments_per_minute(self, merchant_id: str, livemode: bool,
                                   since: datetime) -> list[dict[str, Any]]:
         """``{minute, status, n}`` for payments created since ``since`` (status as of now)."""
         return await self._all(
             "SELECT date_trunc('minute', created_at) AS minute, status, count(*) AS n"
-            " FROM payments WHERE merchant_id = %s AND created_at >= %s"
-            " GROUP BY 1, 2 ORDER BY 1", (merchant_id, since))
+            " FROM payments WHERE merchant_id = %s AND livemode = %s AND created_at >= %s"
+            " GROUP BY 1, 2 ORDER BY 1", (merchant_id, livemode, since))
 
-    async def search_payments(self, merchant_id: str, *, status: str | None, search: str | None,
-                       limit: int, offset: int) -> tuple[list[Payment], int]:
+    async def search_payments(self, merchant_id: str, livemode: bool, *, status: str | None,
+                              search: str | None, limit: int,
+                              offset: int) -> tuple[list[Payment], int]:
         """A page of payments, newest first, and how many match. ``search`` is a payment id
         or an order id, matched exactly."""
-        where = ["merchant_id = %s"]
-        params: list[Any] = [merchant_id]
+        where = ["merchant_id = %s", "livemode = %s"]
+        params: list[Any] = [merchant_id, livemode]
         if status:
             where.append("status = %s")
             params.append(status)
@@ -79,15 +84,17 @@ class DashboardQueries(Queries):
             out.setdefault(str(row["delivery_id"]), []).append(row)
         return out
 
-    async def state_counts(self, merchant_id: str) -> dict[str, dict[str, int]]:
+    async def state_counts(self, merchant_id: str,
+                           livemode: bool) -> dict[str, dict[str, int]]:
         """How many of the merchant's objects sit in each state, per machine."""
         rows = await self._all(
             "SELECT 'payment' AS machine, status, count(*) AS n FROM payments"
-            " WHERE merchant_id = %s GROUP BY status"
+            " WHERE merchant_id = %s AND livemode = %s GROUP BY status"
             " UNION ALL SELECT 'refund', status, count(*) FROM refunds"
-            " WHERE merchant_id = %s GROUP BY status"
+            " WHERE merchant_id = %s AND livemode = %s GROUP BY status"
             " UNION ALL SELECT 'webhook_delivery', status, count(*) FROM webhook_logs"
-            " WHERE merchant_id = %s GROUP BY status", (merchant_id,) * 3)
+            " WHERE merchant_id = %s AND livemode = %s GROUP BY status",
+            (merchant_id, livemode) * 3)
         out: dict[str, dict[str, int]] = {name: {} for name in MACHINE_TABLES}
         for row in rows:
             out[row["machine"]][row["status"]] = int(row["n"])

@@ -18,6 +18,13 @@ class NotFound(EngineError):
         self.what = what
 
 
+class AccountSuspended(EngineError):
+    """The merchant is suspended: it takes no new work (its accepted work still completes)."""
+
+    def __init__(self) -> None:
+        super().__init__("This account is suspended")
+
+
 class Conflict(EngineError):
     """A compare-and-set lost: another process moved the object first. Reload and decide again."""
 

@@ -23,15 +23,24 @@ from .commands import Answered, Keyed, KeyedAnswer
 from .errors import KeyInUseError, KeyReusedError, KeyTaken
 from .idempotency import MAX_KEY_LENGTH, PREFIXES, Claimed, IdempotencyStore, KeyInUse, KeyReused
 from .ids import new_id
+from .merchants import Merchant
 
 log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 T = TypeVar("T")
-#: The merchant id a key belongs to (its own namespace ""), or a coroutine function finding
-#: (merchant id, namespace): the public payment endpoint looks the order up, only when a key
-#: was sent, and keeps shoppers' keys apart from the merchant's.
-Owner = str | Callable[[], Awaitable[tuple[str, str]]]
+#: The merchant a key belongs to (its own namespace: "" in test mode, "live" in live mode, so
+#: that one key sent with both modes' credentials makes two objects, one per mode), or a
+#: coroutine function finding (merchant id, namespace): the public payment endpoint looks the
+#: order up, only when a key was sent, and keeps shoppers' keys apart from the merchant's.
+Owner = Merchant | Callable[[], Awaitable[tuple[str, str]]]
+
+
+def mode_namespace(merchant: Merchant, namespace: str = "") -> str:
+    """``namespace`` for this caller's mode: live-mode keys live apart from test-mode ones."""
+    if not merchant.livemode:
+        return namespace
+    return f"{namespace}:live" if namespace else "live"
 
 
 @dataclass(frozen=True)
@@ -110,7 +119,8 @@ async def create_once(store: IdempotencyStore | None,
         return Reply(status, render(cast(T, await create(None))))
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ValidationError(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters")
-    merchant_id, namespace = (owner, "") if isinstance(owner, str) else await owner()
+    merchant_id, namespace = ((owner.id, mode_namespace(owner)) if isinstance(owner, Merchant)
+                              else await owner())
     named = fingerprint(request.method, request.path, request.body, store.card_key)
     answer = KeyedAnswer(merchant_id, namespace, key, named, status,
                          lambda created: render(created), store.ttl)

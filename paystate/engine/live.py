@@ -85,12 +85,24 @@ class _Merchant:
         self.counts: Counts | None = None
 
 
+def feed_key(merchant_id: str, livemode: bool) -> str:
+    """What a browser subscribes to: one merchant's objects of one mode."""
+    return f"{merchant_id}:live" if livemode else merchant_id
+
+
+def split_feed_key(key: str) -> tuple[str, bool]:
+    """The inverse of ``feed_key``: (merchant id, livemode)."""
+    merchant_id, _, mode = key.partition(":")
+    return merchant_id, mode == "live"
+
+
 def _entry_message(stream: str, streams: StreamNames,
                    payload: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """(merchant id, what a browser is told) for one stream entry, or None to ignore it."""
-    merchant = payload.get("merchant_id")
-    if not isinstance(merchant, str):
+    """(feed key, what a browser is told) for one stream entry, or None to ignore it."""
+    merchant_id = payload.get("merchant_id")
+    if not isinstance(merchant_id, str):
         return None
+    merchant = feed_key(merchant_id, bool(payload.get("livemode")))
     if stream == streams.events:
         event = str(payload.get("event") or "")
         machine = event.split(".", 1)[0]

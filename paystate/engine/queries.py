@@ -41,6 +41,13 @@ class Queries:
                               (order_id,))
         return None if row is None else list(row["checkout_origins"])
 
+    async def suspended_order(self, order_id: str) -> bool:
+        """Whether the order's merchant is suspended (False for no such order)."""
+        row = await self._one("SELECT m.status FROM orders o"
+                              " JOIN merchants m ON m.id = o.merchant_id WHERE o.id = %s",
+                              (order_id,))
+        return row is not None and row["status"] == "suspended"
+
     async def order(self, order_id: str) -> Order | None:
         row = await self._one(BY_ID["order"], (order_id,))
         return order_from_row(row) if row else None
@@ -58,10 +65,10 @@ class Queries:
                                " ORDER BY created_at, id", (payment_id,))
         return [refund_from_row(r) for r in rows]
 
-    async def payments(self, merchant_id: str, limit: int, offset: int,
+    async def payments(self, merchant_id: str, livemode: bool, limit: int, offset: int,
                        status: str | None) -> tuple[list[Payment], int]:
-        where = "merchant_id = %s" + (" AND status = %s" if status else "")
-        params: tuple[Any, ...] = (merchant_id, status) if status else (merchant_id,)
+        where = "merchant_id = %s AND livemode = %s" + (" AND status = %s" if status else "")
+        params: tuple[Any, ...] = (merchant_id, livemode) + ((status,) if status else ())
 
         rows, total = await counted_page(self._pool, "payments", where, params, limit, offset)
         return [payment_from_row(r) for r in rows], total
@@ -92,29 +99,29 @@ class Queries:
                                " ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
                                (*params, limit, offset))
 
-    async def orders_page(self, merchant_id: str, limit: int, offset: int,
+    async def orders_page(self, merchant_id: str, livemode: bool, limit: int, offset: int,
                           created_from: datetime | None = None,
                           created_to: datetime | None = None,
                           receipt: str | None = None) -> list[Order]:
-        where = "merchant_id = %s"
-        params: tuple[Any, ...] = (merchant_id,)
+        where = "merchant_id = %s AND livemode = %s"
+        params: tuple[Any, ...] = (merchant_id, livemode)
         if receipt is not None:
-            where, params = where + " AND receipt = %s", (merchant_id, receipt)
+            where, params = where + " AND receipt = %s", (*params, receipt)
         rows = await self._page("orders", where, params, limit, offset, created_from, created_to)
         return [order_from_row(r) for r in rows]
 
-    async def payments_page(self, merchant_id: str, limit: int, offset: int,
+    async def payments_page(self, merchant_id: str, livemode: bool, limit: int, offset: int,
                             created_from: datetime | None = None,
                             created_to: datetime | None = None) -> list[Payment]:
-        rows = await self._page("payments", "merchant_id = %s", (merchant_id,), limit, offset,
-                                created_from, created_to)
+        rows = await self._page("payments", "merchant_id = %s AND livemode = %s",
+                                (merchant_id, livemode), limit, offset, created_from, created_to)
         return [payment_from_row(r) for r in rows]
 
-    async def refunds_page(self, merchant_id: str, limit: int, offset: int,
+    async def refunds_page(self, merchant_id: str, livemode: bool, limit: int, offset: int,
                            created_from: datetime | None = None,
                            created_to: datetime | None = None) -> list[Refund]:
-        rows = await self._page("refunds", "merchant_id = %s", (merchant_id,), limit, offset,
-                                created_from, created_to)
+        rows = await self._page("refunds", "merchant_id = %s AND livemode = %s",
+                                (merchant_id, livemode), limit, offset, created_from, created_to)
         return [refund_from_row(r) for r in rows]
 
     async def payments_of_order(self, order_id: str) -> list[Payment]:

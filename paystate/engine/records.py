@@ -14,7 +14,8 @@ def order_from_row(row: dict[str, Any]) -> Order:
     return Order(id=row["id"], merchant_id=str(row["merchant_id"]), amount=row["amount"],
                  currency=row["currency"], receipt=row["receipt"], notes=row["notes"] or {},
                  state=row["status"], version=row["version"], created_at=row["created_at"],
-                 updated_at=row["updated_at"], paid_payment_id=row["paid_payment_id"])
+                 updated_at=row["updated_at"], paid_payment_id=row["paid_payment_id"],
+                 livemode=row["livemode"])
 
 
 def payment_from_row(row: dict[str, Any]) -> Payment:
@@ -27,7 +28,8 @@ def payment_from_row(row: dict[str, Any]) -> Payment:
                    amount_refund_pending=row["amount_refund_pending"],
                    settle_due_at=row["settle_due_at"], version=row["version"],
                    created_at=row["created_at"], updated_at=row["updated_at"],
-                   public=row["public"], test_outcome=row["test_outcome"])
+                   public=row["public"], test_outcome=row["test_outcome"],
+                   livemode=row["livemode"])
 
 
 def refund_from_row(row: dict[str, Any]) -> Refund:
@@ -35,7 +37,8 @@ def refund_from_row(row: dict[str, Any]) -> Refund:
                   merchant_id=str(row["merchant_id"]), amount=row["amount"],
                   reason=row["reason"], state=row["status"], settle_due_at=row["settle_due_at"],
                   processed_at=row["processed_at"], version=row["version"],
-                  created_at=row["created_at"], updated_at=row["updated_at"])
+                  created_at=row["created_at"], updated_at=row["updated_at"],
+                  livemode=row["livemode"])
 
 
 #: Per kind: the table, the row-to-object function and the name a NotFound gives.

@@ -83,8 +83,9 @@ class SessionStore:
         now = self._clock.now()
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT s.password_stamp AS session_stamp, s.last_seen_at AS session_seen, m.*"
-                " FROM dashboard_sessions s JOIN merchants m ON m.id = s.merchant_id"
+                "SELECT s.password_stamp AS session_stamp, s.last_seen_at AS session_seen, m.*,"
+                " k.api_key FROM dashboard_sessions s JOIN merchants m ON m.id = s.merchant_id"
+                " LEFT JOIN merchant_keys k ON k.merchant_id = m.id AND k.mode = 'test'"
                 " WHERE s.id_hash = %s AND s.expires_at > %s AND s.last_seen_at > %s",
                 (key, now, now - self._idle))
             row = await cur.fetchone()

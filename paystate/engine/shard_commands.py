@@ -104,7 +104,7 @@ class ShardCommands:
             return
         uow.emit(self._rules.streams.events, {
             "event": name, "timestamp": int(uow.at.timestamp()), "merchant_id": model.merchant_id,
-            "entity_id": model.id, "data": body,
+            "livemode": model.livemode, "entity_id": model.id, "data": body,
         })
 
     def _create(self, uow: UnitOfWork, kind: str, obj: Any) -> None:
@@ -119,7 +119,8 @@ class ShardCommands:
         low, high = delay_range_ms
         return uow.at + timedelta(milliseconds=self._rng.randint(low, high))
 
-    def _created_before(self, kind: str, object_id: str, merchant_id: str) -> Any:
+    def _created_before(self, kind: str, object_id: str, merchant_id: str,
+                        livemode: bool) -> Any:
         """For a create whose id an idempotency key chose: the object if an earlier attempt
         already created it, else None. Checked before any guard, because the object's own
         effects (a reserved refund amount, a paid order) would refuse it a second time."""
@@ -127,7 +128,7 @@ class ShardCommands:
             obj = self._rows.get(kind, object_id)
         except NotFound:
             return None
-        if obj.merchant_id != merchant_id:
+        if obj.merchant_id != merchant_id or obj.livemode != livemode:
             raise NotFound(type(obj).__name__)
         return obj
 
@@ -148,21 +149,23 @@ class ShardCommands:
 
     def _CreateOrder(self, cmd: c.CreateOrder, uow: UnitOfWork) -> Order | c.Answered:
         if cmd.may_exist and (old := self._created_before("order", cmd.order_id,
-                                                          cmd.merchant_id)):
+                                                          cmd.merchant_id, cmd.livemode)):
             return old
         order = Order(id=cmd.order_id, merchant_id=cmd.merchant_id, amount=cmd.amount,
                       currency=cmd.currency, receipt=cmd.receipt, notes=dict(cmd.notes),
-                      state=ORDER.initial, version=1, created_at=uow.at, updated_at=uow.at)
+                      state=ORDER.initial, version=1, created_at=uow.at, updated_at=uow.at,
+                      livemode=cmd.livemode)
         self._create(uow, "order", order)
         return self._answered(uow, cmd.answer, order)
 
     def _CreatePayment(self, cmd: c.CreatePayment, uow: UnitOfWork) -> Payment | c.Answered:
         order: Order = self._rows.get("order", cmd.order_id)
-        if cmd.merchant_id is not None and order.merchant_id != cmd.merchant_id:
+        if cmd.merchant_id is not None and (order.merchant_id != cmd.merchant_id or (
+                cmd.livemode is not None and order.livemode != cmd.livemode)):
             raise NotFound("Order")
         check_amount(order, cmd.amount)
         if cmd.may_exist and (old := self._created_before("payment", cmd.payment_id,
-                                                          order.merchant_id)):
+                                                          order.merchant_id, order.livemode)):
             return old
         if not accepts_payment(order):
             raise InvalidTransition(ORDER_ALREADY_PAID)
@@ -185,7 +188,7 @@ class ShardCommands:
             amount_refund_pending=0,
             settle_due_at=uow.at + timedelta(milliseconds=delay_ms),
             version=1, created_at=uow.at, updated_at=uow.at, public=cmd.merchant_id is None,
-            test_outcome=test_outcome)
+            test_outcome=test_outcome, livemode=order.livemode)
         self._create(uow, "payment", payment)
         self._batch_payments[order.id] = self._batch_payments.get(order.id, 0) + payment.public
         uow.emit(self._rules.streams.payment_jobs, {
@@ -215,7 +218,7 @@ class ShardCommands:
 
     def _CapturePayment(self, cmd: c.CapturePayment, uow: UnitOfWork) -> Payment:
         payment: Payment = self._rows.get("payment", cmd.payment_id)
-        if payment.merchant_id != cmd.merchant_id:
+        if payment.merchant_id != cmd.merchant_id or payment.livemode != cmd.livemode:
             raise NotFound("Payment")
         check_capture_amount(payment, cmd.amount)
         if not paid_by(self._rows.get("order", payment.order_id), payment.id):
@@ -225,10 +228,10 @@ class ShardCommands:
 
     def _CreateRefund(self, cmd: c.CreateRefund, uow: UnitOfWork) -> Refund | c.Answered:
         if cmd.may_exist and (old := self._created_before("refund", cmd.refund_id,
-                                                          cmd.merchant_id)):
+                                                          cmd.merchant_id, cmd.livemode)):
             return old
         payment: Payment = self._rows.get("payment", cmd.payment_id)
-        if payment.merchant_id != cmd.merchant_id:
+        if payment.merchant_id != cmd.merchant_id or payment.livemode != cmd.livemode:
             raise NotFound("Payment")
         rule = {"captured_only": True} if cmd.captured_only else {}
         self._fire(payment, "reserve_refund", amount=cmd.amount, refund_id=cmd.refund_id, **rule)
@@ -236,7 +239,8 @@ class ShardCommands:
                         merchant_id=payment.merchant_id, amount=cmd.amount, reason=cmd.reason,
                         state=REFUND.initial,
                         settle_due_at=self._due(self._rules.refund_delay_ms, uow),
-                        processed_at=None, version=1, created_at=uow.at, updated_at=uow.at)
+                        processed_at=None, version=1, created_at=uow.at, updated_at=uow.at,
+                        livemode=payment.livemode)
         self._create(uow, "refund", refund)
         uow.emit(self._rules.streams.refund_jobs, {
             "kind": "settle_refund", "order_id": payment.order_id, "refund_id": refund.id,

@@ -45,6 +45,7 @@ def api_routes() -> list[tuple[str, type]]:
         (r"/api/v1/merchant/checkout_origins", merchant.CheckoutOriginsHandler),
         (r"/api/v1/merchant/webhook/secret", merchant.WebhookSecretHandler),
         (r"/api/v1/merchant/webhook/test", merchant.WebhookTestHandler),
+        (r"/api/v1/merchant/keys/roll", merchant.KeyRollHandler),
     ]
 
 

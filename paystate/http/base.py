@@ -15,7 +15,7 @@ from tornado.web import RequestHandler, stream_request_body
 from ..config import Settings
 from ..encoding import json_bytes as dumps
 from ..engine.bridge import Engine, Merchant
-from .errors import ApiError, bad_request, to_error, unauthorized
+from .errors import ApiError, bad_request, suspended, to_error, unauthorized
 from .guards import Guards
 
 log = logging.getLogger(__name__)
@@ -217,6 +217,8 @@ class BaseHandler(RequestHandler):
         merchant = await self.engine.authenticate(key, secret)
         if merchant is None:
             raise unauthorized()
+        if merchant.suspended:
+            raise suspended()
         guards = self.deps.guards
         retry_after = guards.local.acquire(guards.merchant_rate, "merchant", merchant.id)
         if retry_after is not None:

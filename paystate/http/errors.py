@@ -6,7 +6,15 @@ import logging
 
 from tornado.web import HTTPError
 
-from ..engine.bridge import Conflict, KeyInUseError, KeyReusedError, NotFound, dependency_down
+from ..engine.bridge import (
+    AccountSuspended,
+    Conflict,
+    DuplicateEmail,
+    KeyInUseError,
+    KeyReusedError,
+    NotFound,
+    dependency_down,
+)
 from ..machines.errors import AttemptsExhausted, DomainError
 
 log = logging.getLogger(__name__)
@@ -30,6 +38,12 @@ def bad_request(description: str) -> ApiError:
     return ApiError(400, "BAD_REQUEST_ERROR", description)
 
 
+def suspended() -> ApiError:
+    """A suspended merchant's right credentials: refused, and told why (not a 401, which
+    would send its developers hunting for a wrong key)."""
+    return ApiError(403, "ACCOUNT_SUSPENDED", "This account is suspended")
+
+
 def unauthorized() -> ApiError:
     return ApiError(401, "AUTHENTICATION_ERROR", "Invalid API credentials")
 
@@ -50,6 +64,10 @@ def to_error(exc: BaseException | None, status: int = 500) -> ApiError:
         return ApiError(429, exc.code, exc.message, {"Retry-After": str(ATTEMPTS_RETRY_AFTER_S)})
     if isinstance(exc, DomainError):
         return ApiError(400, exc.code, exc.message)
+    if isinstance(exc, AccountSuspended):
+        return suspended()
+    if isinstance(exc, DuplicateEmail):
+        return ApiError(409, "DUPLICATE_EMAIL", str(exc))
     if isinstance(exc, KeyReusedError):
         return ApiError(422, "IDEMPOTENCY_KEY_REUSED", str(exc))
     if isinstance(exc, KeyInUseError):

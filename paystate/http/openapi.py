@@ -25,6 +25,7 @@ ERRORS: dict[int, tuple[str, str]] = {
     400: ("BadRequest", ("Validation failed or the object is in the wrong state "
                          "(BAD_REQUEST_ERROR, INVALID_VPA, INVALID_CARD, EXPIRED_CARD)")),
     401: ("Unauthorized", "Missing or invalid API credentials (AUTHENTICATION_ERROR)"),
+    403: ("AccountSuspended", "The merchant's account is suspended (ACCOUNT_SUSPENDED)"),
     404: ("NotFound", "Unknown id, or an id owned by another merchant (NOT_FOUND_ERROR)"),
     409: ("Conflict", ("A request with this Idempotency-Key is still in progress "
                        "(IDEMPOTENCY_KEY_IN_USE), or the object changed concurrently (CONFLICT); "
@@ -56,11 +57,11 @@ def operation(op_id: str, tag: str, summary: str, ok: dict[int, dict[str, Any]],
               body: str | None = None, body_required: bool = True, idempotent: bool = False,
               errors: tuple[int, ...] = (), description: str | None = None) -> dict[str, Any]:
     """One operation. ``errors`` are the 4xx statuses the handler can answer besides those
-    implied here: 401 with ``auth``, 400 and 413 with a ``body``, 400/409/422 with
+    implied here: 401 and 403 with ``auth``, 400 and 413 with a ``body``, 400/409/422 with
     ``idempotent`` (the Idempotency-Key header)."""
     statuses = set(errors)
     if auth:
-        statuses.add(401)
+        statuses |= {401, 403}
     if body:
         statuses |= {400, 413}
     if idempotent:
@@ -162,8 +163,9 @@ def payment_paths() -> dict[str, dict[str, Any]]:
         "/api/v1/payments/public": {"post": operation(
             "createPaymentPublic", "payments", "Pay from the checkout page (no credentials)",
             created("The new payment's public view", "PaymentPublic"), auth=False,
-            body="PaymentCreate", idempotent=True, errors=(404,),
-            description="The merchant is the order's; an Idempotency-Key is scoped to it.")},
+            body="PaymentCreate", idempotent=True, errors=(403, 404),
+            description="The merchant is the order's; an Idempotency-Key is scoped to it. "
+                        "403 ACCOUNT_SUSPENDED when the order's merchant is suspended.")},
         "/api/v1/payments/{payment_id}": {"get": operation(
             "getPayment", "payments", "Read one of your payments",
             ok("The payment", ref("Payment")), params=[PAYMENT_ID], errors=(404,))},
@@ -243,6 +245,12 @@ def webhook_paths() -> dict[str, dict[str, Any]]:
         "/api/v1/merchant/webhook/secret": {"post": operation(
             "rotateWebhookSecret", "merchant", "Regenerate the webhook secret",
             ok("The merchant with its new secret", ref("Merchant")))},
+        "/api/v1/merchant/keys/roll": {"post": operation(
+            "rollKey", "merchant", "Roll the API secret of your test or live key",
+            ok("The key with its new secret, shown once", ref("RolledKey")), body="KeyRoll",
+            description="The new secret works at once; the old one until "
+                        "previous_expires_at. Every gateway process sees the change within "
+                        "2 seconds.")},
         "/api/v1/merchant/webhook/test": {"post": operation(
             "sendTestWebhook", "merchant", "Send a webhook.test delivery",
             ok("The delivery once its first attempt is recorded (or still pending after a "

@@ -30,7 +30,7 @@ Schema = dict[str, Any]
 ERROR_CODES = ("AUTHENTICATION_ERROR", "BAD_REQUEST_ERROR", "INVALID_VPA", "INVALID_CARD",
                "EXPIRED_CARD", "NOT_FOUND_ERROR", "IDEMPOTENCY_KEY_REUSED",
                "IDEMPOTENCY_KEY_IN_USE", "CONFLICT", "PAYLOAD_TOO_LARGE", "RATE_LIMITED",
-               "INTERNAL_ERROR", "SERVICE_UNAVAILABLE")
+               "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "ACCOUNT_SUSPENDED")
 WEBHOOK_EVENTS = ("payment.created", "payment.pending", "payment.success", "payment.failed",
                   "payment.captured", "refund.created", "refund.processed", "webhook.test")
 PAYMENT_STATUSES = ("pending", "success", "failed")
@@ -120,10 +120,13 @@ ORDER_CREATE = request_object(
      "notes": nullable(NOTES)})
 
 ORDER_STATUS = enum("created", "paid")
+LIVEMODE = {"type": "boolean",
+            "description": "the mode of the key that made it: true live, false test; "
+                           "visible only to keys of the same mode"}
 ORDER = response_object({
     "id": prefixed_id("order_"), "merchant_id": UUID, "amount": AMOUNT, "currency": CURRENCY,
     "receipt": nullable(string()), "notes": {"type": "object"}, "status": ORDER_STATUS,
-    "created_at": TIMESTAMP, "updated_at": TIMESTAMP})
+    "livemode": LIVEMODE, "created_at": TIMESTAMP, "updated_at": TIMESTAMP})
 ORDER_PUBLIC = response_object({"id": prefixed_id("order_"), "amount": AMOUNT,
                                 "currency": CURRENCY, "status": ORDER_STATUS},
                                "What the checkout page shows; no merchant data.")
@@ -164,7 +167,7 @@ def payment(method: str, instrument: dict[str, Schema]) -> Schema:
         "status": enum(*PAYMENT_STATUSES), "captured": {"type": "boolean"},
         "amount_refunded": AMOUNT | {"description": "sum of processed refunds"},
         "error_code": nullable(string()), "error_description": nullable(string()),
-        "created_at": TIMESTAMP, "updated_at": TIMESTAMP})
+        "livemode": LIVEMODE, "created_at": TIMESTAMP, "updated_at": TIMESTAMP})
 
 
 UPI_PAYMENT = payment("upi", {"vpa": string()})
@@ -191,7 +194,7 @@ REFUND_CREATE_WITH_PAYMENT = request_object({"payment_id": ID_REF, **REFUND_FIEL
 REFUND = response_object({
     "id": prefixed_id("rfnd_"), "payment_id": prefixed_id("pay_"), "amount": AMOUNT,
     "reason": nullable(string()), "status": enum("pending", "processed", "failed"),
-    "created_at": TIMESTAMP, "processed_at": nullable(TIMESTAMP)})
+    "livemode": LIVEMODE, "created_at": TIMESTAMP, "processed_at": nullable(TIMESTAMP)})
 
 TRANSITION = response_object({
     "from_state": nullable(string()), "to_state": string(), "trigger": string(),
@@ -208,7 +211,8 @@ DELIVERY_FIELDS: dict[str, Schema] = {
     "state": enum(*DELIVERY_STATES) | {
         "description": "the delivery machine's own state; pending and retrying both show "
                        "as status pending"},
-    "attempts": integer(0), "created_at": TIMESTAMP, "last_attempt_at": nullable(TIMESTAMP),
+    "attempts": integer(0), "livemode": LIVEMODE, "created_at": TIMESTAMP,
+    "last_attempt_at": nullable(TIMESTAMP),
     "next_retry_at": nullable(TIMESTAMP), "response_code": nullable(integer())}
 DELIVERY = response_object(DELIVERY_FIELDS)
 DELIVERY_PAGE = response_object({"data": {"type": "array", "items": ref("WebhookDelivery")},
@@ -233,7 +237,9 @@ WEBHOOK_RETRY = response_object({"id": UUID, "status": const("pending"),
                                  "state": const("pending"),
                                  "message": const("Webhook retry scheduled")})
 MERCHANT = response_object({
-    "id": UUID, "name": string(), "email": string(), "api_key": string(),
+    "id": UUID, "name": string(), "email": string(),
+    "api_key": string(description="the key of this request's mode"),
+    "livemode": LIVEMODE | {"description": "the mode of the key this request used"},
     "webhook_url": nullable(string()), "webhook_secret": string(),
     "checkout_origins": {"type": "array", "items": string(255)},
     "created_at": TIMESTAMP, "updated_at": TIMESTAMP})
@@ -247,6 +253,16 @@ WEBHOOK_URL = request_object(
                             description="http(s); null removes it. Outside TEST_MODE and "
                                         "WEBHOOK_ALLOW_PRIVATE the host must resolve to "
                                         "public addresses"))})
+
+KEY_ROLL = request_object(
+    {"mode": enum("test", "live")},
+    {"expires_in_hours": nullable(integer(0, 168) | {
+        "default": 24, "description": "how long the old secret keeps working; 0: not at all"})},
+    "A new secret for the key of that mode; the api_key stays.")
+ROLLED_KEY = response_object({
+    "api_key": string(), "api_secret": string(description="shown this once; stored hashed"),
+    "previous_expires_at": nullable(TIMESTAMP | {
+        "description": "until when the old secret works; null when the key was just issued"})})
 
 # -- operations ------------------------------------------------------------------------------
 
@@ -272,7 +288,7 @@ SCHEMAS: dict[str, Schema] = {
     "Transition": TRANSITION, "WebhookDelivery": DELIVERY, "WebhookDeliveryPage": DELIVERY_PAGE,
     "WebhookAttempt": ATTEMPT, "WebhookDeliveryDetail": DELIVERY_DETAIL,
     "WebhookRetry": WEBHOOK_RETRY, "Merchant": MERCHANT, "WebhookUrl": WEBHOOK_URL,
-    "CheckoutOrigins": CHECKOUT_ORIGINS,
+    "CheckoutOrigins": CHECKOUT_ORIGINS, "KeyRoll": KEY_ROLL, "RolledKey": ROLLED_KEY,
     "Health": HEALTH, "JobsStatus": JOBS_STATUS, "TestMerchant": TEST_MERCHANT,
 }
 
@@ -292,4 +308,5 @@ EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
     "WebhookUrl": {"set": {"url": "https://merchant.example.com/webhooks"},
                    "remove": {"url": None}},
     "CheckoutOrigins": {"shop": {"origins": ["https://shop.example", "https://staging.shop.example"]}},
+    "KeyRoll": {"roll": {"mode": "test", "expires_in_hours": 24}},
 }

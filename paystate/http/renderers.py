@@ -33,7 +33,8 @@ DELIVERY_STATES = tuple(DELIVERY_STATUS)
 def order_json(o: Order) -> dict[str, Any]:
     return {"id": o.id, "merchant_id": o.merchant_id, "amount": o.amount,
             "currency": o.currency, "receipt": o.receipt, "notes": o.notes, "status": o.state,
-            "created_at": iso(o.created_at), "updated_at": iso(o.updated_at)}
+            "livemode": o.livemode, "created_at": iso(o.created_at),
+            "updated_at": iso(o.updated_at)}
 
 
 def order_public_json(o: Order) -> dict[str, Any]:
@@ -50,7 +51,8 @@ def payment_json(p: Payment) -> dict[str, Any]:
         body["card_last4"] = p.card_last4
     body.update({"status": p.state, "captured": p.captured, "amount_refunded": p.amount_refunded,
                  "error_code": p.error_code, "error_description": p.error_description,
-                 "created_at": iso(p.created_at), "updated_at": iso(p.updated_at)})
+                 "livemode": p.livemode, "created_at": iso(p.created_at),
+                 "updated_at": iso(p.updated_at)})
     return body
 
 
@@ -62,7 +64,7 @@ def payment_public_json(p: Payment) -> dict[str, Any]:
 
 def refund_json(r: Refund) -> dict[str, Any]:
     return {"id": r.id, "payment_id": r.payment_id, "amount": r.amount, "reason": r.reason,
-            "status": r.state, "created_at": iso(r.created_at),
+            "status": r.state, "livemode": r.livemode, "created_at": iso(r.created_at),
             "processed_at": iso(r.processed_at)}
 
 
@@ -86,8 +88,8 @@ def delivery_json(row: dict[str, Any]) -> dict[str, Any]:
     last_attempt_at, next_retry_at, response_code}``."""
     return {"id": str(row["id"]), "event": row["event"],
             "status": delivery_status(row["status"]), "state": row["status"],
-            "attempts": row["attempts"], "created_at": iso(row["created_at"]),
-            "last_attempt_at": iso(row["last_attempt_at"]),
+            "attempts": row["attempts"], "livemode": row["livemode"],
+            "created_at": iso(row["created_at"]), "last_attempt_at": iso(row["last_attempt_at"]),
             "next_retry_at": iso(row["next_retry_at"]), "response_code": row["response_code"]}
 
 
@@ -114,7 +116,8 @@ def retry_json(delivery_id: str, state: str) -> dict[str, Any]:
 def merchant_json(row: dict[str, Any]) -> dict[str, Any]:
     """The merchant's own profile with its webhook settings (``GET /api/v1/merchant``)."""
     return {"id": str(row["id"]), "name": row["name"], "email": row["email"],
-            "api_key": row["api_key"], "webhook_url": row["webhook_url"],
+            "api_key": row["api_key"], "livemode": bool(row.get("livemode")),
+            "webhook_url": row["webhook_url"],
             "webhook_secret": row["webhook_secret"],
             "checkout_origins": list(row["checkout_origins"]), "created_at": iso(row["created_at"]),
             "updated_at": iso(row["updated_at"])}

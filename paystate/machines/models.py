@@ -20,6 +20,8 @@ class Order:
     created_at: datetime
     updated_at: datetime
     paid_payment_id: str | None = None
+    # The mode of the key that created it (test: false); its payments and refunds share it.
+    livemode: bool = False
 
     @property
     def status(self) -> str:
@@ -53,6 +55,7 @@ class Payment:
     # Test mode only: the outcome its instrument decided at creation ('success' or the error
     # code to fail with); None: the acquirer decides (migration 011).
     test_outcome: str | None = None
+    livemode: bool = False  # its order's
 
     @property
     def status(self) -> str:
@@ -73,6 +76,7 @@ class Refund:
     version: int
     created_at: datetime
     updated_at: datetime
+    livemode: bool = False  # its payment's
 
     @property
     def status(self) -> str:

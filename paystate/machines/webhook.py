@@ -51,6 +51,7 @@ class WebhookDelivery:
     version: int
     created_at: datetime
     updated_at: datetime
+    livemode: bool = False  # the event's: a delivery is seen only with keys of its mode
 
     @property
     def status(self) -> str:

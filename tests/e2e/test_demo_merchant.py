@@ -37,7 +37,8 @@ def run_cli(settings: Settings, *args: str, **env: str) -> subprocess.CompletedP
 
 def demo_rows(settings: Settings) -> int:
     with psycopg.connect(settings.database_url) as conn:
-        row = conn.execute("SELECT count(*) FROM merchants WHERE id = %s OR api_key = %s",
+        row = conn.execute("SELECT count(*) FROM merchants WHERE id = %s OR id IN"
+                           " (SELECT merchant_id FROM merchant_keys WHERE api_key = %s)",
                            (TEST_MERCHANT_ID, AUTH["X-Api-Key"])).fetchone()
     assert row is not None
     return int(row[0])

@@ -15,7 +15,7 @@ import redis
 import requests
 
 from paystate.config import TEST_MERCHANT_ID, Settings
-from paystate.engine.secrets_hash import hash_api_secret
+from paystate.engine.merchants import create_merchant
 from paystate.engine.streams import StreamNames
 from tests.support import Client, ThreadGateway, make_settings, wait_until
 
@@ -145,12 +145,9 @@ def test_keys_are_scoped_per_merchant(client: Client, settings: Settings) -> Non
     other_id = str(uuid.uuid4())
     api_key, secret = f"key_{uuid.uuid4().hex[:12]}", "secret_other"
     now = datetime.now(UTC)
-    with psycopg.connect(settings.database_url) as conn:
-        conn.execute("INSERT INTO merchants (id, name, email, api_key, api_secret_hash,"
-                     " webhook_secret, created_at, updated_at)"
-                     " VALUES (%s, 'Other', %s, %s, %s, 'whsec_x', %s, %s)",
-                     (other_id, f"{api_key}@example.com", api_key, hash_api_secret(secret),
-                      now, now))
+    create_merchant(settings.database_url, name="Other", email=f"{api_key}@example.com",
+                    api_key=api_key, api_secret=secret, now=now, webhook_secret="whsec_x",
+                    merchant_id=other_id)
     other = Client(client.base, {"X-Api-Key": api_key, "X-Api-Secret": secret})
     key = new_key()
     mine = post(client, "/api/v1/orders", {"amount": 10000}, key)

@@ -33,7 +33,8 @@ def test_partial_then_full_refund_processed(client: Client, settings: Settings) 
                                                                     "reason": "damaged"})
     assert r1.status_code == 201, r1.text
     body = r1.json()
-    assert set(body) == {"id", "payment_id", "amount", "reason", "status", "created_at",
+    assert set(body) == {"id", "payment_id", "amount", "reason", "status", "livemode",
+                         "created_at",
                          "processed_at"}
     assert body["status"] == "pending" and body["processed_at"] is None
     assert body["id"].startswith("rfnd_") and len(body["id"]) == 21
@@ -91,9 +92,11 @@ def test_unknown_or_foreign_payment_is_404(client: Client, settings: Settings) -
     from paystate.engine.secrets_hash import hash_api_secret
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         conn.execute(
-            "INSERT INTO merchants (id, name, email, api_key, api_secret_hash, webhook_secret,"
-            " created_at, updated_at) VALUES (gen_random_uuid(), 'Other', 'other-refunds@x.in',"
-            " 'key_other_refunds', %s, 'whsec_x', now(), now()) ON CONFLICT DO NOTHING",
+            "WITH m AS (INSERT INTO merchants (id, name, email, webhook_secret, created_at,"
+            " updated_at) VALUES (gen_random_uuid(), 'Other', 'other-refunds@x.in', 'whsec_x',"
+            " now(), now()) ON CONFLICT DO NOTHING RETURNING id)"
+            " INSERT INTO merchant_keys (api_key, merchant_id, mode, secret_hash, created_at)"
+            " SELECT 'key_other_refunds', id, 'test', %s, now() FROM m",
             (hash_api_secret("secret_other"),))
     other = Client(client.base, {"X-Api-Key": "key_other_refunds", "X-Api-Secret": "secret_other"})
     r = other.post(f"/api/v1/payments/{payment['id']}/refunds", {"amount": 100})

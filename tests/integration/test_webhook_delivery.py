@@ -70,7 +70,8 @@ def test_payment_events_arrive_signed_and_byte_exact(
     quiet.wait_payment(other["id"])
     assert client.get(f"/api/v1/payments/{payment['id']}").json()["status"] == "success"
     assert rows(gateway.settings, "SELECT count(*) AS n FROM webhook_logs w JOIN merchants m"
-                " ON m.id = w.merchant_id WHERE m.api_key = %s",
+                " ON m.id = w.merchant_id JOIN merchant_keys k ON k.merchant_id = m.id"
+                " WHERE k.api_key = %s",
                 quiet.auth["X-Api-Key"])[0]["n"] == 0
 
 

@@ -24,7 +24,7 @@ AT = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
 def row(state: str, attempts: int = 0, **extra: Any) -> dict[str, Any]:
     return {"id": "0b6f1c3e-8a52-4d7e-9f0a-3c2b1d4e5f60", "event": "payment.success",
             "status": state, "attempts": attempts, "created_at": AT, "last_attempt_at": None,
-            "next_retry_at": None, "response_code": None,
+            "next_retry_at": None, "response_code": None, "livemode": False,
             "merchant_id": "550e8400-e29b-41d4-a716-446655440000", "updated_at": AT,
             "payload": json.dumps({"event": "payment.success", "timestamp": 1,
                                    "data": {"payment": {"id": "pay_1"}}}), **extra}

@@ -173,8 +173,8 @@ class DispatcherActor(pykka.ThreadingActor):
         record(self._uow, KIND, WEBHOOK_DELIVERY, event)
 
     def _new_delivery(self, uow: UnitOfWork, merchant_id: str, event: str, timestamp: int,
-                      data: Mapping[str, Any], key: str, leased: bool = False
-                      ) -> WebhookDelivery:
+                      data: Mapping[str, Any], key: str, leased: bool = False,
+                      livemode: bool = False) -> WebhookDelivery:
         """A delivery whose first attempt is due by the schedule. ``leased``: this process
         makes that attempt as soon as the row is committed (the row is written leased to it,
         and no job goes through Redis); a crash before it lets the lease expire, and the
@@ -187,7 +187,7 @@ class DispatcherActor(pykka.ThreadingActor):
             lease_owner=self._config.owner if leased else None,
             lease_token=new_uuid() if leased else None,
             lease_until=uow.at + self._config.lease if leased else None,
-            version=1, created_at=uow.at, updated_at=uow.at)
+            version=1, created_at=uow.at, updated_at=uow.at, livemode=livemode)
         uow.insert(KIND, {f.name: getattr(d, f.name) for f in fields(d)})
         uow.record_transition(KIND, d.id, 1, None, d.state, "create", {"event": event})
         if not leased:
@@ -198,7 +198,7 @@ class DispatcherActor(pykka.ThreadingActor):
         assert d.next_retry_at is not None
         uow.emit(self._config.streams.webhook_jobs, {
             "kind": "deliver_webhook", "delivery_id": d.id, "merchant_id": d.merchant_id,
-            "attempt": d.attempts + 1, "due_at": d.next_retry_at.isoformat()})
+            "livemode": d.livemode, "attempt": d.attempts + 1, "due_at": d.next_retry_at.isoformat()})
 
     # -- creating ------------------------------------------------------------------------
 
@@ -235,7 +235,8 @@ class DispatcherActor(pykka.ThreadingActor):
                 if leased:
                     room[merchant_id] = free - 1
                 made.append((self._new_delivery(uow, merchant_id, str(p["event"]), timestamp,
-                                                p.get("data") or {}, key, leased), leased))
+                                                p.get("data") or {}, key, leased,
+                                                bool(p.get("livemode"))), leased))
             return made
 
         made = self._write(decide)
@@ -266,7 +267,7 @@ class DispatcherActor(pykka.ThreadingActor):
     def _on_CreateDelivery(self, msg: CreateDelivery) -> WebhookDelivery:
         return self._write(lambda uow: self._new_delivery(
             uow, msg.merchant_id, msg.event, int(uow.at.timestamp()), msg.data,
-            f"{msg.event}:{new_uuid()}"))
+            f"{msg.event}:{new_uuid()}", livemode=msg.livemode))
 
     # -- manual retry --------------------------------------------------------------------
 

@@ -49,7 +49,8 @@ class WebhookBridge:
         """The merchant's deliveries, newest first, and how many there are in all."""
 
         return await counted_page(
-            self._pool, "webhook_logs", "merchant_id = %s", (merchant.id,), limit, offset,
+            self._pool, "webhook_logs", "merchant_id = %s AND livemode = %s",
+            (merchant.id, merchant.livemode), limit, offset,
             columns=LIST_COLUMNS, order=LIST_ORDER)
 
     async def delivery(self, merchant: Merchant,
@@ -62,7 +63,7 @@ class WebhookBridge:
 
         async def with_attempts(conn: PooledConnection) -> tuple[dict[str, Any],
                                                                  list[dict[str, Any]]]:
-            cur = await conn.execute(MERCHANTS_DELIVERY, (did, merchant.id))
+            cur = await conn.execute(MERCHANTS_DELIVERY, (did, merchant.id, merchant.livemode))
             row = await cur.fetchone()
             if row is None:
                 raise NotFound("Webhook")
@@ -91,7 +92,7 @@ class WebhookBridge:
         delivery = await asyncio.wrap_future(self._dispatcher.create_delivery(
             merchant.id, TEST_EVENT,
             {"message": "Test webhook from Paystate", "merchant_id": merchant.id,
-             "sent_at": int(now.timestamp())}))
+             "sent_at": int(now.timestamp())}, merchant.livemode))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._test_wait_s
         while loop.time() < deadline:
@@ -107,7 +108,7 @@ class WebhookBridge:
         row = await self._queries.merchant_by_id(merchant.id)
         if row is None:
             raise NotFound("Merchant")
-        return row
+        return _as_seen_by(merchant, row)
 
     async def set_webhook_url(self, merchant: Merchant, url: str | None) -> dict[str, Any]:
         """Store (or with ``None`` remove) the URL after ``check_webhook_url``."""
@@ -135,4 +136,9 @@ class WebhookBridge:
         self._auth_cache.invalidate(merchant.id)
         if row is None:
             raise NotFound("Merchant")
-        return row
+        return _as_seen_by(merchant, row)
+
+
+def _as_seen_by(merchant: Merchant, row: dict[str, Any]) -> dict[str, Any]:
+    """The merchants row with the caller's own key and mode (a live key sees its live key)."""
+    return {**row, "api_key": merchant.api_key, "livemode": merchant.livemode}

@@ -44,12 +44,13 @@ _CLAIM_NEXT = _CLAIM.format(candidates=(
 # dashboard_queries.py): every statement on webhook_logs and webhook_attempts has this home, but
 # the writes, which go through unit_of_work.commit_all.
 DELIVERY = "SELECT * FROM webhook_logs WHERE id = %s"
-MERCHANTS_DELIVERY = "SELECT * FROM webhook_logs WHERE id = %s AND merchant_id = %s"
+MERCHANTS_DELIVERY = ("SELECT * FROM webhook_logs WHERE id = %s AND merchant_id = %s"
+                      " AND livemode = %s")
 DELIVERIES = "SELECT * FROM webhook_logs WHERE id = ANY(%s::uuid[])"
 DELIVERY_PROGRESS = "SELECT attempts, status FROM webhook_logs WHERE id = %s"
 #: The columns of a delivery in a list, and the list's order (with db.counted_page).
 LIST_COLUMNS = ("id, event, status, attempts, created_at, last_attempt_at, next_retry_at,"
-                " response_code")
+                " response_code, livemode")
 LIST_ORDER = "created_at DESC, seq DESC"
 ATTEMPTS = "SELECT * FROM webhook_attempts WHERE delivery_id = %s ORDER BY id"
 ATTEMPTS_OF_MANY = ("SELECT * FROM webhook_attempts WHERE delivery_id = ANY(%s::uuid[])"

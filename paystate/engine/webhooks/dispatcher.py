@@ -166,9 +166,9 @@ class WebhookDispatcher:
         self._ref.tell(Envelope(message, future))
         return future
 
-    def create_delivery(self, merchant_id: str, event: str,
-                        data: Mapping[str, Any]) -> Future[WebhookDelivery]:
-        return self.submit(CreateDelivery(merchant_id, event, dict(data)))
+    def create_delivery(self, merchant_id: str, event: str, data: Mapping[str, Any],
+                        livemode: bool = False) -> Future[WebhookDelivery]:
+        return self.submit(CreateDelivery(merchant_id, event, dict(data), livemode))
 
     def retry(self, delivery_id: str, merchant_id: str) -> Future[WebhookDelivery]:
         return self.submit(ManualRetry(delivery_id, merchant_id))

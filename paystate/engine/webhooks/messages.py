@@ -61,6 +61,7 @@ class CreateDelivery:
     merchant_id: str
     event: str
     data: Mapping[str, Any]
+    livemode: bool = False  # the mode of the caller that asked for it
 
 
 @dataclass(frozen=True)

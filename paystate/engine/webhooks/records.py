@@ -18,7 +18,8 @@ def delivery_from_row(row: dict[str, Any]) -> WebhookDelivery:
         last_attempt_at=row["last_attempt_at"], response_code=row["response_code"],
         lease_owner=row.get("lease_owner"), lease_token=str(token) if token else None,
         lease_until=row.get("lease_until"), version=row["version"],
-        created_at=row["created_at"], updated_at=row["updated_at"])
+        created_at=row["created_at"], updated_at=row["updated_at"],
+        livemode=bool(row.get("livemode", False)))
 
 
 def delivery_row(d: WebhookDelivery) -> dict[str, Any]:

@@ -49,3 +49,21 @@ class WebhookTestHandler(WebhookBase):
         merchant = await self.merchant()
         row, attempts = await self.webhooks.send_test(merchant)
         self.send(200, delivery_detail_json(row, attempts))
+
+
+class KeyRollHandler(WebhookBase):
+    """``POST {"mode": "test" | "live", "expires_in_hours": 0-168 (24)}``: a new secret for
+    the merchant's key of that mode; the old one works until ``previous_expires_at``."""
+
+    async def post(self) -> None:
+        merchant = await self.merchant()
+        body = self.json_body()
+        mode = inputs.text(body, "mode", required=True, max_length=8)
+        if mode not in ("test", "live"):
+            raise bad_request("mode must be one of: test, live")
+        hours = inputs.integer(body, "expires_in_hours", required=False, minimum=0,
+                               minimum_message="expires_in_hours must be from 0 to 168")
+        hours = 24 if hours is None else hours
+        if hours > 168:
+            raise bad_request("expires_in_hours must be from 0 to 168")
+        self.send(200, await self.engine.roll_key(merchant, mode, hours))

@@ -18,7 +18,7 @@ class OrdersHandler(BaseHandler):
     async def post(self) -> None:
         merchant = await self.merchant()
         body = self.json_body()
-        await create_once(self, merchant.id, body, "order",
+        await create_once(self, merchant, body, "order",
                           lambda keyed: self.create(merchant, body, keyed), order_json)
 
     async def create(self, merchant: Merchant, body: dict[str, Any],

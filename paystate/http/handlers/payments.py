@@ -46,7 +46,7 @@ class PaymentsHandler(PaymentCreation):
     async def post(self) -> None:
         merchant = await self.merchant()
         body = self.json_body()
-        await create_once(self, merchant.id, body, "payment",
+        await create_once(self, merchant, body, "payment",
                           lambda keyed: self.create(merchant, body, keyed), payment_json)
 
     async def get(self) -> None:

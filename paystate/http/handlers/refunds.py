@@ -27,7 +27,7 @@ class PaymentRefundsHandler(RefundCreation):
     async def post(self, payment_id: str) -> None:
         merchant = await self.merchant()
         body = self.json_body()
-        await create_once(self, merchant.id, body, "refund",
+        await create_once(self, merchant, body, "refund",
                           lambda keyed: self.create(merchant, payment_id, body, keyed),
                           refund_json)
 
@@ -41,7 +41,7 @@ class RefundsHandler(RefundCreation):
     async def post(self) -> None:
         merchant = await self.merchant()
         body = self.json_body()
-        await create_once(self, merchant.id, body, "refund",
+        await create_once(self, merchant, body, "refund",
                           lambda keyed: self.create_from_body(merchant, body, keyed),
                           refund_json)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ...engine.bridge import Merchant
+from ...engine.bridge import Merchant, mode_namespace
 from .. import inputs
 from ..base import BaseHandler
 from .errors import about, envelope, refused, unauthorized
@@ -65,7 +65,7 @@ class RazorpayHandler(BaseHandler):
         """Idempotency keys of this dialect live in a namespace of their own: the same key
         sent to ``/api/v1`` is another key, and neither replays the other's response."""
         async def owner() -> tuple[str, str]:
-            return merchant.id, KEY_NAMESPACE
+            return merchant.id, mode_namespace(merchant, KEY_NAMESPACE)
         return owner
 
     def body(self, allowed: Iterable[str], *, optional: bool = False) -> dict[str, Any]:

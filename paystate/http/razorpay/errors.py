@@ -75,6 +75,9 @@ def envelope(exc: BaseException | None, status: int = 500) -> tuple[ApiError, di
     else:
         code, description = BAD_REQUEST, err.description
     reason = NA
+    if err.code == "ACCOUNT_SUSPENDED":
+        # Razorpay's clients raise on the code; the suspension is told by the reason.
+        reason = "account_suspended"
     if validation:
         reason = "input_validation_failed"
         if isinstance(exc, DomainError) and exc.code != BAD_REQUEST:

@@ -156,6 +156,8 @@ ERRORS: dict[int, tuple[str, str]] = {
                                  "does not exist\") or an unsupported option")),
     401: ("RazorpayUnauthorized", ("Missing or wrong Basic credentials (\"Authentication "
                                    "failed\")")),
+    403: ("RazorpaySuspended", ("The account is suspended (\"This account is suspended\", "
+                                "reason account_suspended)")),
     409: ("RazorpayConflict", ("The Idempotency-Key is in use, or the object changed "
                                "concurrently; retry after Retry-After seconds")),
     413: ("RazorpayPayloadTooLarge", "The body exceeds the size limit"),
@@ -176,9 +178,9 @@ WINDOW = [query_param("count", integer(1, MAX_COUNT) | {"default": 10}, "Page si
 def _op(op_id: str, summary: str, schema: str, *, params: list[dict[str, Any]] | None = None,
         body: str | None = None, idempotent: bool = False,
         description: str | None = None) -> dict[str, Any]:
-    """One operation: 200 with ``schema``; 400 and 401 always; 413 with a body; 409 and 422
+    """One operation: 200 with ``schema``; 400, 401 and 403 always; 413 with a body; 409 and 422
     with an Idempotency-Key (a replay carries ``Idempotent-Replayed: true``)."""
-    statuses = {400, 401} | ({413} if body else set()) | ({409, 422} if idempotent else set())
+    statuses = {400, 401, 403} | ({413} if body else set()) | ({409, 422} if idempotent else set())
     headers = {"Idempotent-Replayed": {"$ref": "#/components/headers/Replayed"}} \
         if idempotent else None
     return assemble(op_id, TAG, summary, {200: reply("OK", ref(schema), headers)},
