@@ -217,7 +217,14 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
     rt.changes = changes
     announcer = ChangeAnnouncer(settings.redis_url, settings.stream_prefix)
     rt._stoppers.append(announcer.close)
-    rt.accounts = Accounts(settings.database_url, clock, announcer.announce)
+
+    def announce(merchant_id: str, api_keys: tuple[str, ...] = ()) -> None:
+        # This process forgets at once (its caller's next request must see the change); the
+        # others when the announcement reaches them.
+        auth_cache.invalidate(merchant_id, api_keys)
+        announcer.announce(merchant_id, api_keys)
+
+    rt.accounts = Accounts(settings.database_url, clock, announce)
     rt.engine = Engine(router, queries, aclient, streams, clock, auth_cache,
                        idempotency=IdempotencyStore(
                            keys_pool, clock, card_key=gateway_key(settings.database_url,

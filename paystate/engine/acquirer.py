@@ -58,10 +58,12 @@ class PaymentModes:
     test_delay_ms: int  # TEST_PROCESSING_DELAY
     test_success: bool  # TEST_PAYMENT_SUCCESS: false fails every test-mode payment
 
-    def at_creation(self, method: str, instrument_outcome: str,
+    def at_creation(self, method: str, instrument_outcome: str, livemode: bool,
                     rng: random.Random) -> tuple[str | None, int]:
-        """(the test outcome to store on the payment, None for a live one; its delay in ms)."""
-        if not self.test_mode:
+        """(the test outcome to store on the payment, None for a live one; its delay in ms).
+        A test-mode payment (``livemode`` false, or any payment where TEST_MODE is on) is
+        decided by its instrument, a live-mode one by the acquirer."""
+        if livemode and not self.test_mode:
             return None, self.acquirer.delay_ms(method, rng)
         return (instrument_outcome if self.test_success else DECLINED_CODE), self.test_delay_ms
 

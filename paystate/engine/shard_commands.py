@@ -179,7 +179,7 @@ class ShardCommands:
         uow.require("order", order.id, ORDER.initial)
         uow.touched.append(order)
         test_outcome, delay_ms = self._rules.payment_modes.at_creation(
-            cmd.method, cmd.test_outcome, self._rng)
+            cmd.method, cmd.test_outcome, order.livemode, self._rng)
         payment = Payment(
             id=cmd.payment_id, order_id=order.id, merchant_id=order.merchant_id,
             amount=order.amount, currency=order.currency, method=cmd.method, vpa=cmd.vpa,

@@ -5,6 +5,7 @@ sweeper, as after a restart) applies it."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -111,21 +112,36 @@ def test_a_settlement_from_postgresql_alone_applies_the_stored_outcome(
     assert (done["status"], done["error_code"]) == ("failed", "INSUFFICIENT_FUNDS")
 
 
-def test_outside_test_mode_the_acquirer_decides_whatever_the_instrument(
+def live_client(gw: ThreadGateway) -> Client:
+    """A new merchant's live keys on ``gw``."""
+    assert gw.runtime is not None and gw.runtime.accounts is not None
+    tag = uuid.uuid4().hex[:8]
+    keys = gw.runtime.accounts.create_account(f"Live {tag}", f"live-{tag}@example.com")[
+        "keys"]["live"]
+    return Client(gw.url, {"X-Api-Key": keys["api_key"], "X-Api-Secret": keys["api_secret"]})
+
+
+def test_outside_test_mode_the_acquirer_decides_live_payments_whatever_the_instrument(
         base_settings: Settings) -> None:
-    """The simulated bank told to decline everything: a success instrument fails too, and
-    nothing of the instrument's verdict is stored."""
-    # The demo merchant pays, as a deployment asking for it (SEED_TEST_MERCHANT) lets it.
-    live = make_settings(test_mode=False, seed_test_merchant=True, upi_success_rate=0.0,
-                         card_success_rate=0.0, processing_delay_min_ms=100,
-                         processing_delay_max_ms=300)
-    with ThreadGateway(live) as gw:
+    """The simulated bank told to decline everything: with live keys a success instrument
+    fails too, and nothing of the instrument's verdict is stored. With test keys the
+    instrument decides, TEST_MODE or not."""
+    settings = make_settings(test_mode=False, seed_test_merchant=True, upi_success_rate=0.0,
+                             card_success_rate=0.0, processing_delay_min_ms=100,
+                             processing_delay_max_ms=300)
+    with ThreadGateway(settings) as gw:
+        live = live_client(gw)
         for instrument in (upi("success@paystate"), by_card("4242 4242 4242 4242")):
-            payment = pay(gw.client, instrument)
+            payment = pay(live, instrument)
             assert stored_payment(gw.settings, payment["id"])["test_outcome"] is None
-            done = gw.client.wait_payment(payment["id"])
+            done = live.wait_payment(payment["id"])
             assert (done["status"], done["error_code"], done["error_description"]) == (
                 "failed", *DECLINED)
+        # The demo merchant's keys are test keys: its payments are test-mode payments.
+        payment = pay(gw.client, by_card("4242 4242 4242 4242"))
+        assert gw.client.wait_payment(payment["id"])["status"] == "success"
+        payment = pay(gw.client, by_card("4000 0000 0000 0002"))
+        assert gw.client.wait_payment(payment["id"])["error_code"] == "CARD_DECLINED"
 
 
 def test_the_checkout_page_shows_test_mode_and_its_instruments_only_in_test_mode(
@@ -138,7 +154,11 @@ def test_the_checkout_page_shows_test_mode_and_its_instruments_only_in_test_mode
                   "4242 4242 4242 4242", "4000 0000 0000 0002", "4000 0000 0000 9995"):
         assert f'data-value="{shown}"' in page.text
     assert "Card declined by the issuer (CARD_DECLINED)" in page.text
-    with ThreadGateway(make_settings(test_mode=False, seed_test_merchant=True)) as live:
-        page = live.client.get(f"/checkout?order_id={live.client.order()['id']}", auth=False)
+    with ThreadGateway(make_settings(test_mode=False, seed_test_merchant=True)) as gw:
+        # Outside TEST_MODE: a live-mode order's page shows neither; a test-mode order's both.
+        live = live_client(gw)
+        page = gw.client.get(f"/checkout?order_id={live.order()['id']}", auth=False)
         assert page.status_code == 200
         assert "test-mode-badge" not in page.text and "test-instrument" not in page.text
+        page = gw.client.get(f"/checkout?order_id={gw.client.order()['id']}", auth=False)
+        assert 'data-test-id="test-mode-badge"' in page.text

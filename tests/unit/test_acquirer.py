@@ -28,8 +28,10 @@ def test_the_simulated_bank_waits_5_to_10_s_and_approves_at_its_rate_per_method(
 
 def test_test_mode_keeps_the_instruments_outcome_and_the_test_delay() -> None:
     rng = random.Random(1)
-    assert modes().at_creation("card", "CARD_DECLINED", rng) == ("CARD_DECLINED", 1000)
-    assert modes().at_creation("upi", "success", rng) == ("success", 1000)
+    for livemode in (False, True):  # TEST_MODE: every payment is a test-mode payment
+        assert modes().at_creation("card", "CARD_DECLINED", livemode, rng) == (
+            "CARD_DECLINED", 1000)
+        assert modes().at_creation("upi", "success", livemode, rng) == ("success", 1000)
     outcome = modes().at_settlement("card", "CARD_DECLINED", rng)
     assert (outcome.approved, outcome.error_code) == (False, "CARD_DECLINED")
     assert modes().at_settlement("upi", "success", rng) == APPROVED
@@ -38,14 +40,16 @@ def test_test_mode_keeps_the_instruments_outcome_and_the_test_delay() -> None:
 def test_test_payment_success_false_fails_every_test_payment() -> None:
     rng = random.Random(1)
     for decided in ("success", "CARD_DECLINED", "INSUFFICIENT_FUNDS"):
-        assert modes(test_success=False).at_creation("card", decided, rng) == (
+        assert modes(test_success=False).at_creation("card", decided, False, rng) == (
             "PAYMENT_FAILED", 1000)
     assert modes(test_success=False).at_settlement("upi", None, rng) == DECLINED
 
 
-def test_outside_test_mode_the_acquirer_decides_and_nothing_is_stored() -> None:
+def test_outside_test_mode_live_payments_go_to_the_acquirer_and_test_ones_not() -> None:
     always = PaymentModes(acquirer=SimulatedBank(0.0, 0.0, 6000, 6000), test_mode=False,
                           test_delay_ms=1000, test_success=True)
     rng = random.Random(1)
-    assert always.at_creation("card", "success", rng) == (None, 6000)
+    assert always.at_creation("card", "success", True, rng) == (None, 6000)
+    # A test-mode (livemode false) payment is decided by its instrument whatever TEST_MODE says.
+    assert always.at_creation("card", "CARD_DECLINED", False, rng) == ("CARD_DECLINED", 1000)
     assert always.at_settlement("card", None, rng) == DECLINED

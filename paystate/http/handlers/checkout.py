@@ -24,6 +24,7 @@ from importlib.resources import files
 from typing import Any
 from urllib.parse import urlsplit
 
+from ...engine.bridge import NotFound
 from ...machines.instruments import TEST_INSTRUMENTS
 from ..base import BaseHandler
 from ..errors import bad_request
@@ -149,10 +150,18 @@ class CheckoutPageHandler(BaseHandler):
                     embedded=embedded, parent_origin=parent or "",
                     amount=amount if amount.isdigit() and len(amount) <= 12 else "",
                     versions={name: asset(name).version for name in ASSETS},
-                    # Every payment is a test-mode one under TEST_MODE (later: the order's
-                    # mode): the page says so and lists the instruments that pick outcomes.
-                    test_mode=self.deps.settings.test_mode,
+                    test_mode=not problem and await self.test_mode_order(order_id),
                     test_instruments=TEST_INSTRUMENTS)
+
+    async def test_mode_order(self, order_id: str) -> bool:
+        """Whether this order's payments are test-mode ones (the page then says so and lists
+        the instruments that pick outcomes): a test-mode order, or any under TEST_MODE."""
+        if self.deps.settings.test_mode:
+            return True
+        try:
+            return not (await self.engine.order(None, order_id)).livemode
+        except NotFound:
+            return False
 
 
     async def may_embed(self, order_id: str, parent: str) -> bool:
