@@ -8,6 +8,7 @@ from tornado.web import Application
 
 from ..dashboard.routes import dashboard_routes
 from . import razorpay
+from .admin.merchants import admin_routes
 from .base import Deps, NotFoundHandler
 from .handlers import merchant, ops, orders, payments, refunds, webhooks
 from .handlers.checkout import checkout_routes
@@ -53,6 +54,7 @@ def make_app(deps: Deps, extra_routes: list[tuple[str, type]] | None = None,
              **settings: Any) -> Application:
     routes = [(pattern, handler, {"deps": deps})
               for pattern, handler in (extra_routes or []) + checkout_routes() + api_routes()
+              + admin_routes()
               + dashboard_routes()
               + (razorpay.routes() if deps.settings.razorpay_front else [])]
     return Application(routes, default_handler_class=NotFoundHandler,
