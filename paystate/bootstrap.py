@@ -251,5 +251,5 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
                             idle=timedelta(minutes=settings.dashboard_session_idle_minutes))
     rt.dashboard = DashboardBridge(dashboard_queries, live, clock, cookie_secret, sessions,
                                    demo_merchant=settings.demo_merchant)
-    rt.admin = AdminBridge(OperatorTokens(pool))
+    rt.admin = AdminBridge(OperatorTokens(pool), AsyncAccounts(rt.accounts))
     return rt

@@ -1,0 +1,53 @@
+"""``/admin/v1/merchants``: the operators' onboarding and suspension of merchants, through the
+same engine operations as ``paystate merchants ...`` on the command line."""
+
+from __future__ import annotations
+
+from ..errors import bad_request
+from .base import AdminHandler
+
+FIELDS = ("name", "email")
+
+
+class MerchantsHandler(AdminHandler):
+    async def post(self) -> None:
+        """``{name, email}`` -> 201, the new account with its keys and passwords, shown once."""
+        body = self.json_body()
+        for name in body:
+            if name not in FIELDS:
+                raise bad_request(f"{name} is not a field of a merchant")
+        values = {}
+        for name in FIELDS:
+            value = body.get(name)
+            if not isinstance(value, str) or not value.strip() or len(value) > 255:
+                raise bad_request(f"{name} is required: a string of 1 to 255 characters")
+            values[name] = value.strip()
+        self.send(201, await self.admin.create_merchant(values["name"], values["email"]))
+
+    async def get(self) -> None:
+        self.send(200, {"data": await self.admin.merchants()})
+
+
+class MerchantHandler(AdminHandler):
+    async def get(self, merchant_id: str) -> None:
+        self.send(200, await self.admin.merchant(merchant_id))
+
+
+class SuspendHandler(AdminHandler):
+    async def post(self, merchant_id: str) -> None:
+        self.send(200, await self.admin.suspend(merchant_id))
+
+
+class ReinstateHandler(AdminHandler):
+    async def post(self, merchant_id: str) -> None:
+        self.send(200, await self.admin.reinstate(merchant_id))
+
+
+def admin_routes() -> list[tuple[str, type]]:
+    merchant = r"/admin/v1/merchants/([A-Za-z0-9\-]{1,64})"
+    return [
+        (r"/admin/v1/merchants", MerchantsHandler),
+        (merchant + r"/suspend", SuspendHandler),
+        (merchant + r"/reinstate", ReinstateHandler),
+        (merchant, MerchantHandler),
+    ]
