@@ -72,7 +72,7 @@ class Accounts:
         name, email = (name or "").strip(), (email or "").strip()
         if not name or len(name) > 200:
             raise ValidationError("name must be 1 to 200 characters")
-        if len(email) > 254 or not _EMAIL.match(email):
+        if len(email) > 254 or not _EMAIL.fullmatch(email):
             raise ValidationError("email must be an email address")
         test, live = new_key_pair("test"), new_key_pair("live")
         password, webhook_secret = secrets.token_urlsafe(12), new_webhook_secret()
