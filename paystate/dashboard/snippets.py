@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..machines.instruments import TEST_INSTRUMENTS, TEST_SUCCESS
+
 
 @dataclass(frozen=True)
 class Snippet:
@@ -128,6 +130,29 @@ const wh = new Webhook(process.env.WEBHOOK_SECRET); // "whsec_..."
 // }});"""
 
 
+MODES_TEXT = """\
+# Test keys (key_test_... / secret_test_...) make test-mode objects: no bank is involved, the
+# instrument decides the outcome. Live keys (key_live_...) make live-mode objects, which go to
+# the acquirer. Each mode sees only its own objects (the other mode's ids answer 404); the
+# dashboard shows one mode at a time (the Test / Live switch at the top).
+#
+# Test instruments:
+{instruments}
+#
+# Roll a secret (the old one keeps working for expires_in_hours, 0-168, default 24):
+curl -s -X POST {{base}}/api/v1/merchant/keys/roll \\
+  -H 'X-Api-Key: {{key}}' -H "X-Api-Secret: $PAYSTATE_API_SECRET" \\
+  -H 'Content-Type: application/json' -d '{{{{"mode": "test", "expires_in_hours": 24}}}}'"""
+
+
+def _modes_text() -> str:
+    lines = [f"#   {i.method:4} {i.key:21} -> "
+             + ("success" if i.outcome == TEST_SUCCESS else f"failed, {i.outcome}")
+             for i in TEST_INSTRUMENTS]
+    lines.append("#   any other valid VPA or card -> success")
+    return MODES_TEXT.format(instruments="\n".join(lines))
+
+
 def sections(base: str, api_key: str) -> list[tuple[str, str, str, list[Snippet]]]:
     """(section test id, title, lead text, snippets); each section's first snippet carries the
     section's ``code-snippet-*`` test id."""
@@ -143,6 +168,10 @@ def sections(base: str, api_key: str) -> list[tuple[str, str, str, list[Snippet]
                   fill(CREATE_ORDER_PYTHON)),
           Snippet("code-snippet-create-order-node", "Node", "javascript",
                   fill(CREATE_ORDER_NODE))]),
+        ("section-modes", "Test and live modes",
+         "Try everything with your test keys first: test instruments pick each outcome.",
+         [Snippet("code-snippet-modes", "Modes, test instruments, key rolls", "shell",
+                  fill(_modes_text()))]),
         ("section-sdk-integration", "Checkout SDK",
          "The hosted checkout opens in a modal over your page; only the API key is public.",
          [Snippet("code-snippet-sdk", "HTML", "html", fill(SDK_HTML))]),

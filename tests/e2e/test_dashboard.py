@@ -437,3 +437,43 @@ def test_a_tampered_or_foreign_session_cookie_is_not_a_session(
                      (hash_password("changed-" + uuid.uuid4().hex), op.merchant_id))
     page.goto("/dashboard")
     page.wait_for_url("**/login?next=/dashboard")
+
+
+# -- modes ------------------------------------------------------------------------------------
+
+def test_the_mode_switch_shows_one_mode_and_the_roll_button_rolls_its_secret(
+        page: Any, gw: ThreadGateway, dash_settings: Settings) -> None:
+    op = new_operator(dash_settings, gw.url)
+    test_payment = op.api.upi_payment(op.api.order()["id"])["id"]
+    # The merchant's first live key (made by a roll, as for merchants from before modes).
+    rolled = op.api.post("/api/v1/merchant/keys/roll", {"mode": "live"})
+    assert rolled.status_code == 200, rolled.text
+    live = Client(gw.url, {"X-Api-Key": rolled.json()["api_key"],
+                           "X-Api-Secret": rolled.json()["api_secret"]})
+    live_payment = live.upi_payment(live.order()["id"])["id"]
+
+    login(page, op.email)
+    page.goto("/dashboard/transactions")
+    rows = page.locator("tr[data-test-id=transaction-row]")
+    sync_api.expect(rows).to_have_count(1)
+    assert rows.first.get_attribute("data-payment-id") == test_payment
+    assert visible(page, "mode-switch").get_attribute("data-mode") == "test"
+    page.click("[data-test-id=mode-live]")
+    sync_api.expect(page.locator("[data-test-id=mode-switch]")).to_have_attribute(
+        "data-mode", "live")
+    sync_api.expect(rows).to_have_count(1)
+    assert rows.first.get_attribute("data-payment-id") == live_payment
+    page.goto("/dashboard/transactions")  # the choice is remembered
+    sync_api.expect(rows.first).to_have_attribute("data-payment-id", live_payment)
+
+    # The roll button rolls the shown mode's secret, the old one expiring at once here.
+    page.goto("/dashboard")
+    page.fill("[data-test-id=roll-expiry-input]", "0")
+    page.click("[data-test-id=roll-key-button]")
+    page.wait_for_load_state()
+    wait_until(lambda: live.get("/api/v1/payments").status_code == 401, 5, 0.05,
+               "the rolled live secret to stop working")
+    assert op.api.get("/api/v1/payments").status_code == 200  # the test key is untouched
+
+    page.goto("/dashboard/docs")
+    assert "success@paystate" in visible(page, "code-snippet-modes").inner_text()
