@@ -11,7 +11,8 @@ import sys
 from collections.abc import Callable
 
 from . import __version__
-from .config import Settings, SettingsError
+from .cli_settings import settings_or_none
+from .config import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,10 +44,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # transitions logs every callback at INFO: one line per state change is the table's job.
     logging.getLogger("transitions").setLevel(logging.WARNING)
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"paystate: {exc}", file=sys.stderr)
+    settings = settings_or_none()
+    if settings is None:
         return 2
 
     from .engine.migrations import migrate
@@ -113,10 +112,8 @@ def operators_main(argv: list[str]) -> int:
     parser.add_argument("--role", choices=ROLES, default="viewer",
                         help="admin (may change things) or viewer (reads only)")
     args = parser.parse_args(argv)
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"paystate: {exc}", file=sys.stderr)
+    settings = settings_or_none()
+    if settings is None:
         return 2
     email, role = args.email, args.role
     migrate(settings.database_url)

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from .config import Settings, SettingsError
+from .cli_settings import settings_or_none
 from .engine.accounts import Accounts, DuplicateEmail
 from .engine.clock import SystemClock
 from .engine.errors import NotFound
@@ -37,10 +37,8 @@ def main(argv: list[str]) -> int:
         one = sub.add_parser(action, help=f"{action} a merchant by id")
         one.add_argument("id")
     args = parser.parse_args(argv)
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"paystate: {exc}", file=sys.stderr)
+    settings = settings_or_none()
+    if settings is None:
         return 2
     announcer = ChangeAnnouncer(settings.redis_url, settings.stream_prefix)
     try:
