@@ -131,7 +131,11 @@ def test_50_concurrent_identical_payments_over_two_processes(settings: Settings,
         jobs = "SELECT count(*) FROM outbox WHERE payload->>'payment_id' = %s"
         assert count(settings, jobs, pid) == 1  # one settle job, enqueued once
         print(f"\n50 concurrent, two processes: {dict(outcomes)} in {elapsed * 1000:.0f} ms")
-        assert " ERROR " not in pair.logs(), pair.logs()[-3000:]
+        # Tornado's access log writes every 5xx at ERROR: a /health polled while the worker's
+        # first heartbeat is still to come answers 503 on purpose. Any other ERROR is a fault.
+        errors = [line for line in pair.logs().splitlines()
+                  if " ERROR " in line and " tornado.access: " not in line]
+        assert not errors, errors[:5]
     finally:
         pair.stop()
 
