@@ -5,8 +5,11 @@ that the actor completes from its thread with ``call_soon_threadsafe``). Reads g
 PostgreSQL through the async pool. Creates with an idempotency key run the engine's whole
 protocol (``create_once``). Nothing here imports a web framework.
 
-A front imports from the engine this module (and the webhook and dashboard bridges) only: the
-types it takes and returns are re-exported here (``__all__``).
+A front imports from the engine this module (and the webhook, dashboard and admin bridges)
+only: the types it takes and returns are re-exported here (``__all__``). Longer than the
+project's other modules on purpose: it is the whole of what the API fronts may ask of the
+engine, read in one place; each method is a few lines that hand over to the module that does
+the work (shards, queries, accounts, keyed creates).
 """
 
 from __future__ import annotations
