@@ -58,7 +58,7 @@ class ChangeListener:
     bootstrap's; ``stop`` returns within about ``poll_s``."""
 
     def __init__(self, redis_url: str, prefix: str, cache: AuthCache, *,
-                 poll_s: float = 0.5, retry_s: float = 0.5) -> None:
+                 poll_s: float = 0.2, retry_s: float = 0.5) -> None:
         self._redis_url = redis_url
         self._channel = channel(prefix)
         self._cache = cache

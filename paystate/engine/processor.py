@@ -60,6 +60,7 @@ class SettlementProcessor:
         self._sweep_interval = sweep_interval
         self._claim_idle_ms = claim_idle_ms
         self._stop = threading.Event()
+        self._reader: redis.Redis | None = None
         self._said_stopping = False
         self._queue = DueQueue(clock, self._settle, name="settle-due")
         self._inflight: set[str] = set()
@@ -82,16 +83,25 @@ class SettlementProcessor:
     def start(self) -> None:
         for stream in self.job_streams:
             ensure_group(self._redis, stream, GROUP)
+        # The consumer's blocking reads have a connection of their own, which stop() cuts, so a
+        # stopping process does not wait out a block.
+        self._reader = redis.Redis(connection_pool=redis.ConnectionPool(
+            **self._redis.connection_pool.connection_kwargs))
         self._queue.start()
         for t in self._threads:
             t.start()
 
     def stop(self) -> None:
         self._stop.set()
+        if self._reader is not None:
+            self._reader.connection_pool.disconnect()
         self._queue.stop()
         self._acks.put(None)
         for t in self._threads:
             t.join(timeout=5)
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         self._sweep_db.reset()
 
     # -- steps a test can drive with a frozen clock ----------------------------------------
@@ -101,7 +111,7 @@ class SettlementProcessor:
 
     def poll_once(self, block_ms: int | None = None) -> int:
         """Read one batch of new jobs and schedule them at their due times."""
-        entries = read_group(self._redis, GROUP, self._consumer,
+        entries = read_group(self._reader or self._redis, GROUP, self._consumer,
                              {s: ">" for s in self.job_streams}, block_ms=block_ms)
         for stream, entry_id, payload in entries:
             self._schedule(Job(stream, entry_id, payload))
@@ -234,6 +244,8 @@ class SettlementProcessor:
                             self._schedule(Job(s, eid, payload))
                 self.poll_once(block_ms=500)
             except redis.RedisError as exc:
+                if self._stop.is_set():
+                    break  # stop() cut the blocking read short
                 log.warning("job consumer: %s", exc)
                 backlog = True
                 self._stop.wait(1.0)
