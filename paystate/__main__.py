@@ -63,10 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         print("paystate: --processes must be at least 1", file=sys.stderr)
         return 2
     if http and processes > 1:
+        from .addresses import startup_lines
         from .supervisor import supervise
 
         migrate(settings.database_url)  # once, before the children race for it
-        return supervise(args.command, processes, args.log_level)
+        return supervise(args.command, processes, args.log_level,
+                         startup_lines(settings))
 
     from .server import run
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 
+from .addresses import startup_lines
 from .bootstrap import build, prepare_database
 from .config import Settings
 from .http.app import make_app
@@ -37,6 +38,8 @@ async def run(settings: Settings, *, http: bool, worker: bool, reuse_port: bool 
         loop.add_signal_handler(sig, stop.set)
     print(f"paystate ready (http={'on' if http else 'off'}, worker={'on' if worker else 'off'},"
           f" port={settings.port})", flush=True)
+    if http and not reuse_port:  # one process; under a supervisor, the supervisor says it
+        print("\n".join(startup_lines(settings)), flush=True)
     await stop.wait()
     log.info("stopping")
     if server is not None:

@@ -48,9 +48,9 @@ def child_commands(command: str, processes: int) -> list[list[str]]:
     return [http] * processes + ([["worker"]] if command == "serve" else [])
 
 
-def supervise(command: str, processes: int, log_level: str) -> int:
+def supervise(command: str, processes: int, log_level: str, banner: list[str]) -> int:
     """Run the children of ``paystate COMMAND --processes N`` until SIGINT/SIGTERM; return the
-    exit status."""
+    exit status. ``banner``: lines printed once the children are started (the addresses)."""
     stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -70,6 +70,7 @@ def supervise(command: str, processes: int, log_level: str) -> int:
     children = [spawn(args) for args in child_commands(command, processes)]
     print(f"paystate supervising {processes} HTTP processes"
           + (" and a worker" if command == "serve" else ""), flush=True)
+    print("\n".join(banner), flush=True)
     status = 0
     while not stopping:
         time.sleep(0.2)

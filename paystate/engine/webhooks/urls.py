@@ -21,7 +21,8 @@ from aiohttp.resolver import DefaultResolver
 from ...machines.errors import ValidationError
 
 MAX_URL_LENGTH = 2048
-PRIVATE_REFUSAL = "webhook url must not point to a loopback, private or link-local address"
+PRIVATE_REFUSAL = ("webhook url must not point to a loopback, private or link-local address"
+                   " (WEBHOOK_ALLOW_PRIVATE=true allows it, for a receiver on your own machine)")
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
