@@ -14,7 +14,6 @@ Errors: ``DuplicateEmail`` (a front answers 409), ``NotFound("Merchant")`` (404)
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,19 +23,19 @@ from typing import Any
 import psycopg
 
 from ..encoding import iso
+from ..machines.emails import is_email
 from ..machines.errors import ValidationError
 from .clock import Clock
 from .db import connect
 from .errors import EngineError, NotFound
 from .ids import new_id, uuid_text
-from .merchants import create_merchant
+from .merchants import MERCHANT_BY_EMAIL, create_merchant
 from .secrets_hash import hash_api_secret, hash_password, new_webhook_secret
 from .sessions import end_sessions
 
 MODES = ("test", "live")
 #: How long a rolled secret keeps working, at most (hours).
 MAX_ROLL_EXPIRY_HOURS = 168
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LIST = ("SELECT id, name, email, status, created_at FROM merchants"
          " ORDER BY created_at, id")
 _ONE = "SELECT id, name, email, status, created_at FROM merchants WHERE id = %s"
@@ -72,13 +71,12 @@ class Accounts:
         name, email = (name or "").strip(), (email or "").strip()
         if not name or len(name) > 200:
             raise ValidationError("name must be 1 to 200 characters")
-        if len(email) > 254 or not _EMAIL.fullmatch(email):
+        if not is_email(email):
             raise ValidationError("email must be an email address")
         test, live = new_key_pair("test"), new_key_pair("live")
         password, webhook_secret = secrets.token_urlsafe(12), new_webhook_secret()
         with connect(self.database_url, autocommit=True) as conn:
-            taken = conn.execute("SELECT 1 FROM merchants WHERE lower(email) = lower(%s)",
-                                 (email,)).fetchone()
+            taken = conn.execute(MERCHANT_BY_EMAIL, (email,)).fetchone()
         if taken:
             raise DuplicateEmail(email)
         try:

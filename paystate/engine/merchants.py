@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,13 @@ from typing import Any
 
 from ..config import TEST_MERCHANT_ID
 from .db import connect
-from .secrets_hash import check_api_secret, check_password, hash_api_secret, hash_password
+from .secrets_hash import (
+    check_api_secret,
+    check_password,
+    hash_api_secret,
+    hash_password,
+    new_webhook_secret,
+)
 from .sessions import end_sessions
 
 # The reads and the settings update of the merchants table, for every module that needs them
@@ -239,10 +246,6 @@ def create_merchant(database_url: str, *, name: str, email: str, api_key: str, a
     ``live_key`` (key, secret), a live key (tests, simulations, ``accounts.create_account``);
     return its id. The webhook secret defaults to a fresh ``whsec_`` + base64 one. A duplicate
     email raises psycopg's ``UniqueViolation``."""
-    import uuid
-
-    from .secrets_hash import new_webhook_secret
-
     mid = merchant_id or str(uuid.uuid4())
     with connect(database_url, autocommit=True) as conn, conn.transaction():
         conn.execute(

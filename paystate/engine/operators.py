@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 
+from ..machines.emails import is_email
 from .db import PooledConnection, ReadPool, connect, run_pooled
 from .secrets_hash import hash_api_secret, hash_password
 
@@ -51,7 +52,7 @@ def create_operator(database_url: str, email: str, role: str, now: datetime) -> 
     if role not in ROLES:
         raise ValueError(f"role must be one of: {', '.join(ROLES)}")
     email = email.strip()
-    if not email or "@" not in email:
+    if not is_email(email):
         raise ValueError("email must be an email address")
     password, token = secrets.token_urlsafe(18), new_token()
     operator_id = str(uuid.uuid4())
