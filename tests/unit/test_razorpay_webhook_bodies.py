@@ -15,7 +15,8 @@ import pytest
 import razorpay
 from razorpay.errors import SignatureVerificationError
 
-from paystate.http.razorpay.webhook_bodies import RAZORPAY_EVENTS, razorpay_events
+from paystate.http.razorpay.webhook_bodies import razorpay_events
+from paystate.machines.endpoints import RAZORPAY_EVENTS
 from paystate.machines.models import Order, Payment, Refund
 
 AT = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
@@ -49,6 +50,8 @@ CASES: list[tuple[str, Any, Any, list[tuple[str, list[str]]]]] = [
     ("refund.created", REFUND, CAPTURED, [("refund.created", ["refund", "payment"])]),
     ("refund.processed", replace(REFUND, state="processed", processed_at=AT),
      replace(CAPTURED, amount_refunded=2500), [("refund.processed", ["refund", "payment"])]),
+    ("refund.failed", replace(REFUND, state="failed"), CAPTURED,
+     [("refund.failed", ["refund", "payment"])]),
     ("webhook.test", None, None, [("webhook.test", [])]),
 ]
 

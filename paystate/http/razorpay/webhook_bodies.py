@@ -27,16 +27,10 @@ from typing import Any
 from ...machines.models import Order, Payment
 from . import renderers
 
-#: The names a razorpay-format endpoint's ``enabled_events`` accept: every name
-#: ``razorpay_events`` can answer but ``webhook.test``, which is sent only when asked for.
-RAZORPAY_EVENTS = ("payment.authorized", "payment.captured", "payment.failed", "order.paid",
-                   "refund.created", "refund.processed")
-
 _TEST_EVENT = "webhook.test"
 
-# Paystate events that Razorpay has no event for: nothing is sent. Razorpay does have
-# refund.failed, but RAZORPAY_EVENTS does not offer it yet, so an endpoint could not enable it.
-_NOT_SENT = frozenset({"payment.created", "payment.pending", "refund.failed"})
+# Paystate events that Razorpay has no event for: nothing is sent.
+_NOT_SENT = frozenset({"payment.created", "payment.pending"})
 
 # The order's payment count is not known here. Every order this renders has had a payment (the
 # one the event is about), and Razorpay's ``attempts`` only has to be non-zero for that.
@@ -69,7 +63,7 @@ def razorpay_events(event: str, obj: Any, related: Any | None, merchant_id: str,
         return [authorized, _event("order.paid", paid, merchant_id, at)]
     if event in ("payment.captured", "payment.failed"):
         return [_event(event, {"payment": _entity(renderers.payment(obj))}, merchant_id, at)]
-    if event in ("refund.created", "refund.processed"):
+    if event in ("refund.created", "refund.processed", "refund.failed"):
         payload = {"refund": _entity(renderers.refund(obj))}
         if related is not None:
             payload["payment"] = _entity(renderers.payment(related))
