@@ -38,7 +38,7 @@ TEST_EVENT = "webhook.test"
 def check_format(value: Any) -> str:
     if value is None:
         return "paystate"
-    if value not in FORMATS:
+    if not isinstance(value, str) or value not in FORMATS:
         raise ValidationError(f"format must be one of: {', '.join(FORMATS)}")
     return str(value)
 

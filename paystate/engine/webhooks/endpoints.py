@@ -51,8 +51,7 @@ _HEALTH = (
     " LEFT JOIN LATERAL (SELECT last_attempt_at, response_code FROM webhook_logs"
     "   WHERE endpoint_id = e.id AND last_attempt_at IS NOT NULL"
     "   ORDER BY created_at DESC LIMIT 1) l ON true"
-    " WHERE e." + _MINE.replace("merchant_id", "e.merchant_id").replace(
-        "livemode", "e.livemode").replace("deleted_at", "e.deleted_at"))
+    " WHERE e.merchant_id = %s AND e.livemode = %s AND e.deleted_at IS NULL")
 
 
 class WebhookEndpoints:
