@@ -237,7 +237,7 @@ def test_two_engines_creating_one_known_id_make_one_object(base_settings: Settin
     holder) both create with the same id: one inserts, the other finds it. No error."""
     a = ThreadGateway(make_settings(), start_background=False).start()
     b = ThreadGateway(make_settings(), start_background=False).start()
-    merchant = Merchant(TEST_MERCHANT_ID, "Test Merchant", "test@example.com", "key", None, "w")
+    merchant = Merchant(TEST_MERCHANT_ID, "Test Merchant", "test@example.com", "key", "w")
     try:
         ids = [new_id("order_") for _ in range(20)]
 

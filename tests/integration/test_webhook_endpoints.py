@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -16,8 +18,16 @@ import razorpay
 from standardwebhooks import Webhook
 
 from paystate.config import Settings
+from paystate.engine.clock import ManualClock
 from paystate.testing import WebhookReceiver
-from tests.support import Client, ThreadGateway, make_settings, manual_gateway, wait_until
+from tests.support import (
+    Client,
+    ThreadGateway,
+    make_settings,
+    manual_gateway,
+    separate_databases,
+    wait_until,
+)
 from tests.webhooks_support import new_merchant, retire_deliveries, rows
 
 KNOWN = "payment.created, payment.pending, payment.success"
@@ -198,10 +208,21 @@ def test_a_rolled_secret_signs_beside_the_new_one_until_it_expires(
     assert refused.status_code == 400
 
 
+@contextmanager
+def gateway_on_its_own_clock() -> Iterator[tuple[ThreadGateway, ManualClock]]:
+    """A gateway on a clock the test moves, in a database of its own: moving its clock days
+    ahead makes no other test's deliveries due (``run_due`` attempts every due one)."""
+    clock = ManualClock(datetime.now(UTC))
+    settings = separate_databases(make_settings(), "paystate_endpoint_clock", redis_db=6,
+                                  seed=False)
+    with ThreadGateway(settings, clock=clock, start_background=False) as gw:
+        yield gw, clock
+
+
 def test_a_dead_endpoint_is_disabled_keeps_its_deliveries_and_resumes(
         paystate_webhook_receiver: WebhookReceiver) -> None:
     """On an injected clock: every attempt failing for 72 h disables the endpoint."""
-    with manual_gateway() as (gw, clock):
+    with gateway_on_its_own_clock() as (gw, clock):
         merchant_id, client = new_merchant(gw.settings, gw.url)
         made = create(client, paystate_webhook_receiver.url, ["*"])
         paystate_webhook_receiver.respond_with(500)
