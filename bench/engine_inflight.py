@@ -48,7 +48,7 @@ async def main(n: int, shards: int) -> None:
     rt = await build(settings, worker=True, start_background=False)
     engine = rt.engine
     assert engine is not None and rt.processor is not None
-    merchant = Merchant(id=TEST_MERCHANT_ID, name="", email="", api_key="", webhook_url=None,
+    merchant = Merchant(id=TEST_MERCHANT_ID, name="", email="", api_key="",
                         webhook_secret="")
     print(f"N={n} shards={shards} threads_before={threading.active_count()} "
           f"rss_before={rss_mb():.0f}MB")

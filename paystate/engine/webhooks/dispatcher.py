@@ -1,7 +1,7 @@
 """The webhook dispatcher of one process: the actor, the sender, and the threads that feed them.
 
 - Events consumer: a consumer group (``webhooks``) on the events stream turns each domain event
-  into a delivery for merchants with a webhook_url (the actor writes it, then the entries are
+  into a delivery per endpoint subscribed to it (the actor writes them, then the entries are
   acknowledged), and on the webhook jobs stream hands each job (one per due attempt) to a
   ``DueQueue`` that wakes the actor at its due time.
 - Sweeper: PostgreSQL is the source of truth for due times (``webhook_logs.next_retry_at``);
