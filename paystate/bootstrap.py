@@ -52,6 +52,7 @@ from .engine.shard import ShardConfig
 from .engine.streams import StreamNames
 from .engine.webhooks.bridge import WebhookBridge
 from .engine.webhooks.dispatcher import WebhookDispatcher, build_dispatcher
+from .http.razorpay.webhook_bodies import razorpay_events
 from .http.renderers import event_data
 
 log = logging.getLogger(__name__)
@@ -170,8 +171,11 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
     rt._stoppers.append(router.stop)
     # Every process runs the webhook actor (the API writes manual retries and test deliveries
     # through it); workers, and API processes asked to, consume events, sweep and send.
+    # Razorpay-format endpoints' bodies are the Razorpay front's words, handed in like
+    # event_data above.
     rt.webhooks = build_dispatcher(settings, client, clock, owner=worker_id(),
-                                   metrics=metrics, publisher=publisher.enqueue).start_actor()
+                                   metrics=metrics, publisher=publisher.enqueue,
+                                   razorpay_bodies=razorpay_events).start_actor()
     rt._stoppers.append(rt.webhooks.stop)
     if (worker or webhooks) and start_background:
         rt.webhooks.start_worker()

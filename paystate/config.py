@@ -107,8 +107,10 @@ class Settings:
     shard_cache: int = 16_000
     # Gateway processes of `serve`/`api` sharing the port (SO_REUSEPORT).
     processes: int = 1
-    # Webhook POSTs one merchant may have in flight from one process.
-    webhook_merchant_concurrency: int = 8
+    # Webhook POSTs one endpoint may have in flight from one process.
+    webhook_endpoint_concurrency: int = 8
+    # An endpoint whose every attempt failed for this many hours is disabled.
+    webhook_disable_after_hours: int = 72
     # The event loop of a gateway process: "uvloop" or "asyncio".
     event_loop: str = "uvloop"
     # Work whose due time passed this long ago without being settled is re-enqueued from
@@ -194,7 +196,11 @@ class Settings:
             shard_cache=_int(env, "PAYSTATE_SHARD_CACHE", 16_000, minimum=0),
             processes=_int(env, "PAYSTATE_PROCESSES", os.cpu_count() or 1, minimum=1),
             event_loop=_choice(env, "PAYSTATE_EVENT_LOOP", ("uvloop", "asyncio")),
-            webhook_merchant_concurrency=_int(env, "WEBHOOK_MERCHANT_CONCURRENCY", 8, minimum=1),
+            # WEBHOOK_MERCHANT_CONCURRENCY: its name from when a merchant had one endpoint.
+            webhook_endpoint_concurrency=_int(
+                env, "WEBHOOK_ENDPOINT_CONCURRENCY",
+                _int(env, "WEBHOOK_MERCHANT_CONCURRENCY", 8, minimum=1), minimum=1),
+            webhook_disable_after_hours=_int(env, "WEBHOOK_DISABLE_AFTER_HOURS", 72, minimum=1),
             stream_prefix=env.get("PAYSTATE_STREAM_PREFIX") or "paystate",
             public_rate_limit=_limit(env, "PUBLIC_RATE_LIMIT", "300/minute"),
             public_payment_rate_limit=_limit(env, "PUBLIC_PAYMENT_RATE_LIMIT", "20/minute"),

@@ -281,6 +281,8 @@ class WebhookSimulation:
                                  (self.streams.webhook_jobs,))
                     conn.execute("DELETE FROM merchant_keys WHERE merchant_id = %s",
                                  (self.merchant_id,))
+                    conn.execute("DELETE FROM webhook_endpoints WHERE merchant_id = %s",
+                                 (self.merchant_id,))
                     conn.execute("DELETE FROM merchants WHERE id = %s", (self.merchant_id,))
             self._redis.delete(self.streams.webhook_jobs, self.streams.job_stats)
         finally:

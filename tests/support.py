@@ -30,7 +30,7 @@ from paystate.bootstrap import Runtime, build
 from paystate.config import Settings
 from paystate.engine.clock import ManualClock, SystemClock
 from paystate.engine.merchants import seed_test_merchant
-from paystate.engine.migrations import reset_database
+from paystate.engine.migrations import migration_files, reset_database
 from paystate.engine.operators import seed_demo_operator
 from paystate.http.app import make_app
 from paystate.http.base import Deps
@@ -351,3 +351,24 @@ class GatewayPair:
     def stop(self) -> None:
         for gw in self._gateways:
             gw.stop()
+
+
+def scratch_database(settings: Settings, name: str, before: str) -> str:
+    """A database of its own (``name``, emptied), migrated up to just before the migration
+    ``before`` (e.g. "014"): where a migration test writes rows in the old shape."""
+    pg = urlsplit(settings.database_url)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = urlunsplit(pg._replace(path="/" + name))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+        conn.execute("CREATE TABLE schema_migrations (version TEXT PRIMARY KEY,"
+                     " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        for version, text in migration_files():
+            if version >= before:
+                break
+            conn.execute(text.encode())
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+    return url

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..config import TEST_MERCHANT_ID
 from .db import connect
+from .ids import new_id
 from .secrets_hash import (
     check_api_secret,
     check_password,
@@ -41,7 +42,7 @@ MERCHANT_BY_KEY = ("SELECT m.*, k.api_key, k.mode, k.secret_hash, k.previous_sec
 #: The merchant's key of one mode (the dashboard's credentials panel).
 KEY_OF_MODE = "SELECT * FROM merchant_keys WHERE merchant_id = %s AND mode = %s"
 #: The settings a merchant changes itself; ``{column}`` is one of ``SETTINGS``.
-SETTINGS = ("webhook_url", "webhook_secret", "checkout_origins")
+SETTINGS = ("webhook_secret", "checkout_origins")
 UPDATE_SETTING = ("UPDATE merchants SET {column} = %s, version = version + 1, updated_at = %s"
                   " WHERE id = %s RETURNING *")
 
@@ -65,7 +66,6 @@ class Merchant:
     name: str
     email: str
     api_key: str
-    webhook_url: str | None
     webhook_secret: str
     livemode: bool = False
     status: str = "active"
@@ -108,9 +108,9 @@ def seed_test_merchant(database_url: str, password: str, now: datetime) -> None:
     with connect(database_url, autocommit=True) as conn:
         with conn.transaction():
             conn.execute(
-                "INSERT INTO merchants (id, name, email, password_hash, webhook_url,"
+                "INSERT INTO merchants (id, name, email, password_hash,"
                 " webhook_secret, created_at, updated_at)"
-                " VALUES (%s, %s, %s, %s, NULL, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
                 (m["id"], m["name"], m["email"], hash_password(password), m["webhook_secret"],
                  now, now),
             )
@@ -130,6 +130,20 @@ def is_demo_merchant(row: dict[str, Any]) -> bool:
     return str(row["id"]) == TEST_MERCHANT["id"]
 
 
+#: A merchant's default endpoint of one mode (the one URL of PUT /api/v1/merchant/webhook).
+INSERT_DEFAULT_ENDPOINT = (
+    "INSERT INTO webhook_endpoints (id, merchant_id, livemode, url, enabled_events, secret,"
+    " is_default, created_at, updated_at) VALUES (%(id)s, %(merchant_id)s, %(livemode)s,"
+    " %(url)s, ARRAY['*'], %(secret)s, true, %(now)s, %(now)s) RETURNING *")
+
+
+def default_endpoint(merchant_id: str, livemode: bool, url: str, secret: str,
+                     now: datetime) -> dict[str, Any]:
+    """The parameters of ``INSERT_DEFAULT_ENDPOINT``."""
+    return {"id": new_id("we_"), "merchant_id": merchant_id, "livemode": livemode, "url": url,
+            "secret": secret, "now": now}
+
+
 INSERT_KEY = ("INSERT INTO merchant_keys (api_key, merchant_id, mode, secret_hash, created_at)"
               " VALUES (%s, %s, %s, %s, %s)")
 
@@ -138,7 +152,7 @@ def merchant_from_row(row: dict[str, Any]) -> Merchant:
     """The merchant of a row read with ``MERCHANT_BY_KEY`` (the key's mode) or another merchant
     read (test mode, its test key)."""
     return Merchant(id=str(row["id"]), name=row["name"], email=row["email"],
-                    api_key=row.get("api_key") or "", webhook_url=row["webhook_url"],
+                    api_key=row.get("api_key") or "",
                     webhook_secret=row["webhook_secret"], livemode=row.get("mode") == "live",
                     status=row.get("status") or "active")
 
@@ -244,16 +258,20 @@ def create_merchant(database_url: str, *, name: str, email: str, api_key: str, a
                     password_hash: str | None = None) -> str:
     """Insert a merchant with its test key ``api_key``/``api_secret`` and, given
     ``live_key`` (key, secret), a live key (tests, simulations, ``accounts.create_account``);
-    return its id. The webhook secret defaults to a fresh ``whsec_`` + base64 one. A duplicate
-    email raises psycopg's ``UniqueViolation``."""
+    return its id. The webhook secret defaults to a fresh ``whsec_`` + base64 one; a
+    ``webhook_url`` becomes the test mode's default endpoint. A duplicate email raises
+    psycopg's ``UniqueViolation``."""
     mid = merchant_id or str(uuid.uuid4())
+    webhook_secret = webhook_secret or new_webhook_secret()
     with connect(database_url, autocommit=True) as conn, conn.transaction():
         conn.execute(
-            "INSERT INTO merchants (id, name, email, password_hash, webhook_url,"
+            "INSERT INTO merchants (id, name, email, password_hash,"
             " webhook_secret, created_at, updated_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (mid, name, email, password_hash, webhook_url,
-             webhook_secret or new_webhook_secret(), now, now))
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (mid, name, email, password_hash, webhook_secret, now, now))
+        if webhook_url is not None:
+            conn.execute(INSERT_DEFAULT_ENDPOINT,
+                         default_endpoint(mid, False, webhook_url, webhook_secret, now))
         conn.execute(INSERT_KEY, (api_key, mid, "test", hash_api_secret(api_secret), now))
         if live_key is not None:
             conn.execute(INSERT_KEY, (live_key[0], mid, "live", hash_api_secret(live_key[1]),

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 #: An entry trimmed before a consumer read it is work the sweepers and the webhook reconcile
 #: find again in PostgreSQL.
 STREAM_MAXLEN = 100_000
+#: How long events stay listed by GET /api/v1/events (the outbox's event rows are the events).
+EVENTS_KEPT = timedelta(days=30)
 
 
 def _xadd(pipe: Any, stream: str, payload: Any, outbox_id: Any) -> None:
@@ -156,15 +158,20 @@ class OutboxRelay:
         log.info("relay republished %d outbox rows", len(rows))
         return len(rows)
 
-    def prune_once(self, keep: timedelta = timedelta(days=7), limit: int = 5000) -> int:
+    def prune_once(self, keep: timedelta = timedelta(days=7),
+                   keep_events: timedelta = EVENTS_KEPT, limit: int = 5000) -> int:
         """Delete published rows older than ``keep`` (the webhook reconcile reads 15 minutes
-        back; the rest is history nobody reads), a bounded batch at a time."""
+        back; jobs are history nobody reads), and events older than ``keep_events`` (the
+        events list promises 30 days), a bounded batch at a time so the janitor never holds
+        many locks or a long transaction."""
         conn = self._db.get()
+        now = self._clock.now()
         with conn.transaction():
             cur = conn.execute(
                 "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at"
-                " IS NOT NULL AND created_at < %s LIMIT %s FOR UPDATE SKIP LOCKED)",
-                (self._clock.now() - keep, limit))
+                " IS NOT NULL AND created_at < %s AND (event_id IS NULL OR created_at < %s)"
+                " LIMIT %s FOR UPDATE SKIP LOCKED)",
+                (now - keep, now - keep_events, limit))
         return cur.rowcount
 
     def _run(self) -> None:

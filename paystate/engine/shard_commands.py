@@ -33,6 +33,7 @@ from . import commands as c
 from .acquirer import PaymentModes
 from .decisions import fire, record
 from .errors import NotFound
+from .ids import new_id
 from .shard_rows import ShardRows
 from .streams import StreamNames
 from .unit_of_work import UnitOfWork
@@ -102,9 +103,11 @@ class ShardCommands:
         body = self._rules.event_data(model)
         if body is None:
             return
+        # The evt_ id names the event in its webhook bodies and in the events list; the
+        # outbox row written here is the event's stored copy (migration 014).
         uow.emit(self._rules.streams.events, {
-            "event": name, "timestamp": int(uow.at.timestamp()), "merchant_id": model.merchant_id,
-            "livemode": model.livemode, "entity_id": model.id, "data": body,
+            "id": new_id("evt_"), "event": name, "timestamp": int(uow.at.timestamp()),
+            "merchant_id": model.merchant_id, "livemode": model.livemode, "entity_id": model.id, "data": body,
         })
 
     def _create(self, uow: UnitOfWork, kind: str, obj: Any) -> None:

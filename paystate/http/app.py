@@ -10,7 +10,7 @@ from ..dashboard.routes import dashboard_routes
 from . import razorpay
 from .admin.merchants import admin_routes
 from .base import Deps, NotFoundHandler
-from .handlers import merchant, ops, orders, payments, refunds, webhooks
+from .handlers import merchant, ops, orders, payments, refunds, webhook_endpoints, webhooks
 from .handlers.checkout import checkout_routes
 from .handlers.docs import OpenApiHandler
 
@@ -41,6 +41,13 @@ def api_routes() -> list[tuple[str, type]]:
         (rf"/api/v1/webhooks/{ID}/retry", webhooks.WebhookRetryHandler),
         (rf"/api/v1/webhooks/{ID}/transitions", webhooks.WebhookTransitionsHandler),
         (rf"/api/v1/webhooks/{ID}", webhooks.WebhookHandler),
+        (r"/api/v1/webhook_endpoints", webhook_endpoints.EndpointsHandler),
+        (rf"/api/v1/webhook_endpoints/{ID}/secret/roll", webhook_endpoints.EndpointRollHandler),
+        (rf"/api/v1/webhook_endpoints/{ID}/recover", webhook_endpoints.EndpointRecoverHandler),
+        (rf"/api/v1/webhook_endpoints/{ID}/test", webhook_endpoints.EndpointTestHandler),
+        (rf"/api/v1/webhook_endpoints/{ID}", webhook_endpoints.EndpointHandler),
+        (r"/api/v1/events", webhook_endpoints.EventsHandler),
+        (rf"/api/v1/events/{ID}", webhook_endpoints.EventHandler),
         (r"/api/v1/merchant", merchant.MerchantHandler),
         (r"/api/v1/merchant/webhook", merchant.WebhookUrlHandler),
         (r"/api/v1/merchant/checkout_origins", merchant.CheckoutOriginsHandler),

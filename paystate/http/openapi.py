@@ -219,7 +219,9 @@ def webhook_paths() -> dict[str, dict[str, Any]]:
         "/api/v1/webhooks": {"get": operation(
             "listWebhookDeliveries", "webhooks", "Your webhook deliveries, newest first",
             ok("One page of deliveries", ref("WebhookDeliveryPage")),
-            params=page_params(10, 100), errors=(400,))},
+            params=[*page_params(10, 100), query_param(
+                "endpoint_id", string(64), "Only the deliveries to this endpoint (we_...)")],
+            errors=(400,))},
         "/api/v1/webhooks/{delivery_id}": {"get": operation(
             "getWebhookDelivery", "webhooks", "A delivery with its payload and attempts",
             ok("The delivery", ref("WebhookDeliveryDetail")), params=[DELIVERY_ID],
@@ -232,6 +234,7 @@ def webhook_paths() -> dict[str, dict[str, Any]]:
             "getWebhookTransitions", "webhooks", "The delivery's state history, oldest first",
             ok("Persisted transitions", list_of("Transition")), params=[DELIVERY_ID],
             errors=(404,))},
+        **endpoint_paths(),
         "/api/v1/merchant": {"get": operation(
             "getMerchant", "merchant", "Your profile and webhook settings",
             ok("The merchant", ref("Merchant")))},
@@ -256,6 +259,64 @@ def webhook_paths() -> dict[str, dict[str, Any]]:
             ok("The delivery once its first attempt is recorded (or still pending after a "
                "few seconds)", ref("WebhookDeliveryDetail")), errors=(400, 409),
             description="400 when no webhook URL is configured.")},
+    }
+
+
+ENDPOINT_ID = path_param("endpoint_id", "A webhook endpoint id (we_...)")
+EVENT_ID = path_param("event_id", "An event id (evt_...)")
+
+
+def endpoint_paths() -> dict[str, dict[str, Any]]:
+    one: dict[str, Any] = {"params": [ENDPOINT_ID], "errors": (404,)}
+    return {
+        "/api/v1/webhook_endpoints": {
+            "get": operation(
+                "listWebhookEndpoints", "webhooks", "Your endpoints of this mode, with health",
+                ok("The endpoints, oldest first", ref("WebhookEndpointList"))),
+            "post": operation(
+                "createWebhookEndpoint", "webhooks", "Add an endpoint (at most 16 per mode)",
+                {201: reply("The endpoint with its secret, shown this once",
+                            ref("WebhookEndpointWithSecret"))},
+                body="WebhookEndpointCreate",
+                description="400 for an unknown event name (the answer names the known "
+                            "ones), a malformed or private URL, or a 17th endpoint.")},
+        "/api/v1/webhook_endpoints/{endpoint_id}": {
+            "get": operation("getWebhookEndpoint", "webhooks", "One endpoint, with health",
+                             ok("The endpoint", ref("WebhookEndpoint")), **one),
+            "patch": operation(
+                "updateWebhookEndpoint", "webhooks",
+                "Change url, enabled_events, description; disable or enable",
+                ok("The endpoint", ref("WebhookEndpointUpdated")), body="WebhookEndpointUpdate",
+                **one),
+            "delete": operation(
+                "deleteWebhookEndpoint", "webhooks", "Delete: no new events go to it",
+                ok("Deleted", ref("WebhookEndpointDeleted")), **one)},
+        "/api/v1/webhook_endpoints/{endpoint_id}/secret/roll": {"post": operation(
+            "rollWebhookEndpointSecret", "webhooks",
+            "A new secret; the old one signs beside it until it expires",
+            ok("The endpoint with its new secret", ref("WebhookEndpointWithSecret")),
+            body="WebhookEndpointRoll", body_required=False, **one)},
+        "/api/v1/webhook_endpoints/{endpoint_id}/recover": {"post": operation(
+            "recoverWebhookEndpoint", "webhooks",
+            "Send again every failed delivery created since a time",
+            ok("How many were sent again", ref("Recovered")), body="WebhookEndpointRecover",
+            **one)},
+        "/api/v1/webhook_endpoints/{endpoint_id}/test": {"post": operation(
+            "testWebhookEndpoint", "webhooks", "Send a webhook.test delivery to this endpoint",
+            ok("The delivery once its first attempt is recorded (or still pending after a "
+               "few seconds)", ref("WebhookDeliveryDetail")), params=[ENDPOINT_ID],
+            errors=(404, 409))},
+        "/api/v1/events": {"get": operation(
+            "listEvents", "webhooks", "Your events of the last 30 days, newest first",
+            ok("One page of events", ref("EventPage")),
+            params=[query_param("limit", integer(1, 100) | {"default": 10}, "Page size"),
+                    query_param("type", string(64), "Only events of this type"),
+                    query_param("starting_after", string(64),
+                                "An event id: the page after it (older events)")],
+            errors=(400, 404))},
+        "/api/v1/events/{event_id}": {"get": operation(
+            "getEvent", "webhooks", "One event", ok("The event", ref("Event")),
+            params=[EVENT_ID], errors=(404,))},
     }
 
 

@@ -13,6 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..machines.endpoints import (
+    ALL as ALL_EVENTS,
+)
+from ..machines.endpoints import (
+    FORMATS,
+    MAX_DESCRIPTION,
+    MAX_ROLL_OVERLAP_HOURS,
+    PAYSTATE_EVENTS,
+    RAZORPAY_EVENTS,
+)
 from ..machines.instruments import VPA_PATTERN
 from .inputs import (
     CURRENCIES,
@@ -31,8 +41,8 @@ ERROR_CODES = ("AUTHENTICATION_ERROR", "BAD_REQUEST_ERROR", "INVALID_VPA", "INVA
                "EXPIRED_CARD", "NOT_FOUND_ERROR", "IDEMPOTENCY_KEY_REUSED",
                "IDEMPOTENCY_KEY_IN_USE", "CONFLICT", "PAYLOAD_TOO_LARGE", "RATE_LIMITED",
                "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "ACCOUNT_SUSPENDED")
-WEBHOOK_EVENTS = ("payment.created", "payment.pending", "payment.success", "payment.failed",
-                  "payment.captured", "refund.created", "refund.processed", "webhook.test")
+#: A delivery's event: Paystate's words, or Razorpay's for a razorpay-format endpoint.
+WEBHOOK_EVENTS = tuple(dict.fromkeys(PAYSTATE_EVENTS + RAZORPAY_EVENTS))
 PAYMENT_STATUSES = ("pending", "success", "failed")
 
 
@@ -211,7 +221,13 @@ DELIVERY_FIELDS: dict[str, Schema] = {
     "state": enum(*DELIVERY_STATES) | {
         "description": "the delivery machine's own state; pending and retrying both show "
                        "as status pending"},
-    "attempts": integer(0), "livemode": LIVEMODE, "created_at": TIMESTAMP,
+    "attempts": integer(0), "livemode": LIVEMODE,
+    "endpoint_id": nullable(prefixed_id("we_")) | {
+        "description": "the endpoint it goes to (null only for deliveries from before "
+                       "endpoints whose merchant had removed its URL)"},
+    "event_id": nullable(prefixed_id("evt_")) | {
+        "description": "the event it carries (GET /api/v1/events/{id})"},
+    "created_at": TIMESTAMP,
     "last_attempt_at": nullable(TIMESTAMP),
     "next_retry_at": nullable(TIMESTAMP), "response_code": nullable(integer())}
 DELIVERY = response_object(DELIVERY_FIELDS)
@@ -224,11 +240,62 @@ ATTEMPT = response_object({
     "duration_ms": integer(0), "response_body": nullable(string(1000)),
     "error": nullable(string())})
 WEBHOOK_PAYLOAD = {
-    "type": "object", "required": ["event", "timestamp", "data"],
-    "properties": {"event": enum(*WEBHOOK_EVENTS),
+    "type": "object",
+    "properties": {"id": prefixed_id("evt_"), "event": enum(*WEBHOOK_EVENTS),
                    "timestamp": integer(0) | {"description": "unix seconds"},
                    "data": {"type": "object"}},
-    "description": "The body that was signed and sent."}
+    "description": "The body that was signed and sent: {id, event, timestamp, data}, or "
+                   "Razorpay's envelope {entity, account_id, event, contains, payload, "
+                   "created_at} for a razorpay-format endpoint."}
+ENDPOINT_FIELDS: dict[str, Schema] = {
+    "id": prefixed_id("we_"), "url": string(2048),
+    "enabled_events": {"type": "array", "items": enum(*WEBHOOK_EVENTS, ALL_EVENTS),
+                       "minItems": 1},
+    "description": nullable(string(MAX_DESCRIPTION)),
+    "format": enum(*FORMATS), "status": enum("enabled", "disabled"),
+    "disabled_reason": nullable(string()), "livemode": LIVEMODE,
+    "default": {"type": "boolean", "description": "the one URL of PUT /api/v1/merchant/webhook"},
+    "created_at": TIMESTAMP, "updated_at": TIMESTAMP}
+ENDPOINT_HEALTH = response_object({
+    "success_rate": nullable({"type": "number", "minimum": 0, "maximum": 1}),
+    "deliveries_24h": integer(0), "last_response_code": nullable(integer()),
+    "last_attempt_at": nullable(TIMESTAMP)},
+    "Deliveries of the last 24 h that finished, and how many of them succeeded.")
+ENDPOINT = response_object({**ENDPOINT_FIELDS, "health": ref("WebhookEndpointHealth")})
+ENDPOINT_PLAIN = response_object(ENDPOINT_FIELDS)
+ENDPOINT_WITH_SECRET = response_object({
+    **ENDPOINT_FIELDS, "secret": string(description="whsec_ + base64; shown on create and roll"),
+    "previous_secret_expires_at": nullable(TIMESTAMP | {
+        "description": "until when the rolled secret signs beside the new one"})})
+ENDPOINT_LIST = response_object({"data": {"type": "array", "items": ref("WebhookEndpoint")}})
+ENDPOINT_DELETED = response_object({"id": prefixed_id("we_"),
+                                    "deleted": {"type": "boolean", "const": True}})
+EVENTS_HELP = ("Paystate's event names for a paystate-format endpoint, Razorpay's for a "
+               "razorpay one; [\"*\"] for all")
+ENDPOINT_CREATE = request_object(
+    {"url": string(2048, format="uri"),
+     "enabled_events": {"type": "array", "minItems": 1, "items": string(),
+                        "description": EVENTS_HELP}},
+    {"description": nullable(string(MAX_DESCRIPTION)),
+     "format": enum(*FORMATS) | {"default": "paystate"}},
+    "Unknown fields are refused (400).")
+ENDPOINT_UPDATE = request_object(
+    {}, {"url": string(2048, format="uri"),
+         "enabled_events": {"type": "array", "minItems": 1, "items": string(),
+                            "description": EVENTS_HELP},
+         "description": nullable(string(MAX_DESCRIPTION)),
+         "disabled": {"type": "boolean", "description": "false enables a disabled endpoint; "
+                                                       "its kept deliveries resume"}},
+    "Unknown fields are refused (400).")
+ENDPOINT_ROLL = request_object({}, {"expires_in_hours": integer(0, MAX_ROLL_OVERLAP_HOURS) | {
+    "default": 24, "description": "how long the old secret keeps signing; 0: not at all"}})
+ENDPOINT_RECOVER = request_object({"since": string(format="date-time")})
+RECOVERED = response_object({"recovered": integer(0)})
+EVENT = response_object({
+    "id": prefixed_id("evt_"), "type": enum(*PAYSTATE_EVENTS), "livemode": LIVEMODE,
+    "created_at": TIMESTAMP, "data": {"type": "object"}})
+EVENT_PAGE = response_object({"data": {"type": "array", "items": ref("Event")},
+                              "has_more": {"type": "boolean"}}, "Newest first.")
 DELIVERY_DETAIL = response_object({
     **DELIVERY_FIELDS, "merchant_id": UUID, "updated_at": TIMESTAMP,
     "payload": WEBHOOK_PAYLOAD,
@@ -290,6 +357,12 @@ SCHEMAS: dict[str, Schema] = {
     "WebhookRetry": WEBHOOK_RETRY, "Merchant": MERCHANT, "WebhookUrl": WEBHOOK_URL,
     "CheckoutOrigins": CHECKOUT_ORIGINS, "KeyRoll": KEY_ROLL, "RolledKey": ROLLED_KEY,
     "Health": HEALTH, "JobsStatus": JOBS_STATUS, "TestMerchant": TEST_MERCHANT,
+    "WebhookEndpoint": ENDPOINT, "WebhookEndpointUpdated": ENDPOINT_PLAIN,
+    "WebhookEndpointHealth": ENDPOINT_HEALTH, "WebhookEndpointWithSecret": ENDPOINT_WITH_SECRET,
+    "WebhookEndpointList": ENDPOINT_LIST, "WebhookEndpointDeleted": ENDPOINT_DELETED,
+    "WebhookEndpointCreate": ENDPOINT_CREATE, "WebhookEndpointUpdate": ENDPOINT_UPDATE,
+    "WebhookEndpointRoll": ENDPOINT_ROLL, "WebhookEndpointRecover": ENDPOINT_RECOVER,
+    "Recovered": RECOVERED, "Event": EVENT, "EventPage": EVENT_PAGE,
 }
 
 # Request bodies that succeed (given ids that exist), by schema name and example name.
@@ -309,4 +382,15 @@ EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
                    "remove": {"url": None}},
     "CheckoutOrigins": {"shop": {"origins": ["https://shop.example", "https://staging.shop.example"]}},
     "KeyRoll": {"roll": {"mode": "test", "expires_in_hours": 24}},
+    "WebhookEndpointCreate": {
+        "fulfilment": {"url": "https://merchant.example.com/hooks/fulfil",
+                       "enabled_events": ["payment.success"], "description": "fulfilment"},
+        "razorpay": {"url": "https://merchant.example.com/hooks/razorpay",
+                     "enabled_events": ["payment.authorized", "order.paid"],
+                     "format": "razorpay"}},
+    "WebhookEndpointUpdate": {"events": {"enabled_events": ["refund.created",
+                                                            "refund.processed"]},
+                              "enable": {"disabled": False}},
+    "WebhookEndpointRoll": {"roll": {"expires_in_hours": 24}},
+    "WebhookEndpointRecover": {"since": {"since": "2026-12-01T00:00:00Z"}},
 }

@@ -84,11 +84,12 @@ def event_data(obj: Any) -> dict[str, Any] | None:
 
 
 def delivery_json(row: dict[str, Any]) -> dict[str, Any]:
-    """A delivery in the list: ``{id, event, status, state, attempts, created_at,
-    last_attempt_at, next_retry_at, response_code}``."""
+    """A delivery in the list: ``{id, event, status, state, attempts, livemode, endpoint_id,
+    event_id, created_at, last_attempt_at, next_retry_at, response_code}``."""
     return {"id": str(row["id"]), "event": row["event"],
             "status": delivery_status(row["status"]), "state": row["status"],
             "attempts": row["attempts"], "livemode": row["livemode"],
+            "endpoint_id": row.get("endpoint_id"), "event_id": row.get("event_id"),
             "created_at": iso(row["created_at"]), "last_attempt_at": iso(row["last_attempt_at"]),
             "next_retry_at": iso(row["next_retry_at"]), "response_code": row["response_code"]}
 
@@ -121,3 +122,29 @@ def merchant_json(row: dict[str, Any]) -> dict[str, Any]:
             "webhook_secret": row["webhook_secret"],
             "checkout_origins": list(row["checkout_origins"]), "created_at": iso(row["created_at"]),
             "updated_at": iso(row["updated_at"])}
+
+
+def endpoint_json(row: dict[str, Any], health: dict[str, Any] | None = None,
+                  with_secret: bool = False) -> dict[str, Any]:
+    """A webhook endpoint. Its ``secret`` only in the answers that make one (create, roll),
+    as Stripe shows it; ``health`` (last 24 h) where the caller read it."""
+    body: dict[str, Any] = {
+        "id": row["id"], "url": row["url"], "enabled_events": list(row["enabled_events"]),
+        "description": row["description"], "format": row["format"], "status": row["status"],
+        "disabled_reason": row["disabled_reason"], "livemode": row["livemode"],
+        "default": row["is_default"], "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"])}
+    if with_secret:
+        body["secret"] = row["secret"]
+        body["previous_secret_expires_at"] = iso(row["previous_expires_at"])
+    if health is not None:
+        body["health"] = {**health, "last_attempt_at": iso(health["last_attempt_at"])}
+    return body
+
+
+def event_json(row: dict[str, Any]) -> dict[str, Any]:
+    """An event as the events list keeps it: ``{id, type, livemode, created_at, data}``."""
+    payload = row["payload"]
+    return {"id": row["event_id"], "type": payload.get("event"),
+            "livemode": bool(payload.get("livemode")), "created_at": iso(row["created_at"]),
+            "data": payload.get("data")}

@@ -29,7 +29,8 @@ RESPONSE_BODY_LIMIT = 1000
 
 @dataclass(eq=False)
 class WebhookDelivery:
-    """One event to one merchant. ``payload`` is the exact body, serialised once and sent as is.
+    """One event to one endpoint of a merchant. ``payload`` is the exact body, serialised once
+    and sent as is.
 
     ``lease_*`` say which process is making an attempt right now and until when; the engine
     sets them when it claims a due delivery and every attempt transition clears them.
@@ -52,6 +53,15 @@ class WebhookDelivery:
     created_at: datetime
     updated_at: datetime
     livemode: bool = False  # the event's: a delivery is seen only with keys of its mode
+    #: The endpoint it goes to (None only for deliveries from before endpoints whose merchant
+    #: had removed its URL), and the evt_ id of the event it carries.
+    endpoint_id: str | None = None
+    event_id: str | None = None
+
+    @property
+    def lane(self) -> str:
+        """What bounds its attempts in flight: its endpoint (its merchant, without one)."""
+        return self.endpoint_id or self.merchant_id
 
     @property
     def status(self) -> str:

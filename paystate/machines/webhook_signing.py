@@ -26,17 +26,26 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 SECRET_PREFIX = "whsec_"
 
 
-def serialise_body(event: str, timestamp: int, data: Mapping[str, Any]) -> str:
-    """The compact JSON body ``{"event", "timestamp", "data"}``; ASCII-only (non-ASCII text is
-    escaped), so the stored text and the bytes sent are the same in any encoding."""
-    return json.dumps({"event": event, "timestamp": timestamp, "data": data},
-                      separators=(",", ":"))
+def serialise_body(event: str, timestamp: int, data: Mapping[str, Any],
+                   event_id: str | None = None) -> str:
+    """The compact JSON body ``{"id", "event", "timestamp", "data"}`` (``id`` the event's
+    ``evt_`` id, the same on every endpoint and retry; absent only for events from before ids);
+    ASCII-only (non-ASCII text is escaped), so the stored text and the bytes sent are the same
+    in any encoding."""
+    body: dict[str, Any] = {"id": event_id} if event_id else {}
+    body.update(event=event, timestamp=timestamp, data=data)
+    return json.dumps(body, separators=(",", ":"))
+
+
+def serialise(body: Mapping[str, Any]) -> str:
+    """Any other body (a Razorpay-format event), serialised the same compact, ASCII-only way."""
+    return json.dumps(body, separators=(",", ":"))
 
 
 def hex_signature(secret: str, body: bytes) -> str:
@@ -61,10 +70,17 @@ def standard_signature(secret: str, msg_id: str, timestamp: int, body: bytes) ->
     return "v1," + base64.b64encode(digest).decode()
 
 
-def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes,
+                   also: Sequence[str] = ()) -> dict[str, str]:
     """Every header of one attempt. ``msg_id`` is the delivery id (the same on every retry);
-    ``timestamp`` is the attempt's own time in unix seconds."""
+    ``timestamp`` is the attempt's own time in unix seconds. ``also``: secrets rolled away
+    whose overlap has not ended; ``webhook-signature`` then carries one signature per secret,
+    the current one first, space separated, as Standard Webhooks allows, so a receiver that
+    still holds the old secret and one that has the new one both verify. The hex headers carry
+    the current secret's only."""
     hex_digest = hex_signature(secret, body)
+    standard = " ".join(standard_signature(s, msg_id, timestamp, body)
+                        for s in (secret, *also))
     return {
         "Content-Type": "application/json",
         "X-Webhook-Signature": hex_digest,
@@ -72,7 +88,7 @@ def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dic
         "X-Razorpay-Signature": hex_digest,  # the Razorpay clients' check
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": standard_signature(secret, msg_id, timestamp, body),
+        "webhook-signature": standard,
     }
 
 

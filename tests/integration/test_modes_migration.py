@@ -6,37 +6,19 @@ secret_test_xyz789), it has no live key, and every old object reads as test mode
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
 
 from paystate.config import TEST_MERCHANT_ID, Settings
-from paystate.engine.migrations import migrate, migration_files
+from paystate.engine.migrations import migrate
 from paystate.engine.secrets_hash import check_api_secret, hash_api_secret
+from tests.support import scratch_database
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def scratch_before_012(settings: Settings) -> str:
-    pg = urlsplit(settings.database_url)
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'paystate_premodes'"
-                            ).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(
-                sql.Identifier("paystate_premodes")))
-    url = urlunsplit(pg._replace(path="/paystate_premodes"))
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA public CASCADE")
-        conn.execute("CREATE SCHEMA public")
-        conn.execute("CREATE TABLE schema_migrations (version TEXT PRIMARY KEY,"
-                     " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
-        for version, text in migration_files():
-            if version >= "012":
-                break
-            conn.execute(text.encode())
-            conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
-    return url
+    return scratch_database(settings, "paystate_premodes", before="012")
 
 
 def test_old_rows_become_test_mode_and_the_seeded_keys_keep_working(

@@ -58,7 +58,9 @@ def test_payment_events_arrive_signed_and_byte_exact(
         delivery = stored[request.webhook_id]
         assert request.body == delivery["payload"].encode()
         body = request.json()
-        assert set(body) == {"event", "timestamp", "data"} and body["event"] == delivery["event"]
+        assert set(body) == {"id", "event", "timestamp", "data"}
+        assert body["event"] == delivery["event"] and body["id"].startswith("evt_")
+        assert body["id"] == delivery["event_id"]
         assert body["data"]["payment"]["id"] == payment["id"]
         assert request.verify(secret)
         # The seed README names the same hex HMAC X-Signature; receivers written for it

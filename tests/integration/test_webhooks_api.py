@@ -124,7 +124,7 @@ def test_list_is_newest_first_paginated_and_only_ones_own(
     assert (page["total"], page["limit"], page["offset"]) == (3, 10, 0)
     assert [d["id"] for d in page["data"]] == ids[::-1]
     assert set(page["data"][0]) == {"id", "event", "status", "state", "attempts", "livemode",
-                                    "created_at",
+                                    "endpoint_id", "event_id", "created_at",
                                     "last_attempt_at", "next_retry_at", "response_code"}
     second = client.get("/api/v1/webhooks?limit=2&offset=1").json()
     assert [d["id"] for d in second["data"]] == [ids[1], ids[0]] and second["total"] == 3

@@ -9,7 +9,7 @@ from paystate.engine.merchants import AuthCache, KeySecrets, Merchant
 from paystate.engine.secrets_hash import hash_api_secret
 
 MERCHANT = Merchant(id="m1", name="M", email="m@example.com", api_key="key_a",
-                    webhook_url=None, webhook_secret="whsec_x")
+                    webhook_secret="whsec_x")
 
 
 class Clock:

@@ -34,6 +34,7 @@ import psycopg
 import pykka
 import redis
 
+from ...machines.endpoints import disabled_reason, signing_secrets, subscribed
 from ...machines.errors import InvalidTransition
 from ...machines.spec import build_machine
 from ...machines.webhook import (
@@ -44,12 +45,12 @@ from ...machines.webhook import (
     next_attempt_at,
     trigger_after_attempt,
 )
-from ...machines.webhook_signing import serialise_body, signed_headers
+from ...machines.webhook_signing import serialise, serialise_body, signed_headers
 from ..clock import Clock
 from ..db import ActorConnection
 from ..decisions import fire, record
 from ..errors import Conflict, NotFound
-from ..ids import new_uuid, uuid_text
+from ..ids import new_id, new_uuid, uuid_text
 from ..metrics import Metrics
 from ..outbox import OutboxRow, publish
 from ..unit_of_work import UnitOfWork
@@ -66,6 +67,7 @@ from .messages import (
     ManualRetry,
     ReconcileEvents,
     RecordDone,
+    Recover,
     SweepDue,
     event_key,
 )
@@ -79,6 +81,8 @@ ATTEMPT_KIND = "webhook_attempt"
 MAX_CONFLICT_RETRIES = 8
 # Finished attempts recorded in one transaction at most.
 RECORD_BATCH = 256
+# Failed deliveries restarted in one transaction by a recover.
+RECOVER_BATCH = 500
 T = TypeVar("T")
 
 
@@ -100,7 +104,7 @@ class DispatcherActor(pykka.ThreadingActor):
         self._reconciled_seq: int | None = None
         self._uow: UnitOfWork | None = None
         self._machine = build_machine(WEBHOOK_DELIVERY, self._before_state_change)
-        self._slots = Slots(config.per_merchant)
+        self._slots = Slots(config.per_lane)
         # Finished POSTs, queued by the sender's thread; one RecordDone wakes the actor.
         self._results: deque[AttemptDone] = deque()
         self._results_lock = threading.Lock()
@@ -172,22 +176,24 @@ class DispatcherActor(pykka.ThreadingActor):
         assert self._uow is not None, "triggers fire only inside _write"
         record(self._uow, KIND, WEBHOOK_DELIVERY, event)
 
-    def _new_delivery(self, uow: UnitOfWork, merchant_id: str, event: str, timestamp: int,
-                      data: Mapping[str, Any], key: str, leased: bool = False,
-                      livemode: bool = False) -> WebhookDelivery:
-        """A delivery whose first attempt is due by the schedule. ``leased``: this process
-        makes that attempt as soon as the row is committed (the row is written leased to it,
-        and no job goes through Redis); a crash before it lets the lease expire, and the
-        sweeper of any process makes the attempt then."""
+    def _new_delivery(self, uow: UnitOfWork, merchant_id: str, event: str, payload: str,
+                      key: str, endpoint_id: str | None, event_id: str | None,
+                      leased: bool = False, livemode: bool = False) -> WebhookDelivery:
+        """A delivery of the serialised body ``payload`` to one endpoint, its first attempt due
+        by the schedule. ``leased``: this process makes that attempt as soon as the row is
+        committed (the row is written leased to it, and no job goes through Redis); a crash
+        before it lets the lease expire, and the sweeper of any process makes the attempt
+        then."""
         d = WebhookDelivery(
             id=new_uuid(), merchant_id=merchant_id, event=event, event_key=key,
-            payload=serialise_body(event, timestamp, data), state=WEBHOOK_DELIVERY.initial,
+            payload=payload, state=WEBHOOK_DELIVERY.initial,
             attempts=0, next_retry_at=next_attempt_at(1, self._config.schedule, uow.at),
             last_attempt_at=None, response_code=None,
             lease_owner=self._config.owner if leased else None,
             lease_token=new_uuid() if leased else None,
             lease_until=uow.at + self._config.lease if leased else None,
-            version=1, created_at=uow.at, updated_at=uow.at, livemode=livemode)
+            version=1, created_at=uow.at, updated_at=uow.at, livemode=livemode,
+            endpoint_id=endpoint_id, event_id=event_id)
         uow.insert(KIND, {f.name: getattr(d, f.name) for f in fields(d)})
         uow.record_transition(KIND, d.id, 1, None, d.state, "create", {"event": event})
         if not leased:
@@ -198,7 +204,7 @@ class DispatcherActor(pykka.ThreadingActor):
         assert d.next_retry_at is not None
         uow.emit(self._config.streams.webhook_jobs, {
             "kind": "deliver_webhook", "delivery_id": d.id, "merchant_id": d.merchant_id,
-            "livemode": d.livemode, "attempt": d.attempts + 1, "due_at": d.next_retry_at.isoformat()})
+            "endpoint_id": d.endpoint_id, "livemode": d.livemode, "attempt": d.attempts + 1, "due_at": d.next_retry_at.isoformat()})
 
     # -- creating ------------------------------------------------------------------------
 
@@ -208,48 +214,93 @@ class DispatcherActor(pykka.ThreadingActor):
         merchant_ids = sorted({str(p["merchant_id"]) for p in events})
         if not merchant_ids:
             return 0
-        hooked = self._rows.hooked_merchants(merchant_ids)
-        # Keys (a canonical dump and a hash each) only for events that make a delivery.
-        wanted = [(event_key(p), p) for p in events if str(p["merchant_id"]) in hooked]
+        endpoints = self._rows.endpoints_of(merchant_ids)
+        # What each endpoint subscribed to, as (endpoint, event name, body text, key, event);
+        # keys (a canonical dump and a hash each) only for events some endpoint receives.
+        wanted = [w for p in events for w in self._fan_out(p, endpoints.get(str(p["merchant_id"])))]
         if not wanted:
             return 0
 
         # A first attempt due at once is made by this process, straight after the commit, while
-        # its merchant has a free slot: no job through Redis, no claim.
+        # its endpoint has a free slot: no job through Redis, no claim.
         due_at_once = self._config.schedule[:1] == (0,)
 
         def decide(uow: UnitOfWork) -> list[tuple[WebhookDelivery, bool]]:
-            existing = self._rows.existing_keys(sorted(hooked), [key for key, _ in wanted])
+            existing = self._rows.existing_keys(sorted({str(e["id"]) for e, *_ in wanted}),
+                                                sorted({key for _e, _n, _b, key, _p in wanted}))
             room: dict[str, int] = {}
             made = []
-            for key, p in wanted:
-                merchant_id = str(p["merchant_id"])
-                if (merchant_id, key) in existing:
+            for endpoint, name, body, key, p in wanted:
+                lane = str(endpoint["id"])
+                if (lane, key) in existing:
                     continue  # a duplicate copy of an event already delivered or on its way
-                existing.add((merchant_id, key))
-                timestamp = p.get("timestamp")
-                if not isinstance(timestamp, int):
-                    timestamp = int(uow.at.timestamp())
-                free = room.setdefault(merchant_id, self._slots.room(merchant_id))
+                existing.add((lane, key))
+                free = room.setdefault(lane, self._slots.room(lane))
                 leased = due_at_once and free > 0
                 if leased:
-                    room[merchant_id] = free - 1
-                made.append((self._new_delivery(uow, merchant_id, str(p["event"]), timestamp,
-                                                p.get("data") or {}, key, leased,
-                                                bool(p.get("livemode"))), leased))
+                    room[lane] = free - 1
+                made.append((self._new_delivery(
+                    uow, str(p["merchant_id"]), name, body, key, lane, _event_id(p), leased,
+                    bool(p.get("livemode"))), leased))
             return made
 
         made = self._write(decide)
+        by_id = {str(e["id"]): e for mine in endpoints.values() for e in mine}
         for d, leased in made:
             if leased:
-                merchant = hooked[d.merchant_id]
-                self._launch({**delivery_row(d), "webhook_url": merchant["webhook_url"],
-                              "webhook_secret": merchant["webhook_secret"]}, None)
+                e = by_id[str(d.endpoint_id)]
+                self._launch({**delivery_row(d), "webhook_url": e["url"],
+                              "webhook_secret": e["secret"],
+                              "previous_secret": e["previous_secret"],
+                              "previous_expires_at": e["previous_expires_at"]}, None)
             elif due_at_once:
-                # Due now but no room: the next slot this merchant frees takes it (its job
+                # Due now but no room: the next slot this endpoint frees takes it (its job
                 # would say the same, a Redis round trip later).
-                self._slots.mark_backlog(d.merchant_id)
+                self._slots.mark_backlog(d.lane)
         return len(made)
+
+    def _fan_out(self, p: Mapping[str, Any], endpoints: list[dict[str, Any]] | None,
+                 ) -> list[tuple[dict[str, Any], str, str, str, Mapping[str, Any]]]:
+        """The deliveries one event makes: one per enabled endpoint of its mode subscribed to
+        it, in the endpoint's format (a Razorpay-format endpoint may get two events, or none,
+        for one of Paystate's)."""
+        mine = [e for e in endpoints or () if e["livemode"] == bool(p.get("livemode"))]
+        if not mine:
+            return []
+        event = str(p["event"])
+        timestamp = p.get("timestamp")
+        if not isinstance(timestamp, int):
+            timestamp = int(self._clock.now().timestamp())
+        key = ""
+        native = ""
+        razorpay: list[tuple[str, str]] | None = None
+        out = []
+        for e in mine:
+            if e["format"] == "razorpay":
+                if razorpay is None:
+                    razorpay = self._razorpay_bodies(p, timestamp)
+                bodies = razorpay
+            else:
+                if not native:
+                    native = serialise_body(event, timestamp, p.get("data") or {}, _event_id(p))
+                bodies = [(event, native)]
+            for name, body in bodies:
+                if subscribed(e["enabled_events"], name):
+                    key = key or event_key(p)
+                    out.append((e, name, body, key if name == event else f"{key}:{name}", p))
+        return out
+
+    def _razorpay_bodies(self, p: Mapping[str, Any], timestamp: int) -> list[tuple[str, str]]:
+        """The event in Razorpay's words, from its object as it is now (Razorpay's entities
+        carry fields Paystate's event data does not)."""
+        render = self._config.razorpay_bodies
+        if render is None:
+            return []
+        obj, related = self._rows.event_objects(p)
+        if obj is None:
+            return []
+        return [(name, serialise(body)) for name, body in
+                render(str(p["event"]), obj, related, str(p["merchant_id"]), timestamp)]
 
     def _on_ReconcileEvents(self, msg: ReconcileEvents) -> int:
         """Event rows past the watermark go through ``CreateFromEvents``, whose per-merchant
@@ -265,9 +316,39 @@ class DispatcherActor(pykka.ThreadingActor):
         return made
 
     def _on_CreateDelivery(self, msg: CreateDelivery) -> WebhookDelivery:
+        endpoint = self._rows.endpoint_for(msg.merchant_id, msg.livemode, msg.endpoint_id)
+        if msg.endpoint_id is not None and endpoint is None:
+            raise NotFound("Webhook endpoint")
+        at = self._clock.now()
+        event_id = new_id("evt_")
+        body = serialise_body(msg.event, int(at.timestamp()), msg.data, event_id)
+        if endpoint is not None and endpoint["format"] == "razorpay" and (
+                render := self._config.razorpay_bodies) is not None:
+            rendered = render(msg.event, None, None, msg.merchant_id, int(at.timestamp()))
+            if rendered:
+                body = serialise(rendered[0][1])
         return self._write(lambda uow: self._new_delivery(
-            uow, msg.merchant_id, msg.event, int(uow.at.timestamp()), msg.data,
-            f"{msg.event}:{new_uuid()}", livemode=msg.livemode))
+            uow, msg.merchant_id, msg.event, body, f"{msg.event}:{new_uuid()}",
+            endpoint["id"] if endpoint else None, event_id, livemode=msg.livemode))
+
+    def _on_Recover(self, msg: Recover) -> int:
+        """Each failed delivery since ``since`` starts again, a batch per transaction."""
+        recovered = 0
+        while True:
+            def decide(uow: UnitOfWork) -> int:
+                batch = self._rows.failed_since(msg.endpoint_id, msg.since, RECOVER_BATCH)
+                for d in batch:
+                    if d.merchant_id != msg.merchant_id:
+                        raise NotFound("Webhook endpoint")
+                    self._fire(d, "retry", at=uow.at, schedule=self._config.schedule,
+                               by="recover")
+                    self._emit_job(uow, d)
+                return len(batch)
+
+            n = self._write(decide)
+            recovered += n
+            if n < RECOVER_BATCH:
+                return recovered
 
     # -- manual retry --------------------------------------------------------------------
 
@@ -287,10 +368,10 @@ class DispatcherActor(pykka.ThreadingActor):
     # -- attempts ------------------------------------------------------------------------
 
     def _on_AttemptDue(self, msg: AttemptDue) -> None:
-        if self._slots.room(msg.merchant_id) <= 0:
-            # The slot that frees next takes this merchant's next due delivery (``_refill``).
+        if self._slots.room(msg.lane) <= 0:
+            # The slot that frees next takes this endpoint's next due delivery (``_refill``).
             # The job stays unacknowledged; a re-delivered copy finds it done and is acked.
-            self._slots.mark_backlog(msg.merchant_id)
+            self._slots.mark_backlog(msg.lane)
             return
         rows = self._rows.claim([msg.delivery_id], self._clock.now(), durable=False)
         if rows:
@@ -309,34 +390,35 @@ class DispatcherActor(pykka.ThreadingActor):
         room: dict[str, int] = {}
         ids = []
         for row in candidates:
-            merchant_id = str(row["merchant_id"])
-            free = room.setdefault(merchant_id, self._slots.room(merchant_id))
+            lane = str(row["endpoint_id"] or row["merchant_id"])
+            free = room.setdefault(lane, self._slots.room(lane))
             if free > 0:
-                room[merchant_id] = free - 1
+                room[lane] = free - 1
                 ids.append(str(row["id"]))
             else:
-                self._slots.mark_backlog(merchant_id)
+                self._slots.mark_backlog(lane)
         return [self._launch(row, None) for row in self._rows.claim(ids, msg.now)]
 
-    def _refill(self, merchant_ids: set[str]) -> None:
-        """For each merchant whose slots just freed and who waited for room: claim its next due
-        deliveries (one indexed statement per merchant) and launch them at once. Runs before
-        the finished attempts are written, so a slot is back at work one commit sooner; the
-        attempts just finished are still leased to this process, so no claim can take them."""
+    def _refill(self, lanes: set[str]) -> None:
+        """For each endpoint whose slots just freed and that waited for room: claim its next
+        due deliveries (one indexed statement per endpoint) and launch them at once. Runs
+        before the finished attempts are written, so a slot is back at work one commit sooner;
+        the attempts just finished are still leased to this process, so no claim can take
+        them."""
         now = self._clock.now()
-        for merchant_id in sorted(merchant_ids):
-            room = self._slots.room(merchant_id)
-            if room <= 0 or not self._slots.has_backlog(merchant_id):
+        for lane in sorted(lanes):
+            room = self._slots.room(lane)
+            if room <= 0 or not self._slots.has_backlog(lane):
                 continue
             try:
-                rows = self._rows.claim_next(merchant_id, now, room)
+                rows = self._rows.claim_next(lane, now, room)
             except psycopg.Error as exc:
                 log.warning("could not refill %s's webhook slots (the sweeper will): %s",
-                            merchant_id, exc)
+                            lane, exc)
                 self._db.reset()
                 return
             if len(rows) < room:
-                self._slots.clear_backlog(merchant_id)
+                self._slots.clear_backlog(lane)
             for row in rows:
                 self._launch(row, None)
 
@@ -347,8 +429,8 @@ class DispatcherActor(pykka.ThreadingActor):
         assert d.lease_token is not None
         started = self._clock.now()
         done: Future = Future()
-        self._slots.take(d.id, InFlight(d.merchant_id, d.lease_token, d.attempts + 1, started,
-                                        job, done))
+        self._slots.take(d.id, InFlight(d.lane, d.lease_token, d.attempts + 1, started,
+                                        job, done, d.endpoint_id))
         token = d.lease_token
 
         def report(result: AttemptResult) -> None:
@@ -356,10 +438,13 @@ class DispatcherActor(pykka.ThreadingActor):
 
         url, secret = row.get("webhook_url"), row.get("webhook_secret") or ""
         if not url:
-            report(AttemptResult(None, 0, None, "webhook_url is not configured"))
+            report(AttemptResult(None, 0, None, "the webhook endpoint was deleted"
+                                 if d.endpoint_id else "webhook_url is not configured"))
             return done
         body = d.payload.encode()
-        headers = signed_headers(secret, d.id, int(started.timestamp()), body)
+        current, *rolled = signing_secrets(secret, row.get("previous_secret"),
+                                           row.get("previous_expires_at"), started)
+        headers = signed_headers(current, d.id, int(started.timestamp()), body, rolled)
         self._sender.submit(OutgoingWebhook(d.merchant_id, url, body, headers), report)
         return done
 
@@ -391,7 +476,7 @@ class DispatcherActor(pykka.ThreadingActor):
                     if (flight := self._slots.finish(done.delivery_id, done.token)) is not None]
         if not finished:
             return
-        self._refill({flight.merchant_id for _done, flight in finished})
+        self._refill({flight.lane for _done, flight in finished})
         try:
             recorded = self._write(lambda uow: self._record_all(uow, finished))
         except BaseException as exc:
@@ -418,7 +503,22 @@ class DispatcherActor(pykka.ThreadingActor):
                 raise NotFound("Webhook")
             self._record(uow, d, flight, done.result)
             out.append(d)
+        self._record_health(uow, finished)
         return out
+
+    def _record_health(self, uow: UnitOfWork, finished: list[tuple[AttemptDone, InFlight]],
+                       ) -> None:
+        """An endpoint with a 2xx in this batch is healthy; one with only failures is failing
+        (and disabled once it has been for ``disable_after``)."""
+        ok = {f.endpoint_id for done, f in finished
+              if f.endpoint_id and delivered(done.result.status_code)}
+        failing = {f.endpoint_id for _d, f in finished if f.endpoint_id} - ok
+        if not ok and not failing:
+            return
+        after = self._config.disable_after
+        for endpoint_id in self._rows.endpoint_health(sorted(ok), sorted(failing), uow.at,
+                                                      after, disabled_reason(after)):
+            log.warning("webhook endpoint %s disabled: %s", endpoint_id, disabled_reason(after))
 
     def _record(self, uow: UnitOfWork, d: WebhookDelivery, flight: InFlight,
                 result: AttemptResult) -> None:
@@ -462,3 +562,9 @@ class DispatcherActor(pykka.ThreadingActor):
             pipe.execute()
         except redis.RedisError as exc:
             log.warning("could not acknowledge webhook jobs: %s", exc)
+
+
+def _event_id(payload: Mapping[str, Any]) -> str | None:
+    """The event's ``evt_`` id (events from before ids have none)."""
+    value = payload.get("id")
+    return value if isinstance(value, str) and value.startswith("evt_") else None

@@ -20,7 +20,8 @@ from ..queries import Queries
 from ..secrets_hash import new_webhook_secret
 from .deliveries import ATTEMPTS, DELIVERY_PROGRESS, LIST_COLUMNS, LIST_ORDER, MERCHANTS_DELIVERY
 from .dispatcher import WebhookDispatcher
-from .urls import check_webhook_url
+from .endpoints import WebhookEndpoints, parse_since
+from .events import EventLog
 
 TEST_EVENT = "webhook.test"
 
@@ -36,6 +37,8 @@ class WebhookBridge:
         self._auth_cache = auth_cache
         self._allow_private = allow_private
         self._test_wait_s = test_wait_s
+        self.endpoints = WebhookEndpoints(pool, clock, allow_private)
+        self.events = EventLog(pool)
 
     async def _one(self, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
         async def one(conn: PooledConnection) -> dict[str, Any] | None:
@@ -44,14 +47,15 @@ class WebhookBridge:
 
     # -- deliveries ----------------------------------------------------------------------
 
-    async def deliveries(self, merchant: Merchant, limit: int,
-                         offset: int) -> tuple[list[dict[str, Any]], int]:
-        """The merchant's deliveries, newest first, and how many there are in all."""
-
-        return await counted_page(
-            self._pool, "webhook_logs", "merchant_id = %s AND livemode = %s",
-            (merchant.id, merchant.livemode), limit, offset,
-            columns=LIST_COLUMNS, order=LIST_ORDER)
+    async def deliveries(self, merchant: Merchant, limit: int, offset: int,
+                         endpoint_id: str | None = None) -> tuple[list[dict[str, Any]], int]:
+        """The merchant's deliveries (to one endpoint, given ``endpoint_id``), newest first,
+        and how many there are in all."""
+        where, params = "merchant_id = %s AND livemode = %s", [merchant.id, merchant.livemode]
+        if endpoint_id is not None:
+            where, params = where + " AND endpoint_id = %s", [*params, endpoint_id]
+        return await counted_page(self._pool, "webhook_logs", where, tuple(params), limit,
+                                  offset, columns=LIST_COLUMNS, order=LIST_ORDER)
 
     async def delivery(self, merchant: Merchant,
                        delivery_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -82,17 +86,21 @@ class WebhookBridge:
             self._dispatcher.retry(str(row["id"]), merchant.id))
         return {"id": delivery.id, "status": delivery.status}
 
-    async def send_test(self, merchant: Merchant) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """Create a ``webhook.test`` delivery and return it once its first attempt is recorded
-        (or after ``test_wait_s``, still pending, if no worker got to it by then)."""
-        profile = await self.profile(merchant)
-        if not profile["webhook_url"]:
-            raise ValidationError("Webhook URL is not configured")
+    async def send_test(self, merchant: Merchant, endpoint_id: str | None = None,
+                        ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Create a ``webhook.test`` delivery to the endpoint (the default one when None) and
+        return it once its first attempt is recorded (or after ``test_wait_s``, still pending,
+        if no worker got to it by then)."""
+        if endpoint_id is None:
+            if await self.endpoints.default(merchant) is None:
+                raise ValidationError("Webhook URL is not configured")
+        else:
+            await self.endpoints.get(merchant, endpoint_id)
         now = self._clock.now()
         delivery = await asyncio.wrap_future(self._dispatcher.create_delivery(
             merchant.id, TEST_EVENT,
             {"message": "Test webhook from Paystate", "merchant_id": merchant.id,
-             "sent_at": int(now.timestamp())}, merchant.livemode))
+             "sent_at": int(now.timestamp())}, merchant.livemode, endpoint_id))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._test_wait_s
         while loop.time() < deadline:
@@ -104,30 +112,51 @@ class WebhookBridge:
 
     # -- the merchant's webhook settings ---------------------------------------------------
 
+    async def recover(self, merchant: Merchant, endpoint_id: str, since: Any) -> int:
+        """Every failed delivery of the endpoint created since ``since`` is sent again."""
+        at = parse_since(since)
+        endpoint = await self.endpoints.get(merchant, endpoint_id)
+        return await asyncio.wrap_future(self._dispatcher.recover(endpoint["id"], merchant.id, at))
+
+    # -- the merchant's webhook settings ---------------------------------------------------
+
     async def profile(self, merchant: Merchant) -> dict[str, Any]:
+        """The merchants row as the caller sees it: ``webhook_url`` (and the secret that signs
+        for it) are its default endpoint's in the caller's mode."""
         row = await self._queries.merchant_by_id(merchant.id)
         if row is None:
             raise NotFound("Merchant")
-        return _as_seen_by(merchant, row)
+        default = await self.endpoints.default(merchant)
+        return {**_as_seen_by(merchant, row),
+                "webhook_url": default["url"] if default else None,
+                "webhook_secret": default["secret"] if default else row["webhook_secret"]}
 
     async def set_webhook_url(self, merchant: Merchant, url: str | None) -> dict[str, Any]:
-        """Store (or with ``None`` remove) the URL after ``check_webhook_url``."""
-        if url is not None:
-            url = await check_webhook_url(url, self._allow_private)
-        return await self._update(merchant, "webhook_url", url)
+        """Point the default endpoint at ``url`` after ``check_webhook_url`` (``None``
+        removes it)."""
+        row = await self._queries.merchant_by_id(merchant.id)
+        if row is None:
+            raise NotFound("Merchant")
+        await self.endpoints.set_default_url(merchant, url, row["webhook_secret"])
+        return await self.profile(merchant)
 
     async def set_checkout_origins(self, merchant: Merchant,
                                    origins: list[str]) -> dict[str, Any]:
         """Replace the web origins allowed to embed the merchant's checkout (already
         checked and normalised by the caller)."""
-        return await self._update(merchant, "checkout_origins", origins)
+        await self._update(merchant, "checkout_origins", origins)
+        return await self.profile(merchant)
 
     async def rotate_secret(self, merchant: Merchant) -> dict[str, Any]:
-        """A new ``whsec_`` + base64 secret; deliveries sign with it from their next attempt."""
-        return await self._update(merchant, "webhook_secret", new_webhook_secret())
+        """A new ``whsec_`` + base64 secret for the merchant and its default endpoints;
+        deliveries sign with it from their next attempt."""
+        secret = new_webhook_secret()
+        await self._update(merchant, "webhook_secret", secret)
+        await self.endpoints.set_default_secret(merchant, secret)
+        return await self.profile(merchant)
 
     async def _update(self, merchant: Merchant, column: str,
-                      value: str | list[str] | None) -> dict[str, Any]:
+                      value: str | list[str] | None) -> None:
         assert column in SETTINGS
         row = await self._one(UPDATE_SETTING.format(column=column),
                               (value, self._clock.now(), merchant.id))
@@ -136,7 +165,6 @@ class WebhookBridge:
         self._auth_cache.invalidate(merchant.id)
         if row is None:
             raise NotFound("Merchant")
-        return _as_seen_by(merchant, row)
 
 
 def _as_seen_by(merchant: Merchant, row: dict[str, Any]) -> dict[str, Any]:

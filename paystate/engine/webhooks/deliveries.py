@@ -8,12 +8,12 @@ recorded attempts, transitions) is written through its ``UnitOfWork``
 Claiming is leasing: one UPDATE sets ``lease_owner``, a fresh ``lease_token`` and
 ``lease_until`` on rows that are due and not leased, skipping rows another transaction holds
 (``FOR UPDATE SKIP LOCKED``), so each due attempt is claimed by exactly one process. The claim
-returns the merchant's URL and secret as they are now.
+returns the endpoint's URL and secrets as they are now.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,23 +21,38 @@ import psycopg
 
 from ...machines.webhook import WebhookDelivery
 from ..ids import uuid_text
+from ..records import BY_ID, TABLES
 from .records import delivery_from_row
 
+# The claim returns each delivery with its endpoint's URL, secrets and format as they are now
+# (NULL for a deleted endpoint, or none: that attempt fails and the schedule runs out).
 _CLAIM = (
-    "UPDATE webhook_logs w SET lease_owner = %(owner)s, lease_token = gen_random_uuid(),"
-    " lease_until = %(until)s FROM merchants m"
-    " WHERE m.id = w.merchant_id AND w.id IN ({candidates})"
-    " RETURNING w.*, m.webhook_url, m.webhook_secret")
+    "WITH c AS (UPDATE webhook_logs w SET lease_owner = %(owner)s,"
+    " lease_token = gen_random_uuid(), lease_until = %(until)s"
+    " WHERE w.id IN ({candidates}) RETURNING w.*)"
+    " SELECT c.*, e.url AS webhook_url, e.secret AS webhook_secret, e.previous_secret,"
+    " e.previous_expires_at FROM c"
+    " LEFT JOIN webhook_endpoints e ON e.id = c.endpoint_id AND e.deleted_at IS NULL")
+# A disabled endpoint's deliveries wait (kept, not failed) until it is enabled again.
+_NOT_DISABLED = ("(endpoint_id IS NULL OR endpoint_id NOT IN (SELECT id FROM webhook_endpoints"
+                 " WHERE status = 'disabled' AND deleted_at IS NULL))")
 _DUE = ("status IN ('pending', 'retrying') AND next_retry_at <= %(now)s"
-        " AND (lease_until IS NULL OR lease_until <= %(now)s)")
+        " AND (lease_until IS NULL OR lease_until <= %(now)s) AND " + _NOT_DISABLED)
 _CLAIM_IDS = _CLAIM.format(candidates=(
     "SELECT id FROM webhook_logs WHERE id = ANY(%(ids)s::uuid[]) AND " + _DUE
     + " FOR UPDATE SKIP LOCKED"))
-# The merchant's next due deliveries, oldest due first: what refills a freed slot. Served by
-# webhook_logs_merchant_due_idx.
+# The endpoint's next due deliveries, oldest due first: what refills a freed slot. Served by
+# webhook_logs_endpoint_due_idx (a lane without an endpoint is its merchant's).
 _CLAIM_NEXT = _CLAIM.format(candidates=(
-    "SELECT id FROM webhook_logs WHERE merchant_id = %(merchant)s AND " + _DUE
+    "SELECT id FROM webhook_logs WHERE endpoint_id = %(lane)s AND " + _DUE
     + " ORDER BY next_retry_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED"))
+_CLAIM_NEXT_ORPHAN = _CLAIM.format(candidates=(
+    "SELECT id FROM webhook_logs WHERE endpoint_id IS NULL AND merchant_id = %(lane)s::uuid AND "
+    + _DUE + " ORDER BY next_retry_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED"))
+#: The live, enabled endpoints of some merchants: where their new events go.
+_ENDPOINTS_OF = ("SELECT id, merchant_id, livemode, enabled_events, format, url, secret,"
+                 " previous_secret, previous_expires_at FROM webhook_endpoints WHERE merchant_id = ANY(%s::uuid[]) AND status = 'enabled'"
+                 " AND deleted_at IS NULL ORDER BY created_at")
 
 
 # The reads of the delivery tables, for the actor here and for the fronts (webhooks/bridge.py,
@@ -50,7 +65,7 @@ DELIVERIES = "SELECT * FROM webhook_logs WHERE id = ANY(%s::uuid[])"
 DELIVERY_PROGRESS = "SELECT attempts, status FROM webhook_logs WHERE id = %s"
 #: The columns of a delivery in a list, and the list's order (with db.counted_page).
 LIST_COLUMNS = ("id, event, status, attempts, created_at, last_attempt_at, next_retry_at,"
-                " response_code, livemode")
+                " response_code, livemode, endpoint_id, event_id")
 LIST_ORDER = "created_at DESC, seq DESC"
 ATTEMPTS = "SELECT * FROM webhook_attempts WHERE delivery_id = %s ORDER BY id"
 ATTEMPTS_OF_MANY = ("SELECT * FROM webhook_attempts WHERE delivery_id = ANY(%s::uuid[])"
@@ -82,18 +97,45 @@ class Deliveries:
                                  (ids,)).fetchall()
         return {str(r["id"]): delivery_from_row(r) for r in rows}
 
-    def hooked_merchants(self, merchant_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """The merchants among ``merchant_ids`` that have a webhook URL, with their URL and
-        secret as they are now (``webhook_url``, ``webhook_secret``)."""
-        return {str(r["id"]): r for r in self.conn.execute(
-            "SELECT id, webhook_url, webhook_secret FROM merchants"
-            " WHERE id = ANY(%s::uuid[]) AND webhook_url IS NOT NULL", (merchant_ids,))}
+    def endpoints_of(self, merchant_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """Per merchant among ``merchant_ids``, its enabled endpoints (both modes)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for row in self.conn.execute(_ENDPOINTS_OF, (merchant_ids,)):
+            out.setdefault(str(row["merchant_id"]), []).append(row)
+        return out
 
-    def existing_keys(self, merchant_ids: list[str], keys: list[str]) -> set[tuple[str, str]]:
-        return {(str(r["merchant_id"]), r["event_key"]) for r in self.conn.execute(
-            "SELECT merchant_id, event_key FROM webhook_logs"
-            " WHERE merchant_id = ANY(%s::uuid[]) AND event_key = ANY(%s)",
-            (merchant_ids, keys))}
+    def endpoint_for(self, merchant_id: str, livemode: bool,
+                     endpoint_id: str | None) -> dict[str, Any] | None:
+        """The merchant's live endpoint ``endpoint_id`` of that mode, or (None) its default."""
+        if endpoint_id is None:
+            return self.conn.execute(
+                "SELECT * FROM webhook_endpoints WHERE merchant_id = %s AND livemode = %s"
+                " AND is_default AND deleted_at IS NULL", (merchant_id, livemode)).fetchone()
+        return self.conn.execute(
+            "SELECT * FROM webhook_endpoints WHERE id = %s AND merchant_id = %s"
+            " AND livemode = %s AND deleted_at IS NULL",
+            (endpoint_id, merchant_id, livemode)).fetchone()
+
+    def event_objects(self, event: Mapping[str, Any]) -> tuple[Any, Any]:
+        """The object an event is about as it is now, and its related one (a payment's order,
+        a refund's payment): what a Razorpay-format body renders."""
+        kind = str(event.get("event", "")).split(".", 1)[0]
+        if kind not in ("payment", "refund"):
+            return None, None
+        _table, from_row, _name = TABLES[kind]
+        row = self.conn.execute(BY_ID[kind], (event.get("entity_id"),)).fetchone()
+        if row is None:
+            return None, None
+        obj = from_row(row)
+        related_kind, related_id = (("order", obj.order_id) if kind == "payment"
+                                    else ("payment", obj.payment_id))
+        related = self.conn.execute(BY_ID[related_kind], (related_id,)).fetchone()
+        return obj, TABLES[related_kind][1](related) if related else None
+
+    def existing_keys(self, endpoint_ids: list[str], keys: list[str]) -> set[tuple[str, str]]:
+        return {(str(r["endpoint_id"]), r["event_key"]) for r in self.conn.execute(
+            "SELECT endpoint_id, event_key FROM webhook_logs"
+            " WHERE endpoint_id = ANY(%s) AND event_key = ANY(%s)", (endpoint_ids, keys))}
 
     def claim(self, ids: list[str], now: datetime, durable: bool = True) -> list[dict[str, Any]]:
         """Lease the deliveries among ``ids`` that are due at ``now`` and not leased.
@@ -110,20 +152,49 @@ class Deliveries:
             self.conn.execute("SET LOCAL synchronous_commit = off")
             return self.conn.execute(_CLAIM_IDS, params).fetchall()
 
-    def claim_next(self, merchant_id: str, now: datetime, limit: int) -> list[dict[str, Any]]:
-        """Lease up to ``limit`` of the merchant's due deliveries, oldest due first."""
-        return self.conn.execute(_CLAIM_NEXT, {
-            "owner": self._owner, "until": now + self._lease, "merchant": merchant_id,
+    def claim_next(self, lane: str, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Lease up to ``limit`` of the lane's due deliveries, oldest due first."""
+        sql = _CLAIM_NEXT if lane.startswith("we_") else _CLAIM_NEXT_ORPHAN
+        return self.conn.execute(sql, {
+            "owner": self._owner, "until": now + self._lease, "lane": lane,
             "limit": limit, "now": now}).fetchall()
 
     def overdue(self, cutoff: datetime, now: datetime, skip: list[str],
                 limit: int) -> list[dict[str, Any]]:
-        """Due by ``cutoff``, not leased, of merchants not in ``skip``: the sweeper's pick."""
+        """Due by ``cutoff``, not leased, not in the full lanes ``skip``: the sweeper's pick."""
         return self.conn.execute(
-            "SELECT id, merchant_id FROM webhook_logs WHERE status IN ('pending', 'retrying')"
-            " AND next_retry_at <= %s AND (lease_until IS NULL OR lease_until <= %s)"
-            " AND merchant_id <> ALL(%s::uuid[]) ORDER BY next_retry_at LIMIT %s",
-            (cutoff, now, skip, limit)).fetchall()
+            "SELECT id, merchant_id, endpoint_id FROM webhook_logs"
+            " WHERE status IN ('pending', 'retrying') AND next_retry_at <= %(cutoff)s"
+            " AND (lease_until IS NULL OR lease_until <= %(now)s) AND " + _NOT_DISABLED
+            + " AND coalesce(endpoint_id, merchant_id::text) <> ALL(%(skip)s)"
+            " ORDER BY next_retry_at LIMIT %(limit)s",
+            {"cutoff": cutoff, "now": now, "skip": skip, "limit": limit}).fetchall()
+
+    def endpoint_health(self, succeeded: list[str], failed: list[str], now: datetime,
+                        disable_after: timedelta, reason: str) -> list[str]:
+        """After a batch of attempts: an endpoint that got a 2xx is healthy again; one that
+        failed is failing since its first failure after its last success, and disabled once
+        that is ``disable_after`` ago. Returns the endpoints disabled now. In the caller's
+        transaction: a batch's attempts and the health they imply commit together."""
+        if succeeded:
+            self.conn.execute("UPDATE webhook_endpoints SET failing_since = NULL"
+                              " WHERE id = ANY(%s) AND failing_since IS NOT NULL", (succeeded,))
+        if not failed:
+            return []
+        self.conn.execute("UPDATE webhook_endpoints SET failing_since = %s"
+                          " WHERE id = ANY(%s) AND failing_since IS NULL", (now, failed))
+        return [r["id"] for r in self.conn.execute(
+            "UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = %s,"
+            " updated_at = %s WHERE id = ANY(%s) AND status = 'enabled'"
+            " AND failing_since <= %s RETURNING id",
+            (reason, now, failed, now - disable_after))]
+
+    def failed_since(self, endpoint_id: str, since: datetime,
+                     limit: int) -> list[WebhookDelivery]:
+        """The endpoint's failed deliveries created at ``since`` or later, oldest first."""
+        return [delivery_from_row(r) for r in self.conn.execute(
+            "SELECT * FROM webhook_logs WHERE endpoint_id = %s AND status = 'failed'"
+            " AND created_at >= %s ORDER BY created_at LIMIT %s", (endpoint_id, since, limit))]
 
     def release_leases(self, tokens: list[str]) -> None:
         if tokens:

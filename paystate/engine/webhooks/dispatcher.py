@@ -45,7 +45,9 @@ from .messages import (
     InFlightCount,
     JobRef,
     ManualRetry,
+    RazorpayBodies,
     ReconcileEvents,
+    Recover,
     SweepDue,
 )
 from .sender import AiohttpTransport, Transport, WebhookSender
@@ -166,9 +168,13 @@ class WebhookDispatcher:
         self._ref.tell(Envelope(message, future))
         return future
 
+    def recover(self, endpoint_id: str, merchant_id: str, since: datetime) -> Future[int]:
+        return self.submit(Recover(endpoint_id, merchant_id, since))
+
     def create_delivery(self, merchant_id: str, event: str, data: Mapping[str, Any],
-                        livemode: bool = False) -> Future[WebhookDelivery]:
-        return self.submit(CreateDelivery(merchant_id, event, dict(data), livemode))
+                        livemode: bool = False,
+                        endpoint_id: str | None = None) -> Future[WebhookDelivery]:
+        return self.submit(CreateDelivery(merchant_id, event, dict(data), livemode, endpoint_id))
 
     def retry(self, delivery_id: str, merchant_id: str) -> Future[WebhookDelivery]:
         return self.submit(ManualRetry(delivery_id, merchant_id))
@@ -227,8 +233,9 @@ class WebhookDispatcher:
             log.warning("could not acknowledge events: %s", exc)
 
     def _schedule(self, job: JobRef, payload: Mapping[str, Any]) -> None:
-        delivery_id, merchant_id = payload.get("delivery_id"), payload.get("merchant_id")
-        if not delivery_id or not merchant_id:
+        delivery_id = payload.get("delivery_id")
+        lane = payload.get("endpoint_id") or payload.get("merchant_id")
+        if not delivery_id or not lane:
             log.warning("malformed webhook job %r", payload)
             self._redis.xack(job.stream, GROUP, job.entry_id)
             return
@@ -240,7 +247,7 @@ class WebhookDispatcher:
             if job.entry_id in self._waiting:
                 return
             self._waiting.add(job.entry_id)
-        self._queue.schedule(due, AttemptDue(str(delivery_id), str(merchant_id), job))
+        self._queue.schedule(due, AttemptDue(str(delivery_id), str(lane), job))
 
     def _due(self, item: AttemptDue) -> None:
         """DueQueue thread: the job's time has come."""
@@ -291,12 +298,14 @@ class WebhookDispatcher:
 def build_dispatcher(settings: Settings, client: redis.Redis, clock: Clock,
                      owner: str, metrics: Metrics | None = None,
                      publisher: Callable[[Iterable[OutboxRow]], None] | None = None,
-                     ) -> WebhookDispatcher:
+                     razorpay_bodies: RazorpayBodies | None = None) -> WebhookDispatcher:
     """The dispatcher as ``bootstrap`` wires it from the settings (not started)."""
     config = DispatcherConfig(database_url=settings.database_url,
                               streams=StreamNames(settings.stream_prefix),
                               schedule=settings.webhook_retry_schedule_s, owner=owner,
-                              per_merchant=settings.webhook_merchant_concurrency)
+                              per_lane=settings.webhook_endpoint_concurrency,
+                              disable_after=timedelta(hours=settings.webhook_disable_after_hours),
+                              razorpay_bodies=razorpay_bodies)
     return WebhookDispatcher(
         config, client, clock,
         allow_private=settings.test_mode or settings.webhook_allow_private,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +13,8 @@ from typing import Any
 
 from ..streams import StreamNames
 from .sender import AttemptResult
+
+RazorpayBodies = Callable[[str, Any, Any, str, int], list[tuple[str, dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -25,8 +27,14 @@ class DispatcherConfig:
     timeout_s: float = 5.0
     #: Longer than a POST can take (timeout + recording), so a live process never loses one.
     lease: timedelta = timedelta(seconds=30)
-    #: POSTs one merchant may have in flight from this process.
-    per_merchant: int = 8
+    #: POSTs one endpoint may have in flight from this process.
+    per_lane: int = 8
+    #: An endpoint whose every attempt failed for this long is disabled.
+    disable_after: timedelta = timedelta(hours=72)
+    #: The Razorpay-format events a Paystate event becomes, each (name, body), from the object
+    #: and its related one (a payment's order, a refund's payment), the merchant id and the unix
+    #: time; handed in by bootstrap from the Razorpay front, which owns those words.
+    razorpay_bodies: RazorpayBodies | None = None
 
 
 # -- messages ------------------------------------------------------------------------------
@@ -41,7 +49,7 @@ class JobRef:
 @dataclass(frozen=True)
 class CreateFromEvents:
     """Domain event payloads read from the events stream (or the outbox, to reconcile). Their
-    ``event_key`` is computed by the actor, only for merchants with a webhook URL."""
+    ``event_key`` is computed by the actor, only for events some endpoint subscribes to."""
     events: tuple[Mapping[str, Any], ...]
 
 
@@ -57,18 +65,21 @@ class ReconcileEvents:
 
 @dataclass(frozen=True)
 class CreateDelivery:
-    """One delivery of an event made up here (``webhook.test``, simulations)."""
+    """One delivery of an event made up here (``webhook.test``, simulations) to one endpoint
+    (None: the merchant's default endpoint of ``livemode``, or no endpoint at all)."""
     merchant_id: str
     event: str
     data: Mapping[str, Any]
     livemode: bool = False  # the mode of the caller that asked for it
+    endpoint_id: str | None = None
 
 
 @dataclass(frozen=True)
 class AttemptDue:
-    """A job says this delivery is due: claim it and send, if it still is."""
+    """A job says this delivery is due: claim it and send, if it still is. ``lane``: its
+    endpoint (its merchant, for a delivery without one)."""
     delivery_id: str
-    merchant_id: str
+    lane: str
     job: JobRef | None = None
 
 
@@ -98,6 +109,15 @@ class RecordDone:
 class ManualRetry:
     delivery_id: str
     merchant_id: str
+
+
+@dataclass(frozen=True)
+class Recover:
+    """Send again every ``failed`` delivery of the merchant's endpoint created since ``since``
+    (attempts reset), as Svix's recover; replies with how many."""
+    endpoint_id: str
+    merchant_id: str
+    since: datetime
 
 
 @dataclass(frozen=True)

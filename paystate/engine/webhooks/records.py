@@ -19,7 +19,8 @@ def delivery_from_row(row: dict[str, Any]) -> WebhookDelivery:
         lease_owner=row.get("lease_owner"), lease_token=str(token) if token else None,
         lease_until=row.get("lease_until"), version=row["version"],
         created_at=row["created_at"], updated_at=row["updated_at"],
-        livemode=bool(row.get("livemode", False)))
+        livemode=bool(row.get("livemode", False)), endpoint_id=row.get("endpoint_id"),
+        event_id=row.get("event_id"))
 
 
 def delivery_row(d: WebhookDelivery) -> dict[str, Any]:

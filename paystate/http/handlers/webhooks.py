@@ -24,7 +24,8 @@ class WebhooksHandler(WebhookBase):
         merchant = await self.merchant()
         limit, offset = inputs.page(self.get_query_argument("limit", None),
                                     self.get_query_argument("offset", None), 10, 100)
-        rows, total = await self.webhooks.deliveries(merchant, limit, offset)
+        rows, total = await self.webhooks.deliveries(
+            merchant, limit, offset, self.get_query_argument("endpoint_id", None) or None)
         self.send(200, {"data": [delivery_json(r) for r in rows], "total": total,
                         "limit": limit, "offset": offset})
 
