@@ -60,13 +60,14 @@ class Lines:
 def listed(client: Client) -> list[dict[str, Any]]:
     r = client.get("/api/v1/webhook_endpoints")
     assert r.status_code == 200, r.text
-    items: list[dict[str, Any]] = r.json()["items"]
+    items: list[dict[str, Any]] = r.json()["data"]
     return [e for e in items if e.get("description") == "paystate listen"]
 
 
 @pytest.fixture
-def listen_gateway() -> Iterator[ThreadGateway]:
-    """A gateway in test mode (loopback endpoints allowed) on the shared test database."""
+def listen_gateway(base_settings: Settings) -> Iterator[ThreadGateway]:
+    """A gateway in test mode (loopback endpoints allowed) on the shared test database, which
+    ``base_settings`` migrated and seeded."""
     with ThreadGateway(make_settings(test_processing_delay_ms=100)) as gw:
         yield gw
 
@@ -74,7 +75,7 @@ def listen_gateway() -> Iterator[ThreadGateway]:
 def test_listen_prints_verifies_forwards_and_removes_its_endpoint(
         listen_gateway: ThreadGateway, paystate_webhook_receiver: WebhookReceiver) -> None:
     gw = listen_gateway
-    proc = listen(gw.url, "--forward-to", paystate_webhook_receiver.url + "/forwarded")
+    proc = listen(gw.url, "--forward-to", paystate_webhook_receiver.url)
     lines = Lines(proc.stdout)  # type: ignore[arg-type]
     try:
         ready = lines.wait_for(r"Ready: endpoint (we_\w{16}) secret (whsec_\S+) ")
@@ -88,8 +89,7 @@ def test_listen_prints_verifies_forwards_and_removes_its_endpoint(
 
         def forwarded() -> dict[str, ReceivedWebhook] | None:
             mine = {r.json()["event"]: r for r in paystate_webhook_receiver.requests
-                    if r.path == "/forwarded"
-                    and r.json()["data"].get("payment", {}).get("id") == payment["id"]}
+                    if r.json()["data"].get("payment", {}).get("id") == payment["id"]}
             return mine if set(LISTEN_EVENTS) <= set(mine) else None
         for event, request in wait_until(forwarded, 10, 0.05, "the forwards").items():
             Webhook(secret).verify(request.body, request.headers)  # raises when it fails
