@@ -102,8 +102,13 @@ async def listen(args: argparse.Namespace) -> None:
                       f"{forwarding}. Ctrl-C stops and removes it.", flush=True)
                 await stop.wait()
             finally:
-                await call(session, "DELETE",
-                           f"{api}/api/v1/webhook_endpoints/{endpoint['id']}", auth)
+                try:
+                    await call(session, "DELETE",
+                               f"{api}/api/v1/webhook_endpoints/{endpoint['id']}", auth)
+                except ListenError as exc:
+                    raise ListenError(f"endpoint {endpoint['id']} was not removed (delete it"
+                                      f" with DELETE /api/v1/webhook_endpoints/{endpoint['id']}):"
+                                      f" {exc}") from exc
                 print(f"Removed endpoint {endpoint['id']}.", flush=True)
         finally:
             await runner.cleanup()
