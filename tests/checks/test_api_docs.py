@@ -122,6 +122,28 @@ def test_the_python_snippet_verifies_the_request_shown() -> None:
     assert scope["standard_webhooks_key"](SEEDED_SECRET).hex() == "b5eb2d69b735db"
 
 
+ROLLED_TO = "whsec_pOsOSrSOyNxA8tMkAAHNmv6QeOXJyQFu"
+
+
+def test_the_python_snippet_verifies_a_delivery_during_a_roll_with_either_secret() -> None:
+    [code] = re.findall(r"```python\n(.*?)```", section("#### Verifying in Python"), re.DOTALL)
+    scope: dict[str, Any] = {}
+    exec(compile(code, "docs/api.md", "exec"), scope)  # noqa: S102 - the page's own example
+    [raw] = re.findall(r"```\n(POST /hook HTTP/1.1 \(during a roll\).*?)\n```", doc(),
+                       re.DOTALL)
+    head, text = raw.split("\n\n", 1)
+    headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in head.splitlines()[1:])}
+    body = text.encode()
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    for secret in (SEEDED_SECRET, ROLLED_TO):
+        assert scope["verify_standard_webhooks"](secret, headers, body, 10**12)
+        assert not scope["verify_standard_webhooks"](secret, headers, body + b" ", 10**12)
+    assert scope["verify_x_webhook_signature"](ROLLED_TO, body, headers["x-webhook-signature"])
+    expected = signed_headers(ROLLED_TO, headers["webhook-id"], int(headers["webhook-timestamp"]),
+                              body, [SEEDED_SECRET])
+    assert expected["webhook-signature"] == headers["webhook-signature"]
+
+
 NODE_CHECK = """
 const v = (() => { %s
   return { verifyXWebhookSignature, verifyStandardWebhooks, standardWebhooksKey }; })();
