@@ -1,15 +1,19 @@
-"""``make bench-e2e``: N orders and payments through the REST API, until every payment.success
-webhook has reached a receiver in another process that checks both signatures.
+"""``make bench-e2e``: N orders and payments through the REST API, until every payment's final
+webhook (payment.success or payment.failed) has reached a receiver in another process that
+checks both signatures.
 
 The gateway runs in TEST_MODE with TEST_PROCESSING_DELAY=1 (payments succeed 1 ms after they
-are created), the merchant's webhook URL points at ``bench/receiver.py``. The load comes from
-this process (asyncio + aiohttp, CONCURRENCY requests in flight), which does not share the
-gateway's GIL. Prints payments/s end to end, the time to the last webhook, create latency,
-payment-to-webhook latency, duplicates, bad signatures, the memory of every process and the CPU
-time each spent per payment.
+are created); a webhook endpoint subscribed to ``--events`` (default payment.success and
+payment.failed, the two a payment gets from the reference gateway; ``*`` for all) points at
+``bench/receiver.py``, which verifies with that endpoint's secret. The load comes from this
+process (asyncio + aiohttp, CONCURRENCY requests in flight), which does not share the gateway's
+GIL. Prints payments/s end to end, the time to the last webhook, create latency,
+payment-to-webhook latency, the events subscribed and deliveries per event, duplicates, bad
+signatures, the memory of every process and the CPU time each spent per payment.
 
 Usage: DATABASE_URL=... REDIS_URL=... python bench/e2e.py [--payments 10000]
        [--concurrency 64] [--mode serve|split] [--processes N] [--timeout 600]
+       [--events payment.success,payment.failed]
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ import aiohttp
 from gateways import cpu_seconds, free_port, gateway, service_pids, tree_rss_mb
 
 AUTH = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
+# The events that end a payment: the bench waits for one of them per payment.
+FINAL_EVENTS = ("payment.success", "payment.failed")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -84,7 +90,8 @@ def call(base: str, method: str, path: str, body: Any = None) -> dict[str, Any]:
     async def go() -> dict[str, Any]:
         async with aiohttp.ClientSession() as s, s.request(method, base + path, json=body,
                                                            headers=AUTH) as r:
-            r.raise_for_status()
+            if r.status >= 300:  # the API's own message, e.g. an unknown event name
+                raise SystemExit(f"{method} {path} answered {r.status}: {await r.text()}")
             return dict(await r.json())
     return asyncio.run(go())
 
@@ -103,20 +110,28 @@ def main() -> None:
     parser.add_argument("--mode", choices=["serve", "split"], default="serve")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--events", default=",".join(FINAL_EVENTS),
+                        help="the endpoint's enabled_events, comma-separated; * for all")
     args = parser.parse_args()
+    events = [e.strip() for e in args.events.split(",") if e.strip()]
+    if "*" not in events and not set(FINAL_EVENTS) & set(events):
+        parser.error("--events must include payment.success or payment.failed: the bench"
+                     " waits for each payment's final event")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {"TEST_MODE": "true", "TEST_PROCESSING_DELAY": "1",
            "PAYSTATE_STREAM_PREFIX": f"benche2e{port}"}
     with gateway(args.mode, port, env, args.processes) as pids:
-        secret = call(base, "POST", "/api/v1/merchant/webhook/secret")["webhook_secret"]
         receiver_port = free_port()
-        receiver = subprocess.Popen([sys.executable, os.path.join(HERE, "receiver.py"),
-                                     str(receiver_port), secret])
         receiver_url = f"http://127.0.0.1:{receiver_port}"
+        # Nothing is delivered before the first payment, so the endpoint may come first.
+        endpoint = call(base, "POST", "/api/v1/webhook_endpoints",
+                        {"url": receiver_url + "/hook", "enabled_events": events,
+                         "description": "make bench-e2e"})
+        receiver = subprocess.Popen([sys.executable, os.path.join(HERE, "receiver.py"),
+                                     str(receiver_port), endpoint["secret"]])
         try:
             wait_healthy_receiver(receiver_url)
-            call(base, "PUT", "/api/v1/merchant/webhook", {"url": receiver_url + "/hook"})
             roots = [("gateway", p) for p in pids] + [("receiver", receiver.pid)] + \
                 service_pids(os.environ["DATABASE_URL"], os.environ["REDIS_URL"])
             cpu_before = cpu_seconds(roots)
@@ -129,7 +144,7 @@ def main() -> None:
             deadline = time.time() + args.timeout
             while True:
                 got = stats(receiver_url)
-                arrived = {pid: at for pid, at in got["success"].items() if pid in created}
+                arrived = {pid: at for pid, at in got["final"].items() if pid in created}
                 if len(arrived) >= len(created) or time.time() > deadline:
                     break
                 rss["gateway"] = max(rss["gateway"], sum(tree_rss_mb(p) for p in pids))
@@ -151,6 +166,8 @@ def main() -> None:
         "create_p99_ms": round(pct(latencies, 99) * 1000, 1),
         "payment_to_webhook_p50_ms": round(pct(to_webhook, 50) * 1000, 1),
         "payment_to_webhook_p99_ms": round(pct(to_webhook, 99) * 1000, 1),
+        "events_subscribed": endpoint["enabled_events"],
+        "deliveries_per_event": dict(sorted(got["per_event"].items())),
         "duplicates": got["duplicates"], "bad_signatures": got["bad_signatures"],
         "rss_gateway_mb": round(rss["gateway"]), "rss_receiver_mb": round(rss["receiver"]),
         "rss_load_generator_mb": round(own_rss),

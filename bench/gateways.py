@@ -118,6 +118,10 @@ def gateway(mode: str, port: int, env: dict[str, str], processes: int) -> Iterat
     # so that the script also measures builds from before the flag, and without the variable
     # the gateway would start its default (the CPU count) instead of one.
     full_env = {**os.environ, **env, "PORT": str(port), "PAYSTATE_PROCESSES": str(processes)}
+    # No process seeds on start-up any more: the demo merchant whose keys the load uses is
+    # made here (TEST_MODE=true in ``env`` lets ``paystate seed`` make it; it migrates too).
+    subprocess.run([sys.executable, "-m", "paystate", "seed", "--log-level", "WARNING"],
+                   env=full_env, check=True, stdout=subprocess.DEVNULL)
     procs_arg = ["--processes", str(processes)] if processes > 1 else []
     commands = [["serve", *procs_arg]] if mode == "serve" else \
         [["api", *procs_arg], ["worker"]]

@@ -1,9 +1,11 @@
 """The webhook receiver of ``bench/e2e.py``, a process of its own: verifies both signatures of
-every delivery (the hex HMAC header and the Standard Webhooks one, with the unmodified
-``standardwebhooks`` package), answers 200 at once, and notes when each payment.success arrived.
+every delivery with its endpoint's secret (the hex HMAC header and the Standard Webhooks one,
+with the unmodified ``standardwebhooks`` package), answers 200 at once, counts deliveries per
+event and notes when each payment's final event (payment.success or payment.failed) arrived.
 
-GET /stats answers ``{"received", "bad_signatures", "duplicates", "success": {payment id: unix
-time of arrival}}``. Usage: python bench/receiver.py PORT WEBHOOK_SECRET
+GET /stats answers ``{"received", "bad_signatures", "duplicates", "per_event": {event: count},
+"final": {payment id: unix time of arrival}}``. Usage: python bench/receiver.py PORT
+ENDPOINT_SECRET
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import hmac
 import json
 import sys
 import time
+from collections import Counter
 
 from aiohttp import web
 from standardwebhooks import Webhook
@@ -23,7 +26,8 @@ def main() -> None:
     standard = Webhook(secret)
     seen: set[str] = set()
     stats = {"received": 0, "bad_signatures": 0, "duplicates": 0}
-    success: dict[str, float] = {}
+    per_event: Counter[str] = Counter()
+    final: dict[str, float] = {}
 
     async def hook(request: web.Request) -> web.Response:
         body = await request.read()
@@ -42,12 +46,13 @@ def main() -> None:
             stats["duplicates"] += 1
         seen.add(webhook_id)
         event = json.loads(body)
-        if event["event"] == "payment.success":
-            success.setdefault(event["data"]["payment"]["id"], at)
+        per_event[event["event"]] += 1
+        if event["event"] in ("payment.success", "payment.failed"):
+            final.setdefault(event["data"]["payment"]["id"], at)
         return web.Response(text="ok")
 
     async def report(request: web.Request) -> web.Response:
-        return web.json_response({**stats, "success": success})
+        return web.json_response({**stats, "per_event": per_event, "final": final})
 
     app = web.Application()
     app.router.add_post("/hook", hook)

@@ -1,5 +1,5 @@
 """Command line: ``paystate serve | api | worker | migrate | seed | merchants ... |
-operators create``."""
+operators create | listen``."""
 
 from __future__ import annotations
 
@@ -25,11 +25,16 @@ def main(argv: list[str] | None = None) -> int:
         return merchants_main(argv[1:])
     if argv[:1] == ["operators"]:
         return operators_main(argv[1:])
+    if argv[:1] == ["listen"]:
+        from .listen import main as listen_main
+
+        return listen_main(argv[1:])
     parser.add_argument("command", choices=["serve", "api", "worker", "migrate", "seed"],
                         help="serve: HTTP and worker in one process; api: HTTP only;"
                              " worker: settlement and webhooks only; migrate; seed;"
                              " merchants (paystate merchants --help);"
-                             " operators create --email E --role admin|viewer")
+                             " operators create --email E --role admin|viewer;"
+                             " listen (paystate listen --help)")
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--version", action="version", version=f"paystate {__version__}")
     parser.add_argument("--processes", type=int, default=None,

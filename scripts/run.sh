@@ -5,7 +5,7 @@
 # "run" instance of scripts/services.sh is brought up (PostgreSQL 54329, Redis 63799) and stopped
 # again when the gateway exits. Ctrl-C, SIGTERM and SIGHUP stop the gateway first (it receives
 # SIGTERM), then the services. The rest of the environment (PORT, TEST_MODE, ...) passes through;
-# SEED_TEST_MERCHANT defaults to true here (and nowhere else).
+# SEED_TEST_MERCHANT and WEBHOOK_ALLOW_PRIVATE default to true here (and nowhere else).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -38,6 +38,9 @@ fi
 # that a first run has an account to try: a machine of one's own, on loopback. A real
 # deployment never sets this (README "First run"); SEED_TEST_MERCHANT=false here turns it off.
 export SEED_TEST_MERCHANT="${SEED_TEST_MERCHANT:-true}"
+# Webhook endpoints on loopback, such as the one `paystate listen` registers (README "First
+# run"): the gateway is on this machine for its developer. WEBHOOK_ALLOW_PRIVATE=false turns it off.
+export WEBHOOK_ALLOW_PRIVATE="${WEBHOOK_ALLOW_PRIVATE:-true}"
 
 "$py" -m paystate migrate
 "$py" -m paystate seed
