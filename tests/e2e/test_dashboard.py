@@ -414,9 +414,11 @@ def test_a_forged_cross_site_post_without_the_xsrf_token_is_refused(
     sync_api.expect(page.locator("[data-test-id=webhook-secret]")).to_have_text(secret)
     sync_api.expect(page.locator("[data-test-id=webhook-url-input]")).to_have_value("")
     with psycopg.connect(dash_settings.database_url) as conn:
-        row = conn.execute("SELECT webhook_secret, webhook_url FROM merchants WHERE id = %s",
+        row = conn.execute("SELECT webhook_secret FROM merchants WHERE id = %s",
                            (op.merchant_id,)).fetchone()
-    assert row == (secret, None)
+        endpoints = conn.execute("SELECT count(*) FROM webhook_endpoints WHERE merchant_id = %s",
+                                 (op.merchant_id,)).fetchone()
+    assert (row, endpoints) == ((secret,), (0,))
 
 
 def test_a_tampered_or_foreign_session_cookie_is_not_a_session(

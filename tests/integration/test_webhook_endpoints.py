@@ -213,7 +213,7 @@ def gateway_on_its_own_clock() -> Iterator[tuple[ThreadGateway, ManualClock]]:
     """A gateway on a clock the test moves, in a database of its own: moving its clock days
     ahead makes no other test's deliveries due (``run_due`` attempts every due one)."""
     clock = ManualClock(datetime.now(UTC))
-    settings = separate_databases(make_settings(), "paystate_endpoint_clock", redis_db=6,
+    settings = separate_databases(make_settings(), "paystate_endpoint_clock", redis_db=7,
                                   seed=False)
     with ThreadGateway(settings, clock=clock, start_background=False) as gw:
         yield gw, clock
