@@ -159,7 +159,7 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
                                # A batch's decisions share objects through the cache: at
                                # least a batch's worth each.
                                cache_size=max(64, settings.shard_cache // settings.shards))
-    metrics = Metrics()
+    metrics = Metrics(settings.metrics_multiprocess_dir)
     publisher = Publisher(settings.database_url, client, clock)
     publisher.start()
     router = ShardRouter(settings.shards, shard_config, publisher, clock, rng, metrics)

@@ -147,6 +147,10 @@ class Settings:
     # Bearer token that /metrics and (outside TEST_MODE) the jobs status require. Empty: they
     # answer only callers on this machine that came without a proxy's forwarding headers.
     metrics_token: str = field(default="", repr=False)
+    # prometheus_client's multiprocess directory (PROMETHEUS_MULTIPROC_DIR): set by the
+    # supervisor for its children (paystate/supervisor.py), so that /metrics adds up every
+    # process of the deployment. Empty: this process's own metrics only.
+    metrics_multiprocess_dir: str = ""
 
     @property
     def demo_merchant(self) -> bool:
@@ -219,4 +223,5 @@ class Settings:
             dashboard_login_rate_limit=_limit(env, "DASHBOARD_LOGIN_RATE_LIMIT", "10/minute"),
             razorpay_front=_bool(env, "RAZORPAY_FRONT", True),
             metrics_token=_secret(env, "METRICS_TOKEN", minimum=16),
+            metrics_multiprocess_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or "",
         )

@@ -14,17 +14,27 @@ behind the writes of its earlier events (payment-to-webhook p50 40-56 ms instead
 The parent only migrates once, starts the children, restarts one that dies (a crash must not
 leave the port half-served), and passes SIGINT/SIGTERM on. Children get SIGTERM if the parent
 itself dies (Linux ``PR_SET_PDEATHSIG``), so no orphan keeps the port.
+
+Metrics: the parent makes one fresh directory per run and puts it in every child's environment
+as ``PROMETHEUS_MULTIPROC_DIR``; the children are new interpreters (exec, not fork), so it is
+there before they import prometheus_client. A scrape of any HTTP child then shows every child,
+the worker's settlements and webhook attempts included (``engine/metrics.py``). The parent
+forgets a dead child's live gauges before starting its replacement and removes the directory
+when it exits.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import signal
 import subprocess
 import sys
 import time
 from types import FrameType
+
+from .engine import metrics
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
@@ -51,6 +61,12 @@ def child_commands(command: str, processes: int) -> list[list[str]]:
 def supervise(command: str, processes: int, log_level: str, banner: list[str]) -> int:
     """Run the children of ``paystate COMMAND --processes N`` until SIGINT/SIGTERM; return the
     exit status. ``banner``: lines printed once the children are started (the addresses)."""
+    with metrics.run_directory() as metrics_dir:
+        return _supervise(command, processes, log_level, banner, metrics_dir)
+
+
+def _supervise(command: str, processes: int, log_level: str, banner: list[str],
+               metrics_dir: str) -> int:
     stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -59,12 +75,15 @@ def supervise(command: str, processes: int, log_level: str, banner: list[str]) -
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    # Replaces any directory inherited from our own environment: this run's children only.
+    env = {**os.environ, metrics.MULTIPROC_DIR_ENV: metrics_dir}
 
     def spawn(args: list[str]) -> tuple[list[str], subprocess.Popen[bytes], float]:
         argv = [sys.executable, "-m", "paystate", *args, "--processes", "1", "--log-level",
                 log_level]
         # The supervisor runs no threads, so preexec_fn is safe here.
-        return (args, subprocess.Popen(argv, preexec_fn=_die_with_parent),  # noqa: PLW1509
+        return (args, subprocess.Popen(argv, env=env,
+                                       preexec_fn=_die_with_parent),  # noqa: PLW1509
                 time.monotonic())
 
     children = [spawn(args) for args in child_commands(command, processes)]
@@ -78,6 +97,7 @@ def supervise(command: str, processes: int, log_level: str, banner: list[str]) -
             code = child.poll()
             if code is None or stopping:
                 continue
+            metrics.process_exited(metrics_dir, child.pid)
             if time.monotonic() - started < MIN_UPTIME_S:
                 log.error("a %s process exited (%s) right after starting; stopping", args[0],
                           code)

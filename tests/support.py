@@ -115,6 +115,16 @@ class Client:
         return wait_until(settled, timeout, 0.1, f"payment {payment_id} to settle")
 
 
+class FreshConnections(Client):
+    """A client that opens a new connection for every request, so that the kernel spreads its
+    requests over the HTTP processes sharing the port."""
+
+    def request(self, method: str, path: str, **kw: Any) -> requests.Response:
+        self.session.close()
+        self.session = requests.Session()
+        return super().request(method, path, **kw)
+
+
 def rss_mb(pid: int) -> float:
     """The resident memory of process ``pid``, in MB."""
     with open(f"/proc/{pid}/status") as f:

@@ -2,14 +2,36 @@
 
 Counters are incremented where things happen (the HTTP front, shards after commit, the webhook
 dispatcher after recording an attempt); queue depths are read from Redis when scraped.
+
+Under ``paystate serve|api --processes N`` the supervisor gives every child one directory in
+``PROMETHEUS_MULTIPROC_DIR`` (``run_directory``), which must be in the environment before the
+child first imports prometheus_client: the library then keeps each value in a per-process file
+there, and a scrape of any process adds up the files of all of them (``MultiProcessCollector``).
+The supervisor forgets a dead child's live gauges (``process_exited``); its counters stay in the
+sums, so they never go backwards.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+#: Where prometheus_client looks for the directory of a deployment's processes.
+MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -19,9 +41,22 @@ class Metrics:
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: str = "") -> None:
+        """``multiprocess_dir``: the deployment's directory (``Settings.metrics_multiprocess_dir``);
+        empty, ``render`` shows this process alone. Raises ``RuntimeError`` when a directory is
+        given but prometheus_client was imported without it in the environment: its values
+        would then never reach the files that ``render`` reads."""
         self.registry = CollectorRegistry()
         r = self.registry
+        self._scraped = r
+        if multiprocess_dir:
+            if not values.ValueClass._multiprocess:
+                raise RuntimeError(f"{MULTIPROC_DIR_ENV} must be set before prometheus_client"
+                                   " is first imported")
+            # The metrics below still register in ``registry`` (their names stay unique per
+            # process); a scrape reads every process's files instead, this one's included.
+            self._scraped = CollectorRegistry()
+            multiprocess.MultiProcessCollector(self._scraped, path=multiprocess_dir)
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.requests = Counter("paystate_http_requests", "HTTP requests answered",
                                 ["method", "handler", "status"], registry=r)
@@ -41,8 +76,12 @@ class Metrics:
         self.webhook_latency = Histogram(
             "paystate_webhook_attempt_duration_seconds", "Duration of webhook POSTs",
             buckets=LATENCY_BUCKETS, registry=r)
+        # Read from Redis by the process that answers a scrape, just before it renders: the
+        # value most recently set by any live process is the fresh one ("max" or "livesum"
+        # would let an older scrape's copy on another process win or count twice).
         self.queue_depth = Gauge("paystate_queue_depth", "Jobs per stream and state",
-                                 ["stream", "state"], registry=r)
+                                 ["stream", "state"], registry=r,
+                                 multiprocess_mode="livemostrecent")
 
     def observe_request(self, method: str, handler: str, status: int, seconds: float) -> None:
         # The labelled children, looked up once per label set: ``labels()`` costs more than the
@@ -60,4 +99,24 @@ class Metrics:
         self.transitions.labels(machine, from_state or "none", to_state).inc()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """The exposition: this process's metrics, or with a multiprocess directory the sums
+        over every process of the deployment."""
+        return generate_latest(self._scraped)
+
+
+@contextmanager
+def run_directory() -> Iterator[str]:
+    """A fresh, empty directory for one run of a deployment (``$TMPDIR/paystate-metrics-*``),
+    for the supervisor to hand its children in ``MULTIPROC_DIR_ENV``: a run never adds up the
+    files of an earlier one. Removed on leaving (a supervisor killed with SIGKILL leaves it:
+    a few small files, never read again)."""
+    directory = tempfile.mkdtemp(prefix="paystate-metrics-")
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def process_exited(directory: str, pid: int) -> None:
+    """Forget the live gauges of process ``pid``, which exited (its counters stay counted)."""
+    multiprocess.mark_process_dead(pid, directory)

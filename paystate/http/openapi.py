@@ -107,7 +107,7 @@ def ops_paths() -> dict[str, dict[str, Any]]:
             "getOpenApi", "operations", "This document",
             ok("OpenAPI 3.1 document", {"type": "object"}), auth=False)},
         "/metrics": {"get": operation(
-            "getMetrics", "operations", "Prometheus metrics of this process",
+            "getMetrics", "operations", "Prometheus metrics of every process under this supervisor",
             {200: {"description": "Prometheus text exposition format",
                    "content": {"text/plain": {"schema": {"type": "string"}}}}}, auth=False,
             errors=(401,), description=OPERATOR_ONLY)},

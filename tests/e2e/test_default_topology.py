@@ -15,24 +15,13 @@ from typing import Any
 import psycopg
 import pytest
 import razorpay
-import requests
 from psycopg.rows import dict_row
 
 from paystate.config import Settings
-from tests.support import AUTH, ROOT, Client, ProcessGateway, wait_until
+from tests.support import AUTH, ROOT, Client, FreshConnections, ProcessGateway, wait_until
 
 DELAY = timedelta(milliseconds=300)  # TEST_PROCESSING_DELAY of tests.support.deployed_env
 NODE_MODULES = os.path.join(ROOT, ".paystate", "node", "node_modules")
-
-
-class FreshConnections(Client):
-    """A client that opens a new connection for every request, so that the kernel spreads its
-    requests over the HTTP processes sharing the port."""
-
-    def request(self, method: str, path: str, **kw: Any) -> requests.Response:
-        self.session.close()
-        self.session = requests.Session()
-        return super().request(method, path, **kw)
 
 
 def pay_capture_refund(client: Client) -> dict[str, Any]:
