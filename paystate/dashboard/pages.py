@@ -7,10 +7,12 @@ reason. Notices after a redirect are chosen from a fixed list by key, never echo
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlencode
 
 from ..engine.bridge import rate
 from ..http.errors import ApiError
+from ..machines.endpoints import FORMATS, MAX_ENDPOINTS
 from ..machines.errors import DomainError
 from ..machines.payment import PAYMENT
 from ..machines.refund import REFUND
@@ -30,6 +32,22 @@ NOTICES = {
     "test": "A webhook.test delivery was sent; its first attempt is in the log below.",
     "retry": "Retry scheduled: the delivery's attempts start again from zero.",
 }
+#: The Endpoints section's notices after its forms' redirects (``endpoints.py``).
+ENDPOINT_NOTICES = {
+    "endpoint_saved": "Endpoint saved.",
+    "endpoint_disabled": "Endpoint disabled: no attempt is made to it until it is enabled.",
+    "endpoint_enabled": "Endpoint enabled: deliveries kept while it was disabled are due now.",
+    "endpoint_deleted": "Endpoint deleted: it gets no new events; its deliveries keep their"
+                        " history.",
+}
+#: What the Endpoints section shows besides the list, unless a form's answer says otherwise:
+#: ``notice``/``error`` (a refusal's reason), ``form`` (the refused form's values, to show
+#: again), ``open_id`` (the endpoint whose panel is open), ``revealed`` (the endpoint row just
+#: made or rolled, its secret shown this once), ``test`` (a test delivery and its endpoint),
+#: ``recovered`` (how many deliveries of ``open_id`` were sent again), ``confirm_delete``.
+ENDPOINT_VIEW: dict[str, Any] = {
+    "notice": None, "error": None, "form": None, "open_id": None, "revealed": None,
+    "test": None, "recovered": None, "confirm_delete": None}
 GRAPHS: dict[str, Graph] = {spec.name: graph_of(spec)
                             for spec in (PAYMENT, REFUND, WEBHOOK_DELIVERY)}
 DIAGRAMS = {name: svg(g) for name, g in GRAPHS.items()}
@@ -173,22 +191,32 @@ class TransactionsHandler(DashboardHandler):
 
 class WebhooksHandler(DashboardHandler):
     async def get(self) -> None:
-        notice = NOTICES.get(self.get_query_argument("notice", ""))
-        await self.show(notice=notice)
+        key = self.get_query_argument("notice", "")
+        # ``?delete=we_...``: the delete button's confirm step, a POST form on this page.
+        delete_id = self.get_query_argument("delete", "")
+        confirm = (await self.webhooks.endpoints.get(self.me(), delete_id)
+                   if delete_id else None)
+        await self.show(notice=NOTICES.get(key), panel={
+            "notice": ENDPOINT_NOTICES.get(key), "confirm_delete": confirm})
 
     async def show(self, notice: str | None = None, error: str | None = None,
-                   url_value: str | None = None) -> None:
+                   url_value: str | None = None, panel: dict[str, Any] | None = None) -> None:
+        """The page; ``panel`` overrides ``ENDPOINT_VIEW`` for the Endpoints section."""
         merchant = self.me()
         profile = await self.webhooks.profile(merchant)
         page = _page_number(self.get_query_argument("page", None))
         rows, total = await self.webhooks.deliveries(merchant, WEBHOOK_PAGE_SIZE,
                                                      (page - 1) * WEBHOOK_PAGE_SIZE)
         attempts = await self.dashboard.attempts_of([str(r["id"]) for r in rows])
+        endpoints = await self.webhooks.endpoints.list(merchant)
+        health = await self.webhooks.endpoints.health(merchant)
         self.render_page("webhooks.html", active="webhooks", profile=profile, deliveries=rows,
                          attempts=attempts, total=total, page=page,
                          pages=max(1, -(-total // WEBHOOK_PAGE_SIZE)), notice=notice,
                          error=error, url_value=(profile["webhook_url"] or "")
-                         if url_value is None else url_value)
+                         if url_value is None else url_value, endpoints=endpoints,
+                         health=health, formats=FORMATS, max_endpoints=MAX_ENDPOINTS,
+                         panel={**ENDPOINT_VIEW, **(panel or {})})
 
     async def submit(self) -> None:
         """Save (or, empty, remove) the webhook URL."""

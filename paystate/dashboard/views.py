@@ -32,6 +32,17 @@ def when(ts: datetime | None) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def percent(rate: float | None) -> str:
+    """An endpoint's 24 h success rate (0..1, None without a finished delivery)."""
+    return "no deliveries" if rate is None else f"{rate * 100:.1f}%"
+
+
+def endpoint_form(row: dict[str, Any]) -> dict[str, Any]:
+    """An endpoint's stored values in the shape of its edit form (``all``: every event)."""
+    events = list(row["enabled_events"])
+    return {"id": row["id"], "url": row["url"], "description": row["description"] or "",
+            "format": row["format"], "all": "*" in events,
+            "events": [e for e in events if e != "*"]}
 
 
 def as_json(data: Any) -> str:
@@ -43,7 +54,8 @@ def machine_url(machine: str) -> str:
 
 
 HELPERS = {"money": money, "when": when, "delivery_status": delivery_status,
-           "as_json": as_json, "machine_url": machine_url}
+           "as_json": as_json, "machine_url": machine_url, "percent": percent,
+           "endpoint_form": endpoint_form}
 
 CHART_W, CHART_H, CHART_PAD = 720, 180, 28
 CHART_COLOURS = (("success", "bar-success"), ("failed", "bar-failed"), ("pending", "bar-pending"))
