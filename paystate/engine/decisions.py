@@ -14,10 +14,8 @@ from typing import Any
 from transitions import Machine, MachineError
 
 from ..machines.errors import InvalidTransition
-from ..machines.spec import MachineSpec, TransitionSpec
+from ..machines.spec import INVALID, MachineSpec, TransitionSpec
 from .unit_of_work import UnitOfWork
-
-INVALID = "Invalid state transition"
 
 
 def fire(machine: Machine, spec: MachineSpec, model: Any, trigger: str,
@@ -29,9 +27,9 @@ def fire(machine: Machine, spec: MachineSpec, model: Any, trigger: str,
     try:
         ok = machine.events[trigger].trigger(model, **kwargs)
     except MachineError:
-        raise InvalidTransition(spec.wrong_state.get(trigger, INVALID)) from None
+        raise spec.wrong_state_for(trigger, model, kwargs) from None
     if not ok or taken is None:
-        raise InvalidTransition(taken.refusal_for(model, kwargs) if taken else INVALID)
+        raise taken.refusal_for(model, kwargs) if taken else InvalidTransition(INVALID)
     return taken
 
 

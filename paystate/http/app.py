@@ -13,6 +13,7 @@ from .base import Deps, NotFoundHandler
 from .handlers import merchant, ops, orders, payments, refunds, webhook_endpoints, webhooks
 from .handlers.checkout import checkout_routes
 from .handlers.docs import OpenApiHandler
+from .request_ids import RequestIdTransform, log_request
 
 ID = r"([A-Za-z0-9_\-]{1,64})"
 
@@ -57,12 +58,23 @@ def api_routes() -> list[tuple[str, type]]:
     ]
 
 
+def slash_optional(routes: list[tuple[str, type]]) -> list[tuple[str, type]]:
+    """The API routes also answer with one trailing slash (``/api/v1/orders/``), as most
+    clients expect: a redirect would turn a POST into a GET in many of them, and a 404 for a
+    stray slash only costs a newcomer time."""
+    return [(pattern if pattern.endswith(("/?", "(?:/.*)?"))
+             else pattern + "/?", handler) for pattern, handler in routes]
+
+
 def make_app(deps: Deps, extra_routes: list[tuple[str, type]] | None = None,
              **settings: Any) -> Application:
+    apis = api_routes() + admin_routes() + (
+        razorpay.routes() if deps.settings.razorpay_front else [])
     routes = [(pattern, handler, {"deps": deps})
-              for pattern, handler in (extra_routes or []) + checkout_routes() + api_routes()
-              + admin_routes()
-              + dashboard_routes()
-              + (razorpay.routes() if deps.settings.razorpay_front else [])]
-    return Application(routes, default_handler_class=NotFoundHandler,
-                       default_handler_args={"deps": deps}, **settings)
+              for pattern, handler in (extra_routes or []) + checkout_routes()
+              + slash_optional(apis) + dashboard_routes()]
+    settings.setdefault("log_function", log_request)
+    app = Application(routes, default_handler_class=NotFoundHandler,
+                      default_handler_args={"deps": deps}, **settings)
+    app.add_transform(RequestIdTransform)
+    return app

@@ -350,7 +350,8 @@ def openapi_document(server_url: str | None = None, razorpay: bool = True) -> di
         "info": {"title": "Paystate", "version": "1",
                  "description": "Payment gateway API. Money is an integer of paise; "
                                 "timestamps are ISO-8601 UTC. Errors are "
-                                "{\"error\": {\"code\", \"description\"}}. The "
+                                "{\"error\": {\"code\", \"description\", \"param\", "
+                                "\"request_id\"}}. The "
                                 "operations tagged razorpay are the Razorpay-compatible "
                                 "dialect at /v1: Basic auth, unix-second timestamps and "
                                 "Razorpay's error envelope."},

@@ -5,8 +5,8 @@ handlers and ``inputs`` check them, responses as ``http/renderers.py`` and
 OpenAPI 3.1, so these are JSON Schema 2020-12: a nullable field is ``"type": [T, "null"]``.
 Response objects list every key the renderers write and forbid others
 (``additionalProperties: false``), so a renderer that grows a field without this file failing the
-conformance test is impossible. Request bodies allow unknown keys, because the handlers ignore
-them.
+conformance test is impossible. Request bodies forbid unknown keys too, as the handlers refuse
+them (``inputs.known``: 400 naming the field).
 """
 
 from __future__ import annotations
@@ -103,9 +103,9 @@ def response_object(properties: dict[str, Schema], description: str | None = Non
 
 def request_object(required: dict[str, Schema], optional: dict[str, Schema] | None = None,
                    description: str | None = None) -> Schema:
-    """A request body: unknown keys are ignored by the handlers, so they are allowed."""
+    """A request body: unknown keys are refused by the handlers (``inputs.known``)."""
     schema: Schema = {"type": "object", "properties": {**required, **(optional or {})},
-                      "required": list(required)}
+                      "required": list(required), "additionalProperties": False}
     if description:
         schema["description"] = description
     return schema
@@ -113,9 +113,18 @@ def request_object(required: dict[str, Schema], optional: dict[str, Schema] | No
 
 # -- errors ----------------------------------------------------------------------------------
 
-ERROR = response_object(
-    {"error": response_object({"code": enum(*ERROR_CODES), "description": string()})},
-    "Every error: the contract's envelope; never a stack trace.")
+ERROR_DETAIL = {"type": "object", "properties": {
+    "code": enum(*ERROR_CODES), "description": string(),
+    "param": nullable(string(description="the request field at fault (card.number for a "
+                                         "nested one), or null")),
+    "request_id": string(pattern="^req_[A-Za-z0-9]{16}$",
+                         description="the answer's X-Request-Id: quote it to support"),
+    "detail": string(description="where description is a text the contract fixes for several "
+                                 "cases: which one this is"),
+    "refundable": integer(0, MAX_AMOUNT) | {"description": "paise a refund may still take"}},
+    "required": ["code", "description", "param", "request_id"], "additionalProperties": False}
+ERROR = response_object({"error": ERROR_DETAIL},
+                        "Every error: the contract's envelope; never a stack trace.")
 
 # -- orders ----------------------------------------------------------------------------------
 
@@ -157,7 +166,8 @@ CARD = request_object(
 # state the order's.
 PAYMENT_AMOUNT = {"amount": nullable(integer(1, MAX_AMOUNT) | {
     "description": "paise; optional, and when given must equal the order's amount (else 400 "
-                   "\"amount does not match order\")"})}
+                   "\"amount does not match order\")"}),
+                  "currency": nullable(CURRENCY | {"description": "optional: the order's"})}
 UPI_PAYMENT_CREATE = request_object(
     {"order_id": ID_REF, "method": const("upi"),
      "vpa": string(MAX_TEXT, pattern=VPA_PATTERN.pattern)}, PAYMENT_AMOUNT)

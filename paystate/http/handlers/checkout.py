@@ -84,15 +84,16 @@ def checkout_origins(body: dict[str, Any]) -> list[str]:
     normalised (as ``web_origin`` rebuilds them) without repeats, in the order given."""
     origins = body.get("origins")
     if not isinstance(origins, list):
-        raise bad_request("origins must be an array of web origins")
+        raise bad_request("origins must be an array of web origins", "origins")
     if len(origins) > MAX_CHECKOUT_ORIGINS:
-        raise bad_request(f"origins may list at most {MAX_CHECKOUT_ORIGINS} origins")
+        raise bad_request(f"origins may list at most {MAX_CHECKOUT_ORIGINS} origins", "origins")
     kept: list[str] = []
     for value in origins:
         origin = web_origin(value) if isinstance(value, str) else None
         if origin is None:
             raise bad_request("each origin must look like https://shop.example or "
-                              "https://shop.example:8443 (scheme, host and port only)")
+                              "https://shop.example:8443 (scheme, host and port only)",
+                              "origins")
         if origin not in kept:
             kept.append(origin)
     return kept

@@ -23,7 +23,7 @@ class OrdersHandler(BaseHandler):
 
     async def create(self, merchant: Merchant, body: dict[str, Any],
                      keyed: Keyed | None) -> Order | Answered:
-        new = inputs.new_order(body)
+        new = inputs.new_order(inputs.known(body, inputs.ORDER_FIELDS))
         return await self.engine.create_order(merchant, new.amount, new.currency, new.receipt,
                                               new.notes, keyed)
 
