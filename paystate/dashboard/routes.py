@@ -20,6 +20,7 @@ def dashboard_routes() -> list[tuple[str, type]]:
         (r"/dashboard/webhooks/secret", pages.WebhookSecretHandler),
         (r"/dashboard/webhooks/test", pages.WebhookTestHandler),
         (rf"/dashboard/webhooks/{ID}/retry", pages.WebhookRetryHandler),
+        (r"/dashboard/settings", pages.SettingsHandler),
         (r"/dashboard/docs", pages.DocsHandler),
         (r"/dashboard/states", pages.StatesHandler),
         (rf"/dashboard/states/{KIND}/{ID}", pages.StateObjectHandler),
