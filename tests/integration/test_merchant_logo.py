@@ -2,26 +2,19 @@
 for a loopback host under TEST_MODE), ``GET /api/v1/merchant`` shows it, and the public order
 the checkout reads carries it with the merchant's display name."""
 
+# live_gateway is a fixture imported from test_checkout_origins; arguments name it again.
+# ruff: noqa: F811
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 
-from paystate.config import Settings
-from tests.integration.test_checkout_origins import new_merchant
-from tests.support import Client, ThreadGateway, make_settings
+from tests.integration.test_checkout_origins import (  # noqa: F401 (a fixture)
+    live_gateway,
+    new_merchant,
+)
+from tests.support import Client, ThreadGateway
 
 LOGO = "https://shop.example/brand/logo.png?v=2"
-
-
-@pytest.fixture
-def live_gateway(base_settings: Settings) -> Iterator[ThreadGateway]:
-    gw = ThreadGateway(make_settings(test_mode=False)).start()
-    try:
-        yield gw
-    finally:
-        gw.stop()
 
 
 def public_order(client: Client, order_id: str) -> dict[str, object]:
