@@ -12,13 +12,14 @@ from urllib.parse import urlencode
 
 from ..engine.bridge import rate
 from ..http.errors import ApiError
+from ..http.handlers.checkout import IMG_SRC, TEST_IMG_SRC, logo_url
 from ..machines.endpoints import FORMATS, MAX_ENDPOINTS
 from ..machines.errors import DomainError
 from ..machines.payment import PAYMENT
 from ..machines.refund import REFUND
 from ..machines.webhook import WEBHOOK_DELIVERY
 from . import snippets
-from .base import DashboardHandler
+from .base import DashboardHandler, csp_with_images
 from .diagram import Graph, graph_of, mermaid, svg
 from .views import MACHINE_TITLES, PAYMENT_STATUSES, URL_MACHINES, minute_chart
 
@@ -48,6 +49,10 @@ ENDPOINT_NOTICES = {
 ENDPOINT_VIEW: dict[str, Any] = {
     "notice": None, "error": None, "form": None, "open_id": None, "revealed": None,
     "test": None, "recovered": None, "confirm_delete": None}
+SETTINGS_NOTICES = {
+    "logo": "Logo saved: your checkout shows it from the next page it opens.",
+    "logo_removed": "Logo removed: your checkout shows your name alone.",
+}
 GRAPHS: dict[str, Graph] = {spec.name: graph_of(spec)
                             for spec in (PAYMENT, REFUND, WEBHOOK_DELIVERY)}
 DIAGRAMS = {name: svg(g) for name, g in GRAPHS.items()}
@@ -256,6 +261,36 @@ class WebhookRetryHandler(WebhooksHandler):
     async def submit(self, delivery_id: str) -> None:  # type: ignore[override]
         await self.webhooks.retry(self.me(), delivery_id)
         self.redirect("/dashboard/webhooks?notice=retry")
+
+
+class SettingsHandler(DashboardHandler):
+    """``/dashboard/settings``: what the hosted checkout shows of the merchant (its name, and
+    the logo URL set here, checked by the same rule as ``PUT /api/v1/merchant/logo``)."""
+
+    async def get(self) -> None:
+        await self.show(notice=SETTINGS_NOTICES.get(self.get_query_argument("notice", "")))
+
+    async def show(self, notice: str | None = None, error: str | None = None,
+                   logo_value: str | None = None) -> None:
+        profile = await self.webhooks.profile(self.me())
+        test_mode = self.deps.settings.test_mode
+        self.set_header("Content-Security-Policy",
+                        csp_with_images(TEST_IMG_SRC if test_mode else IMG_SRC))
+        self.render_page("settings.html", active="settings", profile=profile, notice=notice,
+                         error=error, logo_value=(profile["logo_url"] or "")
+                         if logo_value is None else logo_value)
+
+    async def submit(self) -> None:
+        """Save (or, empty, remove) the checkout logo's URL."""
+        value = self.get_body_argument("logo_url", "")
+        try:
+            url = logo_url(value, test_mode=self.deps.settings.test_mode)
+        except ApiError as exc:
+            self.set_status(400)
+            await self.show(error=exc.description, logo_value=value[:2048])
+            return
+        await self.webhooks.set_logo_url(self.me(), url)
+        self.redirect("/dashboard/settings?notice=" + ("logo" if url else "logo_removed"))
 
 
 class DocsHandler(DashboardHandler):

@@ -27,6 +27,7 @@ def dashboard_routes() -> list[tuple[str, type]]:
         (rf"/dashboard/webhooks/endpoints/{ID}/roll", endpoints.EndpointRollHandler),
         (rf"/dashboard/webhooks/endpoints/{ID}/test", endpoints.EndpointTestHandler),
         (rf"/dashboard/webhooks/endpoints/{ID}/recover", endpoints.EndpointRecoverHandler),
+        (r"/dashboard/settings", pages.SettingsHandler),
         (r"/dashboard/docs", pages.DocsHandler),
         (r"/dashboard/states", pages.StatesHandler),
         (rf"/dashboard/states/{KIND}/{ID}", pages.StateObjectHandler),

@@ -181,6 +181,14 @@ class Engine:
         order. Read fresh each time: a merchant's change applies to the next page."""
         return await self._queries.checkout_origins(order_id)
 
+    async def merchant_brand(self, merchant_id: str) -> dict[str, Any]:
+        """The display name and logo (``{name, logo_url}``) the checkout shows for a merchant's
+        orders; read fresh, so a changed logo shows on the next page."""
+        row = await self._queries.merchant_brand(merchant_id)
+        if row is None:
+            raise NotFound("Merchant")
+        return {"name": row["name"], "logo_url": row["logo_url"]}
+
     # -- orders ------------------------------------------------------------------------
 
     async def create_order(self, merchant: Merchant, amount: int, currency: str,

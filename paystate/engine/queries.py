@@ -41,6 +41,11 @@ class Queries:
                               (order_id,))
         return None if row is None else list(row["checkout_origins"])
 
+    async def merchant_brand(self, merchant_id: str) -> dict[str, Any] | None:
+        """What a shopper is shown of a merchant: ``{name, logo_url}``; None: no such one."""
+        return await self._one("SELECT name, logo_url FROM merchants WHERE id = %s",
+                               (merchant_id,))
+
     async def suspended_order(self, order_id: str) -> bool:
         """Whether the order's merchant is suspended (False for no such order)."""
         row = await self._one("SELECT m.status FROM orders o"

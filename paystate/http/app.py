@@ -52,6 +52,7 @@ def api_routes() -> list[tuple[str, type]]:
         (r"/api/v1/merchant", merchant.MerchantHandler),
         (r"/api/v1/merchant/webhook", merchant.WebhookUrlHandler),
         (r"/api/v1/merchant/checkout_origins", merchant.CheckoutOriginsHandler),
+        (r"/api/v1/merchant/logo", merchant.LogoHandler),
         (r"/api/v1/merchant/webhook/secret", merchant.WebhookSecretHandler),
         (r"/api/v1/merchant/webhook/test", merchant.WebhookTestHandler),
         (r"/api/v1/merchant/keys/roll", merchant.KeyRollHandler),

@@ -245,6 +245,9 @@ def webhook_paths() -> dict[str, dict[str, Any]]:
             "setCheckoutOrigins", "merchant",
             "Set the web origins allowed to embed your checkout",
             ok("The merchant", ref("Merchant")), body="CheckoutOrigins")},
+        "/api/v1/merchant/logo": {"put": operation(
+            "setLogoUrl", "merchant", "Set or remove (null) the logo your checkout shows",
+            ok("The merchant", ref("Merchant")), body="LogoUrl")},
         "/api/v1/merchant/webhook/secret": {"post": operation(
             "rotateWebhookSecret", "merchant", "Regenerate the webhook secret",
             ok("The merchant with its new secret", ref("Merchant")))},

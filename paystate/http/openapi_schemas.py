@@ -146,9 +146,13 @@ ORDER = response_object({
     "id": prefixed_id("order_"), "merchant_id": UUID, "amount": AMOUNT, "currency": CURRENCY,
     "receipt": nullable(string()), "notes": {"type": "object"}, "status": ORDER_STATUS,
     "livemode": LIVEMODE, "created_at": TIMESTAMP, "updated_at": TIMESTAMP})
-ORDER_PUBLIC = response_object({"id": prefixed_id("order_"), "amount": AMOUNT,
-                                "currency": CURRENCY, "status": ORDER_STATUS},
-                               "What the checkout page shows; no merchant data.")
+ORDER_PUBLIC = response_object(
+    {"id": prefixed_id("order_"), "amount": AMOUNT, "currency": CURRENCY,
+     "status": ORDER_STATUS, "receipt": nullable(string()),
+     "merchant": response_object({"name": string(),
+                                  "logo_url": nullable(string(2048, format="uri"))})},
+    "What the checkout page shows: the merchant's display name and logo, and the receipt "
+    "(shown to the shopper instead of the order id); nothing else of the merchant.")
 
 # -- payments --------------------------------------------------------------------------------
 
@@ -319,7 +323,13 @@ MERCHANT = response_object({
     "livemode": LIVEMODE | {"description": "the mode of the key this request used"},
     "webhook_url": nullable(string()), "webhook_secret": string(),
     "checkout_origins": {"type": "array", "items": string(255)},
+    "logo_url": nullable(string(2048, format="uri")),
     "created_at": TIMESTAMP, "updated_at": TIMESTAMP})
+LOGO_URL = request_object(
+    {"url": nullable(string(2048, format="uri",
+                            description="https (http only for a loopback host under "
+                                        "TEST_MODE); null or \"\" removes it"))},
+    description="The logo the hosted checkout shows beside your name")
 CHECKOUT_ORIGINS = request_object(
     {"origins": {"type": "array", "maxItems": 20, "items": string(
         255, description="a web origin: http(s)://host[:port], no path")}},
@@ -365,7 +375,7 @@ SCHEMAS: dict[str, Schema] = {
     "Transition": TRANSITION, "WebhookDelivery": DELIVERY, "WebhookDeliveryPage": DELIVERY_PAGE,
     "WebhookAttempt": ATTEMPT, "WebhookDeliveryDetail": DELIVERY_DETAIL,
     "WebhookRetry": WEBHOOK_RETRY, "Merchant": MERCHANT, "WebhookUrl": WEBHOOK_URL,
-    "CheckoutOrigins": CHECKOUT_ORIGINS, "KeyRoll": KEY_ROLL, "RolledKey": ROLLED_KEY,
+    "CheckoutOrigins": CHECKOUT_ORIGINS, "LogoUrl": LOGO_URL, "KeyRoll": KEY_ROLL, "RolledKey": ROLLED_KEY,
     "Health": HEALTH, "JobsStatus": JOBS_STATUS, "TestMerchant": TEST_MERCHANT,
     "WebhookEndpoint": ENDPOINT, "WebhookEndpointUpdated": ENDPOINT_PLAIN,
     "WebhookEndpointHealth": ENDPOINT_HEALTH, "WebhookEndpointWithSecret": ENDPOINT_WITH_SECRET,

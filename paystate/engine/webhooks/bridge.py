@@ -147,6 +147,12 @@ class WebhookBridge:
         await self._update(merchant, "checkout_origins", origins)
         return await self.profile(merchant)
 
+    async def set_logo_url(self, merchant: Merchant, url: str | None) -> dict[str, Any]:
+        """Set (None: clear) the logo the hosted checkout shows beside the merchant's name
+        (already checked by the caller: ``http.handlers.checkout.logo_url``)."""
+        await self._update(merchant, "logo_url", url)
+        return await self.profile(merchant)
+
     async def rotate_secret(self, merchant: Merchant) -> dict[str, Any]:
         """A new ``whsec_`` + base64 secret for the merchant and its default endpoints;
         deliveries sign with it from their next attempt."""

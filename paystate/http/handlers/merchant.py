@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import inputs
 from ..errors import bad_request
 from ..renderers import delivery_detail_json, merchant_json
-from .checkout import checkout_origins
+from .checkout import checkout_origins, logo_url
 from .webhooks import WebhookBase
 
 
@@ -36,6 +36,19 @@ class CheckoutOriginsHandler(WebhookBase):
         merchant = await self.merchant()
         origins = checkout_origins(inputs.known(self.json_body(), ("origins",)))
         self.send(200, merchant_json(await self.webhooks.set_checkout_origins(merchant, origins)))
+
+
+class LogoHandler(WebhookBase):
+    """``PUT {"url": "https://shop.example/logo.png"}``: the logo the hosted checkout shows
+    beside the merchant's name; ``{"url": null}`` (or "") removes it."""
+
+    async def put(self) -> None:
+        merchant = await self.merchant()
+        body = self.json_body()
+        if "url" not in body:
+            raise bad_request("url is required (null removes the logo)")
+        url = logo_url(body["url"], test_mode=self.deps.settings.test_mode)
+        self.send(200, merchant_json(await self.webhooks.set_logo_url(merchant, url)))
 
 
 class WebhookSecretHandler(WebhookBase):
