@@ -21,7 +21,9 @@ from ..machines.webhook import WEBHOOK_DELIVERY
 from . import snippets
 from .base import DashboardHandler, csp_with_images
 from .diagram import Graph, graph_of, mermaid, svg
-from .views import MACHINE_TITLES, PAYMENT_STATUSES, URL_MACHINES, minute_chart
+from .filters import date_range
+from .lists import linker, page_number, pages_of
+from .views import DELIVERY_STATUSES, MACHINE_TITLES, PAYMENT_STATUSES, URL_MACHINES, minute_chart
 
 PAGE_SIZE = 20
 WEBHOOK_PAGE_SIZE = 10
@@ -57,10 +59,6 @@ GRAPHS: dict[str, Graph] = {spec.name: graph_of(spec)
                             for spec in (PAYMENT, REFUND, WEBHOOK_DELIVERY)}
 DIAGRAMS = {name: svg(g) for name, g in GRAPHS.items()}
 MERMAID = {name: mermaid(g) for name, g in GRAPHS.items()}
-
-
-def _page_number(raw: str | None) -> int:
-    return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 10**6 else 1
 
 
 class SeedAddressHandler(DashboardHandler):
@@ -179,19 +177,19 @@ class TransactionsHandler(DashboardHandler):
         status = self.get_query_argument("status", "")
         status = status if status in PAYMENT_STATUSES else ""
         search = self.get_query_argument("q", "").strip()[:64]
-        page = _page_number(self.get_query_argument("page", None))
+        dates = date_range(self.get_query_argument("from", ""),
+                           self.get_query_argument("to", ""))
+        page = page_number(self.get_query_argument("page", None))
         payments, total = await self.dashboard.payments(
             self.me(), status=status or None, search=search or None, limit=PAGE_SIZE,
-            offset=(page - 1) * PAGE_SIZE)
-        pages = max(1, -(-total // PAGE_SIZE))
-
-        def link(n: int) -> str:
-            query = {k: v for k, v in (("status", status), ("q", search)) if v}
-            return "/dashboard/transactions?" + urlencode({**query, "page": n})
-
+            offset=(page - 1) * PAGE_SIZE, window=dates.window)
         self.render_page("transactions.html", active="transactions", payments=payments,
-                         total=total, status=status, search=search, page=page, pages=pages,
-                         statuses=PAYMENT_STATUSES, link=link)
+                         total=total, status=status, search=search, page=page,
+                         pages=pages_of(total, PAGE_SIZE), statuses=PAYMENT_STATUSES,
+                         dates=dates, export="/dashboard/transactions.csv?"
+                         + urlencode(dates.query()),
+                         link=linker("/dashboard/transactions",
+                                     {"status": status, "q": search, **dates.query()}))
 
 
 class WebhooksHandler(DashboardHandler):
@@ -209,15 +207,20 @@ class WebhooksHandler(DashboardHandler):
         """The page; ``panel`` overrides ``ENDPOINT_VIEW`` for the Endpoints section."""
         merchant = self.me()
         profile = await self.webhooks.profile(merchant)
-        page = _page_number(self.get_query_argument("page", None))
-        rows, total = await self.webhooks.deliveries(merchant, WEBHOOK_PAGE_SIZE,
-                                                     (page - 1) * WEBHOOK_PAGE_SIZE)
+        page = page_number(self.get_query_argument("page", None))
+        status = self.get_query_argument("status", "")
+        status = status if status in DELIVERY_STATUSES else ""
+        rows, total = await self.dashboard.deliveries(
+            merchant, status=status or None, limit=WEBHOOK_PAGE_SIZE,
+            offset=(page - 1) * WEBHOOK_PAGE_SIZE)
         attempts = await self.dashboard.attempts_of([str(r["id"]) for r in rows])
         endpoints = await self.webhooks.endpoints.list(merchant)
         health = await self.webhooks.endpoints.health(merchant)
         self.render_page("webhooks.html", active="webhooks", profile=profile, deliveries=rows,
-                         attempts=attempts, total=total, page=page,
-                         pages=max(1, -(-total // WEBHOOK_PAGE_SIZE)), notice=notice,
+                         attempts=attempts, total=total, page=page, status=status,
+                         statuses=DELIVERY_STATUSES,
+                         link=linker("/dashboard/webhooks", {"status": status}),
+                         pages=pages_of(total, WEBHOOK_PAGE_SIZE), notice=notice,
                          error=error, url_value=(profile["webhook_url"] or "")
                          if url_value is None else url_value, endpoints=endpoints,
                          health=health, formats=FORMATS, max_endpoints=MAX_ENDPOINTS,

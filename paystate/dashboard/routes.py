@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import data, endpoints, pages
+from . import data, endpoints, lists, pages, payments
 
 KIND = r"(payment|refund|delivery)"
 ID = r"([A-Za-z0-9_\-]{1,64})"
@@ -16,6 +16,13 @@ def dashboard_routes() -> list[tuple[str, type]]:
         (r"/dashboard/keys/roll", pages.KeyRollHandler),
         (r"/dashboard\.html", pages.SeedAddressHandler),
         (r"/dashboard/transactions", pages.TransactionsHandler),
+        (r"/dashboard/(transactions|refunds)\.csv", lists.ExportHandler),
+        (rf"/dashboard/payments/{ID}", payments.PaymentPageHandler),
+        (rf"/dashboard/payments/{ID}/capture", payments.CaptureFormHandler),
+        (rf"/dashboard/payments/{ID}/refunds", payments.RefundFormHandler),
+        (r"/dashboard/orders", lists.OrdersHandler),
+        (rf"/dashboard/orders/{ID}", lists.OrderHandler),
+        (r"/dashboard/refunds", lists.RefundsHandler),
         (r"/dashboard/webhooks", pages.WebhooksHandler),
         (r"/dashboard/webhooks/secret", pages.WebhookSecretHandler),
         (r"/dashboard/webhooks/test", pages.WebhookTestHandler),
