@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
+from ..encoding import iso
 from ..machines.webhook import delivery_status
 
 PAYMENT_STATUSES = ("pending", "success", "failed")
@@ -42,8 +43,14 @@ def machine_url(machine: str) -> str:
     return MACHINE_URLS[machine]
 
 
+def local_input(ts: datetime | None) -> str:
+    """A UTC time as a datetime-local control's value (seconds, no offset)."""
+    return "" if ts is None else ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 HELPERS = {"money": money, "when": when, "delivery_status": delivery_status,
-           "as_json": as_json, "machine_url": machine_url}
+           "as_json": as_json, "machine_url": machine_url, "iso": iso,
+           "local_input": local_input}
 
 CHART_W, CHART_H, CHART_PAD = 720, 180, 28
 CHART_COLOURS = (("success", "bar-success"), ("failed", "bar-failed"), ("pending", "bar-pending"))

@@ -25,6 +25,10 @@ T = TypeVar("T")
 STEPS = ("SELECT seq, from_state, to_state, trigger, data, at FROM transitions"
          " WHERE entity_id = %s ORDER BY seq")
 
+#: A plan with a subplan per object looks costly enough for PostgreSQL to compile it (JIT):
+#: measured at 0.5-0.7 s on 37,500 payments, twenty times the query's own run.
+NO_JIT = "SET LOCAL jit = off"
+
 #: The machines counted, with the table of their objects.
 COUNTED = {"payment": "payments", "refund": "refunds", "webhook_delivery": "webhook_logs"}
 
@@ -61,7 +65,9 @@ async def counts_as_of(pool: ReadPool, at: datetime, merchant_id: str | None = N
     params = {"at": at, "merchant_id": merchant_id, "livemode": livemode}
 
     async def run(conn: PooledConnection) -> list[dict[str, Any]]:
-        return await (await conn.execute(sql, params)).fetchall()
+        async with conn.transaction():
+            await conn.execute(NO_JIT)
+            return await (await conn.execute(sql, params)).fetchall()
 
     out: dict[str, dict[str, int]] = {name: {} for name in COUNTED}
     for row in await run_pooled(pool, run):
@@ -83,13 +89,20 @@ def object_as_of(spec: MachineSpec, obj: T, steps: list[Step], at: datetime) -> 
     return None if rebuilt is None else replace(obj, **rebuilt)  # type: ignore[type-var]
 
 
-def delivery_as_of(row: dict[str, Any], steps: list[Step], at: datetime,
-                   schedule: tuple[int, ...] | None) -> dict[str, Any] | None:
-    """A ``webhook_logs`` row (``status`` holds the machine state) as it stood at ``at``.
-    ``schedule``: the configured one, for rows written before transitions kept theirs."""
-    rebuilt = state_as_of(WEBHOOK_DELIVERY, {**row, "state": row["status"]}, steps, at,
+def row_as_of(spec: MachineSpec, row: dict[str, Any], steps: list[Step], at: datetime,
+              schedule: tuple[int, ...] | None = None) -> dict[str, Any] | None:
+    """A row of ``payments``, ``refunds`` or ``webhook_logs`` (``status`` holds the machine
+    state) as it stood at ``at``. ``schedule``: a delivery's configured one, for rows written
+    before transitions kept theirs."""
+    rebuilt = state_as_of(spec, {**row, "state": row["status"]}, steps, at,
                           defaults={"schedule": schedule} if schedule else None)
     if rebuilt is None:
         return None
     rebuilt["status"] = rebuilt.pop("state")
     return rebuilt
+
+
+def delivery_as_of(row: dict[str, Any], steps: list[Step], at: datetime,
+                   schedule: tuple[int, ...] | None) -> dict[str, Any] | None:
+    """A ``webhook_logs`` row as it stood at ``at`` (``row_as_of`` of the delivery machine)."""
+    return row_as_of(WEBHOOK_DELIVERY, row, steps, at, schedule)
