@@ -7,14 +7,17 @@ reason. Notices after a redirect are chosen from a fixed list by key, never echo
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from ..engine.bridge import rate
+from ..http import inputs
 from ..http.errors import ApiError
 from ..http.handlers.checkout import IMG_SRC, TEST_IMG_SRC, logo_url
 from ..machines.endpoints import FORMATS, MAX_ENDPOINTS
 from ..machines.errors import DomainError
+from ..machines.history import Step, instants
 from ..machines.payment import PAYMENT
 from ..machines.refund import REFUND
 from ..machines.webhook import WEBHOOK_DELIVERY
@@ -304,19 +307,40 @@ class DocsHandler(DashboardHandler):
 
 
 class StatesHandler(DashboardHandler):
+    """The diagrams with the count in each state: live, or as they stood at ``?as_of=``
+    (ISO 8601; without an offset, UTC: what the page's datetime-local control sends)."""
+
     async def get(self) -> None:
-        counts = await self.dashboard.state_counts(self.me())
+        as_of = _as_of(self)
+        counts = await (self.dashboard.state_counts(self.me()) if as_of is None
+                        else self.dashboard.state_counts_as_of(self.me(), as_of))
         machines = [(name, MACHINE_TITLES[name], DIAGRAMS[name], MERMAID[name], GRAPHS[name])
                     for name in GRAPHS]
-        self.render_page("states.html", active="states", machines=machines, counts=counts)
+        self.render_page("states.html", active="states", machines=machines, counts=counts,
+                         as_of=as_of)
+
+def _as_of(handler: DashboardHandler) -> datetime | None:
+    return inputs.query_instant(handler.get_query_argument("as_of", None), "as_of",
+                                naive_utc=True)
 
 
 class StateObjectHandler(DashboardHandler):
+    """An object's diagram and transition timeline, live, or as it stood at ``?as_of=``:
+    each instant it changed is a link, with the previous and next one beside the state."""
+
     async def get(self, kind: str, object_id: str) -> None:
         machine = URL_MACHINES[kind]
-        row, history = await self.dashboard.timeline(self.me(), machine, object_id)
+        as_of = _as_of(self)
+        row, history = await self.dashboard.timeline(self.me(), machine, object_id, as_of)
+        changes = instants([Step.of(t) for t in history])
+        # The instant shown: the last change at or before as_of (live: the last one).
+        chosen = (len(changes) - 1 if as_of is None
+                  else max(i for i, at in enumerate(changes) if at <= as_of))
         self.render_page("state_object.html", active="states", kind=kind, machine=machine,
                          title=MACHINE_TITLES[machine], row=row, history=history,
                          diagram=DIAGRAMS[machine], graph=GRAPHS[machine],
-                         state=row["status"], object_id=str(row["id"]))
+                         state=row["status"], object_id=str(row["id"]), as_of=as_of,
+                         shown_until=changes[chosen] if as_of is not None else None,
+                         previous=changes[chosen - 1] if chosen > 0 else None,
+                         following=changes[chosen + 1] if chosen + 1 < len(changes) else None)
 

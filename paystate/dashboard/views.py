@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
+from ..encoding import iso
 from ..machines.webhook import delivery_status
 
 PAYMENT_STATUSES = ("pending", "success", "failed")
@@ -90,10 +91,15 @@ def machine_url(machine: str) -> str:
     return MACHINE_URLS[machine]
 
 
+def local_input(ts: datetime | None) -> str:
+    """A UTC time as a datetime-local control's value (seconds, no offset)."""
+    return "" if ts is None else ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 HELPERS = {"money": money, "when": when, "delivery_status": delivery_status,
            "as_json": as_json, "machine_url": machine_url, "percent": percent,
            "endpoint_form": endpoint_form, "pretty_json": pretty_json,
-           "delivery_object": delivery_object}
+           "delivery_object": delivery_object, "iso": iso, "local_input": local_input}
 
 CHART_W, CHART_H, CHART_PAD = 720, 180, 28
 CHART_COLOURS = (("success", "bar-success"), ("failed", "bar-failed"), ("pending", "bar-pending"))

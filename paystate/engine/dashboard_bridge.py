@@ -15,18 +15,23 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..machines.history import Step
 from ..machines.models import Order, Refund
-from ..machines.webhook import DELIVERY_STATUS
+from ..machines.payment import PAYMENT
+from ..machines.refund import REFUND
+from ..machines.webhook import DELIVERY_STATUS, WEBHOOK_DELIVERY
 from .clock import Clock
 from .dashboard_lists import ANY_TIME, Window
 from .dashboard_queries import MACHINE_TABLES, DashboardQueries
 from .errors import NotFound
+from .history import row_as_of
 from .live import Counts, LiveFeed, feed_key
 from .merchants import TEST_MERCHANT, Merchant, is_demo_merchant, merchant_from_row
 from .secrets_hash import check_api_secret, check_password, hash_password
 from .sessions import SessionStore
 
 __all__ = ["DashboardBridge", "Window"]
+SPECS = {spec.name: spec for spec in (PAYMENT, REFUND, WEBHOOK_DELIVERY)}
 
 
 @functools.cache
@@ -152,13 +157,26 @@ class DashboardBridge:
     async def state_counts(self, merchant: Merchant) -> Counts:
         return await self.queries.state_counts(merchant.id, merchant.livemode)
 
-    async def timeline(self, merchant: Merchant, machine: str,
-                       object_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    async def state_counts_as_of(self, merchant: Merchant, at: datetime) -> Counts:
+        """The counts per state as they stood at ``at`` (from the transitions; not live)."""
+        return await self.queries.counts_as_of(at, merchant.id, merchant.livemode)
+
+    async def timeline(self, merchant: Merchant, machine: str, object_id: str,
+                       at: datetime | None = None
+                       ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The object's row and its transitions, oldest first; ``NotFound`` unless it is one
-        of the merchant's payments, refunds or deliveries."""
+        of the merchant's payments, refunds or deliveries. With ``at``: the row as it stood
+        then, rebuilt from the transitions (``NotFound`` if it did not exist yet)."""
         if machine not in MACHINE_TABLES:
             raise NotFound("Object")
+        what = machine.replace("_", " ").capitalize()
         row = await self.queries.object_row(machine, object_id)
         if row is None or not merchant.owns(row):
-            raise NotFound(machine.replace("_", " ").capitalize())
-        return row, await self.queries.transitions(str(row["id"]))
+            raise NotFound(what)
+        history = await self.queries.transitions(str(row["id"]))
+        if at is not None:
+            then = row_as_of(SPECS[machine], row, [Step.of(t) for t in history], at)
+            if then is None:
+                raise NotFound(what)
+            row = then
+        return row, history

@@ -14,6 +14,7 @@ from typing import Any
 from transitions import Machine, MachineError
 
 from ..machines.errors import InvalidTransition
+from ..machines.history import trigger_data
 from ..machines.spec import INVALID, MachineSpec, TransitionSpec
 from .unit_of_work import UnitOfWork
 
@@ -41,10 +42,10 @@ def record(uow: UnitOfWork, kind: str, spec: MachineSpec, event: Any) -> Transit
     kwargs = dict(event.kwargs)
     changes = taken.effect(model, kwargs)
     uow.update(kind, model.id, model.version, {"state": taken.dest, **changes})
-    # Scalars only: the data column shows what the trigger was given, not the clock.
-    data = {k: v for k, v in kwargs.items() if isinstance(v, (str, int, bool)) and k != "at"}
+    # What the trigger was given (not the clock: ``at`` is the row's own column), all that
+    # its effect reads, so that ``machines/history.py`` can replay it exactly.
     uow.record_transition(kind, model.id, model.version + 1, model.state, taken.dest,
-                          taken.trigger, data)
+                          taken.trigger, trigger_data(kwargs))
     for name, value in changes.items():
         setattr(model, name, value)
     model.version += 1

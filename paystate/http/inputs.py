@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from ..engine.bridge import NewPayment
@@ -167,6 +167,34 @@ def query_int(raw: str | None, name: str, default: int, maximum: int) -> int:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or int(raw) > maximum:
         raise bad_request(f"{name} must be an integer between 0 and {maximum}", name)
     return int(raw)
+
+
+def query_instant(raw: str | None, name: str, *, naive_utc: bool = False) -> datetime | None:
+    """An ISO 8601 time query parameter (``2026-12-01T10:00:00Z``, ``...+05:30``), in UTC;
+    None when absent or empty. Without an offset: refused, or read as UTC with
+    ``naive_utc`` (a browser's datetime-local control sends none).
+
+    The instant names its whole millisecond, the precision the API shows times in: the last
+    microsecond of it is returned, so that a time read from an answer (a transition's ``at``,
+    an ``updated_at``) includes what happened then."""
+    if raw is None or raw == "":
+        return None
+    example = f"{name} must be an ISO 8601 time with its offset, e.g. 2026-12-01T10:00:00Z"
+    if not raw.isascii() or len(raw) > 40:
+        raise bad_request(example)
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        raise bad_request(example) from None
+    if at.tzinfo is None:
+        if not naive_utc:
+            raise bad_request(example)
+        at = at.replace(tzinfo=UTC)
+    try:
+        at = at.astimezone(UTC)
+    except OverflowError:  # a year-1 time east of UTC, or year 9999 west of it
+        raise bad_request(example) from None
+    return at.replace(microsecond=at.microsecond // 1000 * 1000 + 999)
 
 
 def page(query_limit: str | None, query_offset: str | None, default: int,

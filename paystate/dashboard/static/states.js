@@ -55,10 +55,15 @@
     while (feed.children.length > FEED_MAX) { feed.removeChild(feed.lastChild); }
   }
 
+  // The counts the page was rendered with, every machine's at once (applying one machine's
+  // alone would zero the others until the live snapshot arrives).
+  var initial = {};
   document.querySelectorAll("section[data-machine]").forEach(function (section) {
-    var initial = {};
     initial[section.getAttribute("data-machine")] = JSON.parse(section.getAttribute("data-counts") || "{}");
-    applyCounts(initial);
   });
-  PaystateLive.connect({onCounts: applyCounts, onEvents: addEvents});
+  applyCounts(initial);
+  // Counts as of an instant (?as_of=) are history: nothing live moves them.
+  if (!document.querySelector("[data-as-of]")) {
+    PaystateLive.connect({onCounts: applyCounts, onEvents: addEvents});
+  }
 }());

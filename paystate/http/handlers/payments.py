@@ -88,7 +88,10 @@ class PaymentHandler(BaseHandler):
 
     async def get(self, payment_id: str) -> None:
         merchant = await self.merchant()
-        self.send(200, payment_json(await self.engine.payment(merchant, payment_id)))
+        as_of = inputs.query_instant(self.get_query_argument("as_of", None), "as_of")
+        payment = (await self.engine.payment(merchant, payment_id) if as_of is None
+                   else await self.engine.payment_as_of(merchant, payment_id, as_of))
+        self.send(200, payment_json(payment))
 
 
 class PublicPaymentHandler(BaseHandler):

@@ -60,7 +60,10 @@ class RefundHandler(BaseHandler):
 
     async def get(self, refund_id: str) -> None:
         merchant = await self.merchant()
-        self.send(200, refund_json(await self.engine.refund(merchant, refund_id)))
+        as_of = inputs.query_instant(self.get_query_argument("as_of", None), "as_of")
+        refund = (await self.engine.refund(merchant, refund_id) if as_of is None
+                  else await self.engine.refund_as_of(merchant, refund_id, as_of))
+        self.send(200, refund_json(refund))
 
 
 class RefundTransitionsHandler(BaseHandler):
