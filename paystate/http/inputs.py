@@ -181,19 +181,19 @@ def query_instant(raw: str | None, name: str, *, naive_utc: bool = False) -> dat
         return None
     example = f"{name} must be an ISO 8601 time with its offset, e.g. 2026-12-01T10:00:00Z"
     if not raw.isascii() or len(raw) > 40:
-        raise bad_request(example)
+        raise bad_request(example, param=name)
     try:
         at = datetime.fromisoformat(raw)
     except ValueError:
-        raise bad_request(example) from None
+        raise bad_request(example, param=name) from None
     if at.tzinfo is None:
         if not naive_utc:
-            raise bad_request(example)
+            raise bad_request(example, param=name)
         at = at.replace(tzinfo=UTC)
     try:
         at = at.astimezone(UTC)
     except OverflowError:  # a year-1 time east of UTC, or year 9999 west of it
-        raise bad_request(example) from None
+        raise bad_request(example, param=name) from None
     return at.replace(microsecond=at.microsecond // 1000 * 1000 + 999)
 
 

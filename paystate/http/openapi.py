@@ -12,7 +12,14 @@ import copy
 from typing import Any
 
 from ..engine.bridge import MAX_KEY_LENGTH
-from .openapi_parts import assemble, json_content, path_param, query_param, reply
+from .openapi_parts import (
+    assemble,
+    json_content,
+    path_param,
+    query_param,
+    reply,
+    with_request_id,
+)
 from .openapi_schemas import EXAMPLES, PAYMENT_STATUSES, SCHEMAS, Schema, integer, ref, string
 from .razorpay import openapi as razorpay_openapi
 
@@ -329,10 +336,11 @@ def endpoint_paths() -> dict[str, dict[str, Any]]:
 
 
 def components() -> dict[str, Any]:
-    error_responses = {name: {"description": description, "content": json_content(ref("Error"))}
-                       for name, description in [*ERRORS.values(), SERVER_ERROR]}
+    error_responses = {name: with_request_id(
+        {"description": description, "content": json_content(ref("Error"))})
+        for name, description in [*ERRORS.values(), SERVER_ERROR]}
     for name in ("Conflict", SERVER_ERROR[0]):
-        error_responses[name]["headers"] = RETRY_AFTER
+        error_responses[name]["headers"].update(RETRY_AFTER)
     return {
         "schemas": SCHEMAS,
         "responses": error_responses,
@@ -342,7 +350,11 @@ def components() -> dict[str, Any]:
                            "byte for byte, and nothing created; a different body: 422",
             "schema": string(MAX_KEY_LENGTH, minLength=1)}},
         "headers": {"Replayed": {"description": "Present (true) on a replayed response",
-                                 "schema": {"type": "string", "const": "true"}}},
+                                 "schema": {"type": "string", "const": "true"}},
+                    "RequestId": {"description": "This request's id (req_ + 16 characters), "
+                                                 "also in the access log and in error bodies",
+                                  "schema": {"type": "string",
+                                             "pattern": "^req_[A-Za-z0-9]{16}$"}}},
         "securitySchemes": {
             "ApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
             "ApiSecret": {"type": "apiKey", "in": "header", "name": "X-Api-Secret"}},

@@ -31,6 +31,15 @@ def query_param(name: str, schema: Schema, description: str) -> dict[str, Any]:
             "schema": schema}
 
 
+REQUEST_ID_HEADER = {"$ref": "#/components/headers/RequestId"}
+
+
+def with_request_id(response: dict[str, Any]) -> dict[str, Any]:
+    """Every answer carries ``X-Request-Id``, the id to quote to support."""
+    return {**response, "headers": {**response.get("headers", {}),
+                                    "X-Request-Id": REQUEST_ID_HEADER}}
+
+
 def assemble(op_id: str, tag: str, summary: str, ok: dict[int, dict[str, Any]], *,
              security: list[dict[str, list[str]]], errors: dict[int, str], server_error: str,
              params: list[dict[str, Any]] | None = None, body: str | None = None,
@@ -53,7 +62,8 @@ def assemble(op_id: str, tag: str, summary: str, ok: dict[int, dict[str, Any]], 
         content["application/json"]["examples"] = {
             name: {"value": value} for name, value in (examples or {}).items()}
         op["requestBody"] = {"required": body_required, "content": content}
-    responses: dict[str, Any] = {str(status): response for status, response in ok.items()}
+    responses: dict[str, Any] = {str(status): with_request_id(response)
+                                 for status, response in ok.items()}
     for status, component in sorted(errors.items()):
         responses[str(status)] = {"$ref": f"#/components/responses/{component}"}
     responses["5XX"] = {"$ref": f"#/components/responses/{server_error}"}
