@@ -7,6 +7,7 @@ from typing import Any
 from tornado.web import Application
 
 from ..dashboard.routes import dashboard_routes
+from ..ops.routes import ops_routes
 from . import razorpay
 from .admin.merchants import admin_routes
 from .base import Deps, NotFoundHandler
@@ -63,6 +64,7 @@ def make_app(deps: Deps, extra_routes: list[tuple[str, type]] | None = None,
               for pattern, handler in (extra_routes or []) + checkout_routes() + api_routes()
               + admin_routes()
               + dashboard_routes()
+              + ops_routes()
               + (razorpay.routes() if deps.settings.razorpay_front else [])]
     return Application(routes, default_handler_class=NotFoundHandler,
                        default_handler_args={"deps": deps}, **settings)
