@@ -33,7 +33,7 @@ class OpsBridge:
                  merchants: OpsMerchants, accounts: AccountOperations, webhooks: WebhookBridge,
                  audit: AuditLog, cookie_secret: str) -> None:
         self._sessions = sessions
-        self._figures = figures
+        self.figures = figures
         self._merchants = merchants
         self._accounts = accounts
         self._webhooks = webhooks
@@ -56,7 +56,7 @@ class OpsBridge:
     # -- reads ---------------------------------------------------------------------------
 
     async def overview(self, livemode: bool | None) -> dict[str, Any]:
-        return await self._figures.overview(livemode)
+        return await self.figures.overview(livemode)
 
     async def merchants(self, query: str, status: str) -> list[dict[str, Any]]:
         return await self._merchants.search(query, status)

@@ -69,7 +69,7 @@ class OpsQueries:
         self._redis = redis
         self._streams = streams
         self._clock = clock
-        self._cache_s = cache_s
+        self.cache_s = cache_s
         self._cached: dict[bool | None, tuple[float, dict[str, Any]]] = {}
         self._lock = asyncio.Lock()
 
@@ -78,7 +78,7 @@ class OpsQueries:
         health}`` for one mode (``livemode``) or both (None)."""
         async with self._lock:
             hit = self._cached.get(livemode)
-            if hit is not None and time.monotonic() - hit[0] < self._cache_s:
+            if hit is not None and time.monotonic() - hit[0] < self.cache_s:
                 return hit[1]
             figures = await self._figures(livemode)
             self._cached[livemode] = (time.monotonic(), figures)
