@@ -22,6 +22,7 @@ import requests
 
 from paystate.config import Settings
 from paystate.engine.operators import DEMO_OPERATOR, create_operator
+from tests.e2e.test_dashboard import browser, visible
 from tests.support import AUTH, ROOT, Client, ThreadGateway, make_settings
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -29,6 +30,8 @@ CHROMIUM = os.environ.get("PAYSTATE_CHROMIUM", "/usr/bin/chromium")
 SHOTS = os.environ.get("PAYSTATE_OPS_SCREENSHOTS", "")
 WAIT_MS = 15_000
 ADMIN_TOKEN = DEMO_OPERATOR["token"]
+
+__all__ = ["browser"]  # the dashboard tests' module-scoped Chromium, one per module
 
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM),
                                 reason=f"{CHROMIUM} missing: apt-get install -y chromium")
@@ -38,16 +41,6 @@ pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM),
 def gw(base_settings: Settings) -> Iterator[ThreadGateway]:
     with ThreadGateway(make_settings(dashboard_login_rate_limit="1000/minute")) as gateway:
         yield gateway
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def new_context(browser: Any, gw: ThreadGateway, width: int = 1280) -> Any:
@@ -90,12 +83,6 @@ def login(page: Any, email: str, password: str) -> None:
     page.fill("[data-test-id=password-input]", password)
     page.click("[data-test-id=login-button]")
     page.wait_for_url("**/ops")
-
-
-def visible(page: Any, test_id: str) -> Any:
-    locator = page.locator(f"[data-test-id={test_id}]").first
-    sync_api.expect(locator).to_be_visible()
-    return locator
 
 
 def shot(page: Any, name: str) -> None:
