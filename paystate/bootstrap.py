@@ -266,6 +266,7 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
     # The operators' fronts: the admin API and the console (/ops).
     audit = AuditLog(pool)
     figures = OpsQueries(pool, aclient, streams, clock)
+    rt.engine.before_scrape.append(figures.export)
     rt.admin = AdminBridge(OperatorTokens(pool), AsyncAccounts(rt.accounts), audit, figures)
     rt.ops = OpsBridge(
         OperatorSessions(pool, clock,

@@ -31,6 +31,7 @@ from ..encoding import iso
 from .clock import Clock
 from .db import PooledConnection, ReadPool, run_pooled
 from .heartbeat import STALE_AFTER_S
+from .metrics import Metrics
 from .streams import StreamNames
 
 MACHINES = {"payment": "payments", "refund": "refunds", "webhook_delivery": "webhook_logs"}
@@ -83,6 +84,23 @@ class OpsQueries:
             figures = await self._figures(livemode)
             self._cached[livemode] = (time.monotonic(), figures)
             return figures
+
+    async def export(self, metrics: Metrics) -> None:
+        """Set the console's gauges on ``metrics`` (called when /metrics is scraped): stuck
+        work per machine, each consumer group's lag and pending entries, objects per state.
+        The figures are the overview's, cached for ``cache_s``: a scrape costs what an open
+        console does."""
+        for mode, livemode in (("test", False), ("live", True)):
+            figures = await self.overview(livemode)
+            for machine, states in figures["counts"].items():
+                for state, n in states.items():
+                    metrics.objects.labels(machine, mode, state).set(n)
+        figures = await self.overview(None)
+        for machine, stuck in figures["stuck"].items():
+            metrics.stuck_work.labels(machine).set(stuck["count"])
+        for g in figures["streams"]:
+            metrics.consumer_lag.labels(g["stream"], g["group"]).set(g["lag"] or 0)
+            metrics.consumer_pending.labels(g["stream"], g["group"]).set(g["pending"])
 
     async def _figures(self, livemode: bool | None) -> dict[str, Any]:
         now = self._clock.now()

@@ -197,3 +197,16 @@ def test_stats_show_stuck_work_and_consumer_groups(gw: ThreadGateway) -> None:
               call(gw, "GET", "/admin/v1/stats?mode=test", ADMIN).json()["streams"]}
     assert groups, "the worker made its consumer groups"
     assert call(gw, "GET", "/admin/v1/stats?mode=other", ADMIN).status_code == 400
+
+
+def test_metrics_show_stuck_work_and_consumer_lag(gw: ThreadGateway) -> None:
+    from tests.integration.test_metrics import samples
+
+    wait_until(lambda: any(name == "paystate_consumer_group_lag"
+                           for name, _ in samples(gw.client)), 10)
+    m = samples(gw.client)
+    for machine in ("payment", "refund", "webhook_delivery"):
+        assert ("paystate_stuck_work", (("machine", machine),)) in m
+    groups = {dict(labels)["group"] for name, labels in m
+              if name == "paystate_consumer_group_pending"}
+    assert {"processor", "webhooks"} <= groups
