@@ -210,3 +210,27 @@ def test_metrics_show_stuck_work_and_consumer_lag(gw: ThreadGateway) -> None:
     groups = {dict(labels)["group"] for name, labels in m
               if name == "paystate_consumer_group_pending"}
     assert {"processor", "webhooks"} <= groups
+
+
+def test_a_delivery_retried_from_the_console_is_audited(gw: ThreadGateway) -> None:
+    made = call(gw, "POST", "/admin/v1/merchants", ADMIN,
+                {"name": "Retried", "email": f"retried-{uuid.uuid4().hex[:8]}@example.com"}).json()
+    keys = made["keys"]["test"]
+    auth = {"X-Api-Key": keys["api_key"], "X-Api-Secret": keys["api_secret"]}
+    endpoint = requests.post(gw.url + "/api/v1/webhook_endpoints", headers=auth, timeout=10,
+                             json={"url": "http://127.0.0.1:9/closed",
+                                   "enabled_events": ["payment.success"]}).json()
+    sent = requests.post(gw.url + f"/api/v1/webhook_endpoints/{endpoint['id']}/test",
+                         headers=auth, timeout=30)
+    assert sent.status_code == 200, sent.text
+    delivery_id = sent.json()["id"]
+    email, password = operator(gw.settings, "admin")
+    http = sign_in(gw, email, password)
+    page = gw.url + f"/ops/merchants/{made['id']}"
+    assert delivery_id in http.get(page).text
+    r = http.post(page + f"/deliveries/{delivery_id}/retry", data={"_xsrf": xsrf(http, page)},
+                  allow_redirects=False)
+    assert r.status_code == 302, r.text[:300]
+    rows = call(gw, "GET", f"/admin/v1/audit?target=delivery:{delivery_id}", ADMIN).json()
+    assert [(r["action"], r["actor"], r["details"]) for r in rows["data"]] == [
+        ("delivery.retry", email, {"merchant_id": made["id"]})]
