@@ -9,6 +9,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -61,6 +62,20 @@ def dashboard_session(gw: ThreadGateway) -> requests.Session:
                   allow_redirects=False, timeout=10)
     assert r.status_code == 302, r.text[:300]
     return http
+
+
+def with_endpoint(gw: ThreadGateway, name: str, url: str) -> tuple[dict[str, Any],
+                                                                    dict[str, str],
+                                                                    dict[str, Any]]:
+    """A new merchant (made by the admin API), its test key's headers, and an endpoint."""
+    made: dict[str, Any] = call(gw, "POST", "/admin/v1/merchants", ADMIN, {
+        "name": name, "email": f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com"}).json()
+    keys = made["keys"]["test"]
+    auth = {"X-Api-Key": keys["api_key"], "X-Api-Secret": keys["api_secret"]}
+    endpoint = requests.post(gw.url + "/api/v1/webhook_endpoints", headers=auth, timeout=10,
+                             json={"url": url, "enabled_events": ["payment.success"]})
+    assert endpoint.status_code == 201, endpoint.text
+    return made, auth, endpoint.json()
 
 
 def test_sessions_are_apart_from_the_dashboards_both_ways(gw: ThreadGateway) -> None:
@@ -121,13 +136,7 @@ def test_an_admin_suspends_and_the_audit_names_the_operator(gw: ThreadGateway) -
 
 
 def test_endpoint_actions_go_through_the_engine_and_are_audited(gw: ThreadGateway) -> None:
-    made = call(gw, "POST", "/admin/v1/merchants", ADMIN,
-                {"name": "Hooks", "email": f"hooks-{uuid.uuid4().hex[:8]}@example.com"}).json()
-    keys = made["keys"]["test"]
-    auth = {"X-Api-Key": keys["api_key"], "X-Api-Secret": keys["api_secret"]}
-    endpoint = requests.post(gw.url + "/api/v1/webhook_endpoints", headers=auth, timeout=10,
-                             json={"url": "https://example.com/h",
-                                   "enabled_events": ["payment.success"]}).json()
+    made, auth, endpoint = with_endpoint(gw, "Hooks", "https://example.com/h")
     email, password = operator(gw.settings, "admin")
     http = sign_in(gw, email, password)
     page = gw.url + f"/ops/merchants/{made['id']}"
@@ -213,13 +222,7 @@ def test_metrics_show_stuck_work_and_consumer_lag(gw: ThreadGateway) -> None:
 
 
 def test_a_delivery_retried_from_the_console_is_audited(gw: ThreadGateway) -> None:
-    made = call(gw, "POST", "/admin/v1/merchants", ADMIN,
-                {"name": "Retried", "email": f"retried-{uuid.uuid4().hex[:8]}@example.com"}).json()
-    keys = made["keys"]["test"]
-    auth = {"X-Api-Key": keys["api_key"], "X-Api-Secret": keys["api_secret"]}
-    endpoint = requests.post(gw.url + "/api/v1/webhook_endpoints", headers=auth, timeout=10,
-                             json={"url": "http://127.0.0.1:9/closed",
-                                   "enabled_events": ["payment.success"]}).json()
+    made, auth, endpoint = with_endpoint(gw, "Retried", "http://127.0.0.1:9/closed")
     sent = requests.post(gw.url + f"/api/v1/webhook_endpoints/{endpoint['id']}/test",
                          headers=auth, timeout=30)
     assert sent.status_code == 200, sent.text
