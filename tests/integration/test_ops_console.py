@@ -16,10 +16,12 @@ import pytest
 import requests
 
 from paystate.config import Settings
+from paystate.engine.merchants import TEST_MERCHANT, seed_test_merchant
+from paystate.engine.migrations import migrate
 from paystate.engine.operators import create_operator
 from tests.integration.test_admin_api import call
 from tests.integration.test_audit_log import ADMIN
-from tests.support import ThreadGateway, make_settings, wait_until
+from tests.support import ThreadGateway, make_settings, scratch_database, wait_until
 
 DASHBOARD_EMAIL = "test@example.com"
 
@@ -237,3 +239,23 @@ def test_a_delivery_retried_from_the_console_is_audited(gw: ThreadGateway) -> No
     rows = call(gw, "GET", f"/admin/v1/audit?target=delivery:{delivery_id}", ADMIN).json()
     assert [(r["action"], r["actor"], r["details"]) for r in rows["data"]] == [
         ("delivery.retry", email, {"merchant_id": made["id"]})]
+
+
+def test_the_migration_counts_the_rows_already_there(base_settings: Settings) -> None:
+    url = scratch_database(base_settings, "paystate_before_016", before="016")
+    seed_test_merchant(url, "pw", datetime.now(UTC))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO orders (id, merchant_id, amount, currency, status, version,"
+                     " created_at, updated_at) SELECT 'order_old_' || i, %s, 50000, 'INR',"
+                     " 'created', 1, now(), now() FROM generate_series(1, 3) AS i",
+                     (TEST_MERCHANT["id"],))
+        conn.execute("INSERT INTO payments (id, order_id, merchant_id, amount, currency, method,"
+                     " status, version, created_at, updated_at, livemode) SELECT"
+                     " 'pay_old_' || i, 'order_old_' || i, %s, 50000, 'INR', 'upi',"
+                     " CASE WHEN i = 1 THEN 'pending' ELSE 'failed' END, 1, now(), now(),"
+                     " i = 3 FROM generate_series(1, 3) AS i", (TEST_MERCHANT["id"],))
+    migrate(url)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT livemode, state, sum(n)::int FROM state_counts"
+                            " WHERE kind = 'payment' GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+    assert rows == [(False, "failed", 1), (False, "pending", 1), (True, "failed", 1)]
