@@ -56,6 +56,12 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        " object-src 'none'")
 
 
+def csp_with_images(img_src: str) -> str:
+    """``CSP`` with another ``img-src`` (the settings page previews the merchant's logo from
+    wherever the checkout will load it); everything else stays on the dashboard's origin."""
+    return CSP.replace("img-src 'self' data:;", img_src + ";")
+
+
 #: The dashboard shows one mode at a time; this cookie remembers which.
 MODE_COOKIE = "paystate_mode"
 MODES = ("test", "live")

@@ -7,18 +7,26 @@ reason. Notices after a redirect are chosen from a fixed list by key, never echo
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from ..engine.bridge import rate
+from ..http import inputs
 from ..http.errors import ApiError
+from ..http.handlers.checkout import IMG_SRC, TEST_IMG_SRC, logo_url
+from ..machines.endpoints import FORMATS, MAX_ENDPOINTS
 from ..machines.errors import DomainError
+from ..machines.history import Step, instants
 from ..machines.payment import PAYMENT
 from ..machines.refund import REFUND
 from ..machines.webhook import WEBHOOK_DELIVERY
 from . import snippets
-from .base import DashboardHandler
+from .base import DashboardHandler, csp_with_images
 from .diagram import Graph, graph_of, mermaid, svg
-from .views import MACHINE_TITLES, PAYMENT_STATUSES, URL_MACHINES, minute_chart
+from .filters import date_range
+from .lists import linker, page_number, pages_of
+from .views import DELIVERY_STATUSES, MACHINE_TITLES, PAYMENT_STATUSES, URL_MACHINES, minute_chart
 
 PAGE_SIZE = 20
 WEBHOOK_PAGE_SIZE = 10
@@ -30,14 +38,30 @@ NOTICES = {
     "test": "A webhook.test delivery was sent; its first attempt is in the log below.",
     "retry": "Retry scheduled: the delivery's attempts start again from zero.",
 }
+#: The Endpoints section's notices after its forms' redirects (``endpoints.py``).
+ENDPOINT_NOTICES = {
+    "endpoint_saved": "Endpoint saved.",
+    "endpoint_disabled": "Endpoint disabled: no attempt is made to it until it is enabled.",
+    "endpoint_enabled": "Endpoint enabled: deliveries kept while it was disabled are due now.",
+    "endpoint_deleted": "Endpoint deleted: it gets no new events; its deliveries keep their"
+                        " history.",
+}
+#: What the Endpoints section shows besides the list, unless a form's answer says otherwise:
+#: ``notice``/``error`` (a refusal's reason), ``form`` (the refused form's values, to show
+#: again), ``open_id`` (the endpoint whose panel is open), ``revealed`` (the endpoint row just
+#: made or rolled, its secret shown this once), ``test`` (a test delivery and its endpoint),
+#: ``recovered`` (how many deliveries of ``open_id`` were sent again), ``confirm_delete``.
+ENDPOINT_VIEW: dict[str, Any] = {
+    "notice": None, "error": None, "form": None, "open_id": None, "revealed": None,
+    "test": None, "recovered": None, "confirm_delete": None}
+SETTINGS_NOTICES = {
+    "logo": "Logo saved: your checkout shows it from the next page it opens.",
+    "logo_removed": "Logo removed: your checkout shows your name alone.",
+}
 GRAPHS: dict[str, Graph] = {spec.name: graph_of(spec)
                             for spec in (PAYMENT, REFUND, WEBHOOK_DELIVERY)}
 DIAGRAMS = {name: svg(g) for name, g in GRAPHS.items()}
 MERMAID = {name: mermaid(g) for name, g in GRAPHS.items()}
-
-
-def _page_number(raw: str | None) -> int:
-    return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 10**6 else 1
 
 
 class SeedAddressHandler(DashboardHandler):
@@ -163,39 +187,54 @@ class TransactionsHandler(DashboardHandler):
         status = self.get_query_argument("status", "")
         status = status if status in PAYMENT_STATUSES else ""
         search = self.get_query_argument("q", "").strip()[:64]
-        page = _page_number(self.get_query_argument("page", None))
+        dates = date_range(self.get_query_argument("from", ""),
+                           self.get_query_argument("to", ""))
+        page = page_number(self.get_query_argument("page", None))
         payments, total = await self.dashboard.payments(
             self.me(), status=status or None, search=search or None, limit=PAGE_SIZE,
-            offset=(page - 1) * PAGE_SIZE)
-        pages = max(1, -(-total // PAGE_SIZE))
-
-        def link(n: int) -> str:
-            query = {k: v for k, v in (("status", status), ("q", search)) if v}
-            return "/dashboard/transactions?" + urlencode({**query, "page": n})
-
+            offset=(page - 1) * PAGE_SIZE, window=dates.window)
         self.render_page("transactions.html", active="transactions", payments=payments,
-                         total=total, status=status, search=search, page=page, pages=pages,
-                         statuses=PAYMENT_STATUSES, link=link)
+                         total=total, status=status, search=search, page=page,
+                         pages=pages_of(total, PAGE_SIZE), statuses=PAYMENT_STATUSES,
+                         dates=dates, export="/dashboard/transactions.csv?"
+                         + urlencode(dates.query()),
+                         link=linker("/dashboard/transactions",
+                                     {"status": status, "q": search, **dates.query()}))
 
 
 class WebhooksHandler(DashboardHandler):
     async def get(self) -> None:
-        notice = NOTICES.get(self.get_query_argument("notice", ""))
-        await self.show(notice=notice)
+        key = self.get_query_argument("notice", "")
+        # ``?delete=we_...``: the delete button's confirm step, a POST form on this page.
+        delete_id = self.get_query_argument("delete", "")
+        confirm = (await self.webhooks.endpoints.get(self.me(), delete_id)
+                   if delete_id else None)
+        await self.show(notice=NOTICES.get(key), panel={
+            "notice": ENDPOINT_NOTICES.get(key), "confirm_delete": confirm})
 
     async def show(self, notice: str | None = None, error: str | None = None,
-                   url_value: str | None = None) -> None:
+                   url_value: str | None = None, panel: dict[str, Any] | None = None) -> None:
+        """The page; ``panel`` overrides ``ENDPOINT_VIEW`` for the Endpoints section."""
         merchant = self.me()
         profile = await self.webhooks.profile(merchant)
-        page = _page_number(self.get_query_argument("page", None))
-        rows, total = await self.webhooks.deliveries(merchant, WEBHOOK_PAGE_SIZE,
-                                                     (page - 1) * WEBHOOK_PAGE_SIZE)
+        page = page_number(self.get_query_argument("page", None))
+        status = self.get_query_argument("status", "")
+        status = status if status in DELIVERY_STATUSES else ""
+        rows, total = await self.dashboard.deliveries(
+            merchant, status=status or None, limit=WEBHOOK_PAGE_SIZE,
+            offset=(page - 1) * WEBHOOK_PAGE_SIZE)
         attempts = await self.dashboard.attempts_of([str(r["id"]) for r in rows])
+        endpoints = await self.webhooks.endpoints.list(merchant)
+        health = await self.webhooks.endpoints.health(merchant)
         self.render_page("webhooks.html", active="webhooks", profile=profile, deliveries=rows,
-                         attempts=attempts, total=total, page=page,
-                         pages=max(1, -(-total // WEBHOOK_PAGE_SIZE)), notice=notice,
+                         attempts=attempts, total=total, page=page, status=status,
+                         statuses=DELIVERY_STATUSES,
+                         link=linker("/dashboard/webhooks", {"status": status}),
+                         pages=pages_of(total, WEBHOOK_PAGE_SIZE), notice=notice,
                          error=error, url_value=(profile["webhook_url"] or "")
-                         if url_value is None else url_value)
+                         if url_value is None else url_value, endpoints=endpoints,
+                         health=health, formats=FORMATS, max_endpoints=MAX_ENDPOINTS,
+                         panel={**ENDPOINT_VIEW, **(panel or {})})
 
     async def submit(self) -> None:
         """Save (or, empty, remove) the webhook URL."""
@@ -237,6 +276,36 @@ class WebhookRetryHandler(WebhooksHandler):
         self.redirect("/dashboard/webhooks?notice=retry")
 
 
+class SettingsHandler(DashboardHandler):
+    """``/dashboard/settings``: what the hosted checkout shows of the merchant (its name, and
+    the logo URL set here, checked by the same rule as ``PUT /api/v1/merchant/logo``)."""
+
+    async def get(self) -> None:
+        await self.show(notice=SETTINGS_NOTICES.get(self.get_query_argument("notice", "")))
+
+    async def show(self, notice: str | None = None, error: str | None = None,
+                   logo_value: str | None = None) -> None:
+        profile = await self.webhooks.profile(self.me())
+        test_mode = self.deps.settings.test_mode
+        self.set_header("Content-Security-Policy",
+                        csp_with_images(TEST_IMG_SRC if test_mode else IMG_SRC))
+        self.render_page("settings.html", active="settings", profile=profile, notice=notice,
+                         error=error, logo_value=(profile["logo_url"] or "")
+                         if logo_value is None else logo_value)
+
+    async def submit(self) -> None:
+        """Save (or, empty, remove) the checkout logo's URL."""
+        value = self.get_body_argument("logo_url", "")
+        try:
+            url = logo_url(value, test_mode=self.deps.settings.test_mode)
+        except ApiError as exc:
+            self.set_status(400)
+            await self.show(error=exc.description, logo_value=value[:2048])
+            return
+        await self.webhooks.set_logo_url(self.me(), url)
+        self.redirect("/dashboard/settings?notice=" + ("logo" if url else "logo_removed"))
+
+
 class DocsHandler(DashboardHandler):
     def get(self) -> None:
         base = f"{self.request.protocol}://{self.request.host}"
@@ -245,19 +314,40 @@ class DocsHandler(DashboardHandler):
 
 
 class StatesHandler(DashboardHandler):
+    """The diagrams with the count in each state: live, or as they stood at ``?as_of=``
+    (ISO 8601; without an offset, UTC: what the page's datetime-local control sends)."""
+
     async def get(self) -> None:
-        counts = await self.dashboard.state_counts(self.me())
+        as_of = _as_of(self)
+        counts = await (self.dashboard.state_counts(self.me()) if as_of is None
+                        else self.dashboard.state_counts_as_of(self.me(), as_of))
         machines = [(name, MACHINE_TITLES[name], DIAGRAMS[name], MERMAID[name], GRAPHS[name])
                     for name in GRAPHS]
-        self.render_page("states.html", active="states", machines=machines, counts=counts)
+        self.render_page("states.html", active="states", machines=machines, counts=counts,
+                         as_of=as_of)
+
+def _as_of(handler: DashboardHandler) -> datetime | None:
+    return inputs.query_instant(handler.get_query_argument("as_of", None), "as_of",
+                                naive_utc=True)
 
 
 class StateObjectHandler(DashboardHandler):
+    """An object's diagram and transition timeline, live, or as it stood at ``?as_of=``:
+    each instant it changed is a link, with the previous and next one beside the state."""
+
     async def get(self, kind: str, object_id: str) -> None:
         machine = URL_MACHINES[kind]
-        row, history = await self.dashboard.timeline(self.me(), machine, object_id)
+        as_of = _as_of(self)
+        row, history = await self.dashboard.timeline(self.me(), machine, object_id, as_of)
+        changes = instants([Step.of(t) for t in history])
+        # The instant shown: the last change at or before as_of (live: the last one).
+        chosen = (len(changes) - 1 if as_of is None
+                  else max(i for i, at in enumerate(changes) if at <= as_of))
         self.render_page("state_object.html", active="states", kind=kind, machine=machine,
                          title=MACHINE_TITLES[machine], row=row, history=history,
                          diagram=DIAGRAMS[machine], graph=GRAPHS[machine],
-                         state=row["status"], object_id=str(row["id"]))
+                         state=row["status"], object_id=str(row["id"]), as_of=as_of,
+                         shown_until=changes[chosen] if as_of is not None else None,
+                         previous=changes[chosen - 1] if chosen > 0 else None,
+                         following=changes[chosen + 1] if chosen + 1 < len(changes) else None)
 

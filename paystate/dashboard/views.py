@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
+from ..encoding import iso
 from ..machines.webhook import delivery_status
 
 PAYMENT_STATUSES = ("pending", "success", "failed")
+#: The delivery log's filter: the contract's words (``machines.webhook.DELIVERY_STATUS``).
+DELIVERY_STATUSES = ("pending", "success", "failed")
+#: Where the dashboard shows an object a delivery is about, by the payload's entity name.
+OBJECT_PAGES = {"payment": "/dashboard/payments/", "refund": "/dashboard/states/refund/"}
 #: The machine names in URLs, and back.
 URL_MACHINES = {"payment": "payment", "refund": "refund", "delivery": "webhook_delivery"}
 MACHINE_URLS = {v: k for k, v in URL_MACHINES.items()}
@@ -32,18 +38,68 @@ def when(ts: datetime | None) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def percent(rate: float | None) -> str:
+    """An endpoint's 24 h success rate (0..1, None without a finished delivery)."""
+    return "no deliveries" if rate is None else f"{rate * 100:.1f}%"
+
+
+def endpoint_form(row: dict[str, Any]) -> dict[str, Any]:
+    """An endpoint's stored values in the shape of its edit form (``all``: every event)."""
+    events = list(row["enabled_events"])
+    return {"id": row["id"], "url": row["url"], "description": row["description"] or "",
+            "format": row["format"], "all": "*" in events,
+            "events": [e for e in events if e != "*"]}
 
 
 def as_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, default=str)
 
 
+def pretty_json(text: str) -> str:
+    """A delivery's body, indented for reading (the template escapes it); as stored if it is
+    not JSON."""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+def delivery_object(payload: str | None) -> tuple[str, str] | None:
+    """(page URL, id) of the payment or refund a delivery's body is about: ``data.refund.id``
+    or else ``data.payment.id`` in Paystate's format, ``payload.refund.entity.id`` or
+    ``payload.payment.entity.id`` in Razorpay's; None for a body about neither (a test)."""
+    try:
+        body = json.loads(payload or "")
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    data, razorpay = body.get("data"), body.get("payload")
+    for kind in ("refund", "payment"):
+        found: Any = None
+        if isinstance(data, dict) and isinstance(data.get(kind), dict):
+            found = data[kind].get("id")
+        elif isinstance(razorpay, dict) and isinstance(razorpay.get(kind), dict):
+            entity = razorpay[kind].get("entity")
+            found = entity.get("id") if isinstance(entity, dict) else None
+        if isinstance(found, str) and found:
+            return OBJECT_PAGES[kind] + quote(found, safe=""), found
+    return None
+
+
 def machine_url(machine: str) -> str:
     return MACHINE_URLS[machine]
 
 
+def local_input(ts: datetime | None) -> str:
+    """A UTC time as a datetime-local control's value (seconds, no offset)."""
+    return "" if ts is None else ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 HELPERS = {"money": money, "when": when, "delivery_status": delivery_status,
-           "as_json": as_json, "machine_url": machine_url}
+           "as_json": as_json, "machine_url": machine_url, "percent": percent,
+           "endpoint_form": endpoint_form, "pretty_json": pretty_json,
+           "delivery_object": delivery_object, "iso": iso, "local_input": local_input}
 
 CHART_W, CHART_H, CHART_PAD = 720, 180, 28
 CHART_COLOURS = (("success", "bar-success"), ("failed", "bar-failed"), ("pending", "bar-pending"))

@@ -73,9 +73,9 @@ class Accounts:
         right after the merchant's own transaction commits."""
         name, email = (name or "").strip(), (email or "").strip()
         if not name or len(name) > 200:
-            raise ValidationError("name must be 1 to 200 characters")
+            raise ValidationError("name must be 1 to 200 characters", param="name")
         if not is_email(email):
-            raise ValidationError("email must be an email address")
+            raise ValidationError("email must be an email address", param="email")
         test, live = new_key_pair("test"), new_key_pair("live")
         password, webhook_secret = secrets.token_urlsafe(12), new_webhook_secret()
         with connect(self.database_url, autocommit=True) as conn:
@@ -156,11 +156,12 @@ class Accounts:
         modes existed has no live key) gets one, with no previous secret.
         Answers ``{api_key, api_secret, previous_expires_at}``."""
         if mode not in MODES:
-            raise ValidationError("mode must be one of test, live")
+            raise ValidationError("mode must be one of test, live", param="mode")
         if (isinstance(expires_in_hours, bool) or not isinstance(expires_in_hours, int)
                 or not 0 <= expires_in_hours <= MAX_ROLL_EXPIRY_HOURS):
             raise ValidationError(
-                f"expires_in_hours must be an integer from 0 to {MAX_ROLL_EXPIRY_HOURS}")
+                f"expires_in_hours must be an integer from 0 to {MAX_ROLL_EXPIRY_HOURS}",
+                param="expires_in_hours")
         mid = _merchant_id(merchant_id)
         now = self.clock.now()
         api_key, secret = new_key_pair(mode)

@@ -27,6 +27,8 @@ import redis.asyncio as aioredis
 from ..encoding import iso
 from ..machines.instruments import TEST_SUCCESS
 from ..machines.models import Order, Payment, Refund
+from ..machines.payment import PAYMENT
+from ..machines.refund import REFUND
 from . import commands as c
 from .accounts import AsyncAccounts, DuplicateEmail
 from .clock import Clock
@@ -41,6 +43,7 @@ from .errors import (
     dependency_down,
 )
 from .heartbeat import STALE_AFTER_S
+from .history import object_as_of
 from .idempotency import MAX_KEY_LENGTH, IdempotencyStore
 from .ids import new_id
 from .keyed_creates import HEADER, KeyedRequest, Owner, Reply, create_once, mode_namespace
@@ -185,6 +188,14 @@ class Engine:
         order. Read fresh each time: a merchant's change applies to the next page."""
         return await self._queries.checkout_origins(order_id)
 
+    async def merchant_brand(self, merchant_id: str) -> dict[str, Any]:
+        """The display name and logo (``{name, logo_url}``) the checkout shows for a merchant's
+        orders; read fresh, so a changed logo shows on the next page."""
+        row = await self._queries.merchant_brand(merchant_id)
+        if row is None:
+            raise NotFound("Merchant")
+        return {"name": row["name"], "logo_url": row["logo_url"]}
+
     # -- orders ------------------------------------------------------------------------
 
     async def create_order(self, merchant: Merchant, amount: int, currency: str,
@@ -241,6 +252,16 @@ class Engine:
             raise NotFound("Payment")
         return payment
 
+    async def payment_as_of(self, merchant: Merchant, payment_id: str,
+                            at: datetime) -> Payment:
+        """The payment as it stood at ``at``, rebuilt from its transitions; ``NotFound`` if it
+        is not the merchant's or did not exist yet."""
+        payment = await self.payment(merchant, payment_id)
+        then = object_as_of(PAYMENT, payment, await self._queries.steps(payment.id), at)
+        if then is None:
+            raise NotFound("Payment")
+        return then
+
     async def payments(self, merchant: Merchant, limit: int, offset: int,
                        status: str | None) -> tuple[list[Payment], int]:
         return await self._queries.payments(merchant.id, merchant.livemode, limit, offset,
@@ -287,6 +308,14 @@ class Engine:
         if refund is None or not merchant.owns(refund):
             raise NotFound("Refund")
         return refund
+
+    async def refund_as_of(self, merchant: Merchant, refund_id: str, at: datetime) -> Refund:
+        """The refund as it stood at ``at`` (as ``payment_as_of``)."""
+        refund = await self.refund(merchant, refund_id)
+        then = object_as_of(REFUND, refund, await self._queries.steps(refund.id), at)
+        if then is None:
+            raise NotFound("Refund")
+        return then
 
     async def refunds_of_payment(self, merchant: Merchant, payment_id: str) -> list[Refund]:
         payment = await self.payment(merchant, payment_id)

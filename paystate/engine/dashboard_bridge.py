@@ -10,17 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..machines.history import Step
+from ..machines.models import Order, Refund
+from ..machines.payment import PAYMENT
+from ..machines.refund import REFUND
+from ..machines.webhook import DELIVERY_STATUS, WEBHOOK_DELIVERY
 from .clock import Clock
+from .dashboard_lists import ANY_TIME, Window
 from .dashboard_queries import MACHINE_TABLES, DashboardQueries
 from .errors import NotFound
+from .history import row_as_of
 from .live import Counts, LiveFeed, feed_key
 from .merchants import TEST_MERCHANT, Merchant, is_demo_merchant, merchant_from_row
 from .secrets_hash import check_api_secret, check_password, hash_password
 from .sessions import SessionStore
+
+__all__ = ["DashboardBridge", "Window"]
+SPECS = {spec.name: spec for spec in (PAYMENT, REFUND, WEBHOOK_DELIVERY)}
 
 
 @functools.cache
@@ -98,6 +109,35 @@ class DashboardBridge:
     async def payments(self, merchant: Merchant, **kw: Any) -> tuple[list[Any], int]:
         return await self.queries.search_payments(merchant.id, merchant.livemode, **kw)
 
+    async def refunds(self, merchant: Merchant, *, limit: int, offset: int,
+                      window: Window = ANY_TIME) -> tuple[list[Refund], int]:
+        return await self.queries.refunds_list(merchant.id, merchant.livemode, limit=limit,
+                                               offset=offset, window=window)
+
+    async def orders(self, merchant: Merchant, *, limit: int,
+                     offset: int) -> tuple[list[Order], int, dict[str, int]]:
+        """A page of orders, newest first, how many there are, and each order's number of
+        payments (orders without any left out)."""
+        orders, total = await self.queries.orders_list(merchant.id, merchant.livemode,
+                                                       limit=limit, offset=offset)
+        counts = await self.queries.payment_counts([o.id for o in orders]) if orders else {}
+        return orders, total, counts
+
+    async def deliveries(self, merchant: Merchant, *, status: str | None, limit: int,
+                         offset: int) -> tuple[list[dict[str, Any]], int]:
+        """A page of the merchant's webhook deliveries, newest first, with payloads; ``status``
+        is the contract's word (pending, success, failed), None for every delivery."""
+        states = tuple(s for s, word in DELIVERY_STATUS.items() if word == status)
+        return await self.queries.deliveries(merchant.id, merchant.livemode, states=states,
+                                             limit=limit, offset=offset)
+
+    def export(self, merchant: Merchant, table: str,
+               window: Window) -> AsyncIterator[list[dict[str, Any]]]:
+        """The merchant's ``table`` ("payments" or "refunds") rows created in ``window``, newest
+        first, in pages (``dashboard_lists.export_pages``): the caller writes each page out
+        before the next is read."""
+        return self.queries.export(table, merchant.id, merchant.livemode, window)
+
     async def attempts_of(self, delivery_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         return await self.queries.attempts_of(delivery_ids)
 
@@ -117,13 +157,26 @@ class DashboardBridge:
     async def state_counts(self, merchant: Merchant) -> Counts:
         return await self.queries.state_counts(merchant.id, merchant.livemode)
 
-    async def timeline(self, merchant: Merchant, machine: str,
-                       object_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    async def state_counts_as_of(self, merchant: Merchant, at: datetime) -> Counts:
+        """The counts per state as they stood at ``at`` (from the transitions; not live)."""
+        return await self.queries.counts_as_of(at, merchant.id, merchant.livemode)
+
+    async def timeline(self, merchant: Merchant, machine: str, object_id: str,
+                       at: datetime | None = None
+                       ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The object's row and its transitions, oldest first; ``NotFound`` unless it is one
-        of the merchant's payments, refunds or deliveries."""
+        of the merchant's payments, refunds or deliveries. With ``at``: the row as it stood
+        then, rebuilt from the transitions (``NotFound`` if it did not exist yet)."""
         if machine not in MACHINE_TABLES:
             raise NotFound("Object")
+        what = machine.replace("_", " ").capitalize()
         row = await self.queries.object_row(machine, object_id)
         if row is None or not merchant.owns(row):
-            raise NotFound(machine.replace("_", " ").capitalize())
-        return row, await self.queries.transitions(str(row["id"]))
+            raise NotFound(what)
+        history = await self.queries.transitions(str(row["id"]))
+        if at is not None:
+            then = row_as_of(SPECS[machine], row, [Step.of(t) for t in history], at)
+            if then is None:
+                raise NotFound(what)
+            row = then
+        return row, history

@@ -6,16 +6,18 @@ nothing else. Each public coroutine is one round trip to PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from ..machines.models import Payment
+from ..machines.models import Order, Payment, Refund
+from .dashboard_lists import ANY_TIME, Window, export_pages, payment_filter, scoped
 from .db import counted_page
 from .ids import uuid_text
 from .merchants import KEY_OF_MODE, MERCHANT_BY_EMAIL
 from .queries import Queries
-from .records import payment_from_row
-from .webhooks.deliveries import ATTEMPTS_OF_MANY
+from .records import order_from_row, payment_from_row, refund_from_row
+from .webhooks.deliveries import ATTEMPTS_OF_MANY, LIST_COLUMNS, LIST_ORDER
 
 #: The machines the state views show, with the table that holds their objects.
 MACHINE_TABLES = {"payment": "payments", "refund": "refunds", "webhook_delivery": "webhook_logs"}
@@ -56,23 +58,47 @@ class DashboardQueries(Queries):
             " GROUP BY 1, 2 ORDER BY 1", (merchant_id, livemode, since))
 
     async def search_payments(self, merchant_id: str, livemode: bool, *, status: str | None,
-                              search: str | None, limit: int,
-                              offset: int) -> tuple[list[Payment], int]:
-        """A page of payments, newest first, and how many match. ``search`` is a payment id
-        or an order id, matched exactly."""
-        where = ["merchant_id = %s", "livemode = %s"]
-        params: list[Any] = [merchant_id, livemode]
-        if status:
-            where.append("status = %s")
-            params.append(status)
-        if search:
-            where.append("(id = %s OR order_id = %s)")
-            params.extend([search, search])
-        sql_where = " AND ".join(where)
-
-        rows, total = await counted_page(self._pool, "payments", sql_where, tuple(params),
-                                         limit, offset)
+                              search: str | None, limit: int, offset: int,
+                              window: Window = ANY_TIME) -> tuple[list[Payment], int]:
+        """A page of payments, newest first, and how many match: of ``status``, created in
+        ``window``, found by ``search`` (``dashboard_lists.search_matches``)."""
+        where, params = payment_filter(merchant_id, livemode, status=status, search=search,
+                                       window=window)
+        rows, total = await counted_page(self._pool, "payments", where, params, limit, offset)
         return [payment_from_row(r) for r in rows], total
+
+    async def refunds_list(self, merchant_id: str, livemode: bool, *, limit: int, offset: int,
+                           window: Window = ANY_TIME) -> tuple[list[Refund], int]:
+        """A page of refunds, newest first, created in ``window``, and how many there are."""
+        where, params = scoped("refunds", merchant_id, livemode, window)
+        rows, total = await counted_page(self._pool, "refunds", " AND ".join(where),
+                                         tuple(params), limit, offset)
+        return [refund_from_row(r) for r in rows], total
+
+    async def orders_list(self, merchant_id: str, livemode: bool, *, limit: int,
+                          offset: int) -> tuple[list[Order], int]:
+        """A page of orders, newest first, and how many there are."""
+        where, params = scoped("orders", merchant_id, livemode)
+        rows, total = await counted_page(self._pool, "orders", " AND ".join(where),
+                                         tuple(params), limit, offset)
+        return [order_from_row(r) for r in rows], total
+
+    async def deliveries(self, merchant_id: str, livemode: bool, *, states: tuple[str, ...],
+                         limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """A page of webhook deliveries in one of ``states`` (all if empty), newest first,
+        with their payloads (the page links each to its object), and how many match."""
+        where, params = scoped("webhook_logs", merchant_id, livemode)
+        if states:
+            where.append("webhook_logs.status = ANY(%s)")
+            params.append(list(states))
+        return await counted_page(self._pool, "webhook_logs", " AND ".join(where),
+                                  tuple(params), limit, offset,
+                                  columns=LIST_COLUMNS + ", payload", order=LIST_ORDER)
+
+    def export(self, table: str, merchant_id: str, livemode: bool,
+               window: Window) -> AsyncIterator[list[dict[str, Any]]]:
+        """``dashboard_lists.export_pages`` on this pool."""
+        return export_pages(self._pool, table, merchant_id, livemode, window)
 
     async def attempts_of(self, delivery_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         """Every attempt of these deliveries, oldest first, by delivery id."""

@@ -14,10 +14,9 @@ from typing import Any
 from transitions import Machine, MachineError
 
 from ..machines.errors import InvalidTransition
-from ..machines.spec import MachineSpec, TransitionSpec
+from ..machines.history import trigger_data
+from ..machines.spec import INVALID, MachineSpec, TransitionSpec
 from .unit_of_work import UnitOfWork
-
-INVALID = "Invalid state transition"
 
 
 def fire(machine: Machine, spec: MachineSpec, model: Any, trigger: str,
@@ -29,9 +28,9 @@ def fire(machine: Machine, spec: MachineSpec, model: Any, trigger: str,
     try:
         ok = machine.events[trigger].trigger(model, **kwargs)
     except MachineError:
-        raise InvalidTransition(spec.wrong_state.get(trigger, INVALID)) from None
+        raise spec.wrong_state_for(trigger, model, kwargs) from None
     if not ok or taken is None:
-        raise InvalidTransition(taken.refusal_for(model, kwargs) if taken else INVALID)
+        raise taken.refusal_for(model, kwargs) if taken else InvalidTransition(INVALID)
     return taken
 
 
@@ -43,10 +42,10 @@ def record(uow: UnitOfWork, kind: str, spec: MachineSpec, event: Any) -> Transit
     kwargs = dict(event.kwargs)
     changes = taken.effect(model, kwargs)
     uow.update(kind, model.id, model.version, {"state": taken.dest, **changes})
-    # Scalars only: the data column shows what the trigger was given, not the clock.
-    data = {k: v for k, v in kwargs.items() if isinstance(v, (str, int, bool)) and k != "at"}
+    # What the trigger was given (not the clock: ``at`` is the row's own column), all that
+    # its effect reads, so that ``machines/history.py`` can replay it exactly.
     uow.record_transition(kind, model.id, model.version + 1, model.state, taken.dest,
-                          taken.trigger, data)
+                          taken.trigger, trigger_data(kwargs))
     for name, value in changes.items():
         setattr(model, name, value)
     model.version += 1

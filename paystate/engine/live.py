@@ -112,8 +112,12 @@ def _entry_message(stream: str, streams: StreamNames,
         return merchant, {"machine": machine, "id": payload.get("entity_id"), "event": event,
                           "status": status, "timestamp": payload.get("timestamp")}
     if payload.get("kind") == "deliver_webhook":
+        # ``event`` and ``object_id`` name what the delivery is about (jobs from before they
+        # were added carry neither: the feed then shows the delivery's id).
         return merchant, {"machine": "webhook_delivery", "id": payload.get("delivery_id"),
                           "event": "webhook.attempt_scheduled",
+                          "delivery_event": payload.get("event"),
+                          "object_id": payload.get("object_id"),
                           "attempt": payload.get("attempt"), "due_at": payload.get("due_at")}
     return None
 

@@ -42,7 +42,7 @@ MERCHANT_BY_KEY = ("SELECT m.*, k.api_key, k.mode, k.secret_hash, k.previous_sec
 #: The merchant's key of one mode (the dashboard's credentials panel).
 KEY_OF_MODE = "SELECT * FROM merchant_keys WHERE merchant_id = %s AND mode = %s"
 #: The settings a merchant changes itself; ``{column}`` is one of ``SETTINGS``.
-SETTINGS = ("webhook_secret", "checkout_origins")
+SETTINGS = ("webhook_secret", "checkout_origins", "logo_url")
 UPDATE_SETTING = ("UPDATE merchants SET {column} = %s, version = version + 1, updated_at = %s"
                   " WHERE id = %s RETURNING *")
 

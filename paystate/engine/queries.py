@@ -8,8 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..machines.history import Step
 from ..machines.models import Order, Payment, Refund
 from .db import PooledConnection, ReadPool, counted_page, run_pooled
+from .history import counts_as_of, steps_of
 from .merchants import MERCHANT_BY_ID, MERCHANT_BY_KEY
 from .records import BY_ID, order_from_row, payment_from_row, refund_from_row
 
@@ -40,6 +42,11 @@ class Queries:
                               " JOIN merchants m ON m.id = o.merchant_id WHERE o.id = %s",
                               (order_id,))
         return None if row is None else list(row["checkout_origins"])
+
+    async def merchant_brand(self, merchant_id: str) -> dict[str, Any] | None:
+        """What a shopper is shown of a merchant: ``{name, logo_url}``; None: no such one."""
+        return await self._one("SELECT name, logo_url FROM merchants WHERE id = %s",
+                               (merchant_id,))
 
     async def suspended_order(self, order_id: str) -> bool:
         """Whether the order's merchant is suspended (False for no such order)."""
@@ -78,6 +85,15 @@ class Queries:
         at."""
         return await self._all("SELECT from_state, to_state, trigger, data, at FROM transitions"
                                " WHERE entity_id = %s ORDER BY seq", (entity_id,))
+
+    async def steps(self, entity_id: str) -> list[Step]:
+        """The entity's transitions as the time-travel rebuild reads them, oldest first."""
+        return await steps_of(self._pool, entity_id)
+
+    async def counts_as_of(self, at: datetime, merchant_id: str | None = None,
+                           livemode: bool | None = None) -> dict[str, dict[str, int]]:
+        """Objects per machine and state at ``at`` (``engine/history.counts_as_of``)."""
+        return await counts_as_of(self._pool, at, merchant_id, livemode)
 
     async def ping(self) -> None:
         await self._one("SELECT 1 AS ok", ())

@@ -26,7 +26,7 @@ from ..machines.order import (
     on_bank_success,
     paid_by,
 )
-from ..machines.payment import NOT_CAPTURABLE, PAYMENT, UNRESERVED_REFUND, check_capture_amount
+from ..machines.payment import PAYMENT, UNRESERVED_REFUND, check_capture_amount, not_capturable
 from ..machines.refund import REFUND
 from ..machines.spec import MachineSpec, build_machine
 from . import commands as c
@@ -171,7 +171,7 @@ class ShardCommands:
                                                           order.merchant_id, order.livemode)):
             return old
         if not accepts_payment(order):
-            raise InvalidTransition(ORDER_ALREADY_PAID)
+            raise InvalidTransition(ORDER_ALREADY_PAID, param="order_id")
         if cmd.max_attempts is not None:
             check_attempts(self._rows.public_payments_of(order.id)
                            + self._batch_payments.get(order.id, 0), cmd.max_attempts)
@@ -225,7 +225,7 @@ class ShardCommands:
             raise NotFound("Payment")
         check_capture_amount(payment, cmd.amount)
         if not paid_by(self._rows.get("order", payment.order_id), payment.id):
-            raise InvalidTransition(NOT_CAPTURABLE)
+            raise not_capturable(payment, paid_by_another=True)
         self._fire(payment, "capture", amount=payment.amount)
         return payment
 

@@ -14,6 +14,7 @@ from .base import Deps, NotFoundHandler
 from .handlers import merchant, ops, orders, payments, refunds, webhook_endpoints, webhooks
 from .handlers.checkout import checkout_routes
 from .handlers.docs import OpenApiHandler
+from .request_ids import RequestIdTransform, log_request
 
 ID = r"([A-Za-z0-9_\-]{1,64})"
 
@@ -52,19 +53,30 @@ def api_routes() -> list[tuple[str, type]]:
         (r"/api/v1/merchant", merchant.MerchantHandler),
         (r"/api/v1/merchant/webhook", merchant.WebhookUrlHandler),
         (r"/api/v1/merchant/checkout_origins", merchant.CheckoutOriginsHandler),
+        (r"/api/v1/merchant/logo", merchant.LogoHandler),
         (r"/api/v1/merchant/webhook/secret", merchant.WebhookSecretHandler),
         (r"/api/v1/merchant/webhook/test", merchant.WebhookTestHandler),
         (r"/api/v1/merchant/keys/roll", merchant.KeyRollHandler),
     ]
 
 
+def slash_optional(routes: list[tuple[str, type]]) -> list[tuple[str, type]]:
+    """The API routes also answer with one trailing slash (``/api/v1/orders/``), as most
+    clients expect: a redirect would turn a POST into a GET in many of them, and a 404 for a
+    stray slash only costs a newcomer time."""
+    return [(pattern if pattern.endswith(("/?", "(?:/.*)?"))
+             else pattern + "/?", handler) for pattern, handler in routes]
+
+
 def make_app(deps: Deps, extra_routes: list[tuple[str, type]] | None = None,
              **settings: Any) -> Application:
+    apis = api_routes() + admin_routes() + (
+        razorpay.routes() if deps.settings.razorpay_front else [])
     routes = [(pattern, handler, {"deps": deps})
-              for pattern, handler in (extra_routes or []) + checkout_routes() + api_routes()
-              + admin_routes()
-              + dashboard_routes()
-              + ops_routes()
-              + (razorpay.routes() if deps.settings.razorpay_front else [])]
-    return Application(routes, default_handler_class=NotFoundHandler,
-                       default_handler_args={"deps": deps}, **settings)
+              for pattern, handler in (extra_routes or []) + checkout_routes()
+              + slash_optional(apis) + dashboard_routes() + ops_routes()]
+    settings.setdefault("log_function", log_request)
+    app = Application(routes, default_handler_class=NotFoundHandler,
+                      default_handler_args={"deps": deps}, **settings)
+    app.add_transform(RequestIdTransform)
+    return app

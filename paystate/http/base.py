@@ -17,11 +17,15 @@ from ..encoding import json_bytes as dumps
 from ..engine.bridge import Engine, Merchant
 from .errors import ApiError, bad_request, suspended, to_error, unauthorized
 from .guards import Guards
+from .request_ids import request_id
 
 log = logging.getLogger(__name__)
 # A request refused before its body was read: a body up to this size is drained first.
 DRAIN_BEFORE_REFUSAL = 64 * 1024
 
+
+BASIC_HINT = ("This API takes the X-Api-Key and X-Api-Secret headers, not HTTP Basic "
+              "authentication; Basic authentication works on the Razorpay-compatible API at /v1")
 
 # A year, the usual HSTS lifetime; without includeSubDomains, which would bind sites beside
 # the gateway that it knows nothing of.
@@ -229,9 +233,13 @@ class BaseHandler(RequestHandler):
 
     def credentials(self) -> tuple[str, str]:
         """(api_key, api_secret) as this dialect carries them (a front overrides where);
-        ``unauthorized()`` when missing or malformed."""
+        ``unauthorized()`` when missing or malformed, saying where they go when the caller
+        sent HTTP Basic instead (what Razorpay's and Stripe's clients send)."""
         key = self.request.headers.get("X-Api-Key")
         secret = self.request.headers.get("X-Api-Secret")
+        if not key and self.request.headers.get("Authorization", "").lower().startswith(
+                "basic "):
+            raise unauthorized(BASIC_HINT)
         if not key or not secret or len(key) > 255 or len(secret) > 255:
             raise unauthorized()
         return key, secret
@@ -252,13 +260,22 @@ class BaseHandler(RequestHandler):
         self.set_status(err.status)
         for name, value in err.headers.items():
             self.set_header(name, value)
+        if err.status == 405:
+            self.set_header("Allow", ", ".join(allowed_methods(type(self))))
         self.render_error(err, body)
 
     def error_answer(self, exc: BaseException | None, status: int) -> tuple[ApiError, Any]:
         """The dialect's answer to ``exc``: the status and headers, and the body. The native
-        API's envelope; a dialect overrides it."""
+        API's envelope: ``code``, ``description``, ``param`` (the request field at fault, or
+        null), ``request_id`` (the ``X-Request-Id`` of this answer), then ``detail`` where
+        there is more to say than the contract's ``description``, and any ``extra`` fields.
+        A dialect overrides it."""
         err = to_error(exc, status)
-        return err, {"error": {"code": err.code, "description": err.description}}
+        error: dict[str, Any] = {"code": err.code, "description": err.description,
+                                 "param": err.param, "request_id": request_id(self.request)}
+        if err.detail is not None:
+            error["detail"] = err.detail
+        return err, {"error": {**err.extra, **error}}
 
     def render_error(self, err: ApiError, body: Any) -> None:
         self.set_header("Content-Type", "application/json")
@@ -282,6 +299,12 @@ class BaseHandler(RequestHandler):
             return
         log.error("unhandled error on %s %s", self.request.method, self.request.path,
                   exc_info=(typ, value, tb))
+
+
+def allowed_methods(handler: type[RequestHandler]) -> list[str]:
+    """The methods ``handler`` serves (those it defines), for a 405's ``Allow`` header."""
+    return [m for m in handler.SUPPORTED_METHODS
+            if getattr(handler, m.lower(), None) is not getattr(RequestHandler, m.lower(), None)]
 
 
 class NotFoundHandler(BaseHandler):

@@ -1,8 +1,11 @@
-"""The one place where failures become the contract's ``{"error": {"code", "description"}}``."""
+"""The one place where failures become the contract's ``{"error": {"code", "description",
+"param", "request_id"}}`` (``BaseHandler.error_answer`` renders it)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from tornado.web import HTTPError
 
@@ -23,19 +26,24 @@ ATTEMPTS_RETRY_AFTER_S = 3600
 
 
 class ApiError(Exception):
-    """A refusal decided by the front itself (bad input, auth, limits)."""
+    """A refusal decided by the front itself (bad input, auth, limits). ``param``, ``detail``
+    and ``extra`` mean what they mean on ``machines.errors.DomainError``."""
 
     def __init__(self, status: int, code: str, description: str,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, *, param: str | None = None,
+                 detail: str | None = None, extra: Mapping[str, Any] | None = None) -> None:
         super().__init__(description)
         self.status = status
         self.code = code
         self.description = description
         self.headers = headers or {}
+        self.param = param
+        self.detail = detail
+        self.extra = dict(extra or {})
 
 
-def bad_request(description: str) -> ApiError:
-    return ApiError(400, "BAD_REQUEST_ERROR", description)
+def bad_request(description: str, param: str | None = None) -> ApiError:
+    return ApiError(400, "BAD_REQUEST_ERROR", description, param=param)
 
 
 def suspended() -> ApiError:
@@ -44,8 +52,8 @@ def suspended() -> ApiError:
     return ApiError(403, "ACCOUNT_SUSPENDED", "This account is suspended")
 
 
-def unauthorized() -> ApiError:
-    return ApiError(401, "AUTHENTICATION_ERROR", "Invalid API credentials")
+def unauthorized(detail: str | None = None) -> ApiError:
+    return ApiError(401, "AUTHENTICATION_ERROR", "Invalid API credentials", detail=detail)
 
 
 STATUS_CODES = {400: "BAD_REQUEST_ERROR", 401: "AUTHENTICATION_ERROR", 403: "BAD_REQUEST_ERROR",
@@ -63,7 +71,8 @@ def to_error(exc: BaseException | None, status: int = 500) -> ApiError:
     if isinstance(exc, AttemptsExhausted):
         return ApiError(429, exc.code, exc.message, {"Retry-After": str(ATTEMPTS_RETRY_AFTER_S)})
     if isinstance(exc, DomainError):
-        return ApiError(400, exc.code, exc.message)
+        return ApiError(400, exc.code, exc.message, param=exc.param, detail=exc.detail,
+                        extra=exc.extra)
     if isinstance(exc, AccountSuspended):
         return suspended()
     if isinstance(exc, DuplicateEmail):

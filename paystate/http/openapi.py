@@ -90,6 +90,10 @@ ORDER_ID = path_param("order_id", "An order id (order_...)")
 PAYMENT_ID = path_param("payment_id", "A payment id (pay_...)")
 REFUND_ID = path_param("refund_id", "A refund id (rfnd_...)")
 DELIVERY_ID = path_param("delivery_id", "A webhook delivery id (a UUID)")
+AS_OF = query_param("as_of", string(40) | {"format": "date-time"},
+                    "The object as it stood at this ISO 8601 instant (with its offset), "
+                    "rebuilt from its recorded transitions; before it existed: 404; "
+                    "malformed: 400")
 
 
 OPERATOR_ONLY = ("For operators: with METRICS_TOKEN set, send `Authorization: Bearer <token>`; "
@@ -169,7 +173,8 @@ def payment_paths() -> dict[str, dict[str, Any]]:
                         "403 ACCOUNT_SUSPENDED when the order's merchant is suspended.")},
         "/api/v1/payments/{payment_id}": {"get": operation(
             "getPayment", "payments", "Read one of your payments",
-            ok("The payment", ref("Payment")), params=[PAYMENT_ID], errors=(404,))},
+            ok("The payment", ref("Payment")), params=[PAYMENT_ID, AS_OF],
+            errors=(400, 404))},
         "/api/v1/payments/{payment_id}/public": {"get": operation(
             "getPaymentPublic", "payments", "Status polling for the checkout page",
             ok("The payment's public view", ref("PaymentPublic")), auth=False,
@@ -207,7 +212,7 @@ def refund_paths() -> dict[str, dict[str, Any]]:
             description=rules)},
         "/api/v1/refunds/{refund_id}": {"get": operation(
             "getRefund", "refunds", "Read one of your refunds", ok("The refund", ref("Refund")),
-            params=[REFUND_ID], errors=(404,))},
+            params=[REFUND_ID, AS_OF], errors=(400, 404))},
         "/api/v1/refunds/{refund_id}/transitions": {"get": operation(
             "getRefundTransitions", "refunds", "The refund's state history, oldest first",
             ok("Persisted transitions", list_of("Transition")), params=[REFUND_ID],
@@ -225,8 +230,8 @@ def webhook_paths() -> dict[str, dict[str, Any]]:
             errors=(400,))},
         "/api/v1/webhooks/{delivery_id}": {"get": operation(
             "getWebhookDelivery", "webhooks", "A delivery with its payload and attempts",
-            ok("The delivery", ref("WebhookDeliveryDetail")), params=[DELIVERY_ID],
-            errors=(404,))},
+            ok("The delivery", ref("WebhookDeliveryDetail")), params=[DELIVERY_ID, AS_OF],
+            errors=(400, 404))},
         "/api/v1/webhooks/{delivery_id}/retry": {"post": operation(
             "retryWebhookDelivery", "webhooks", "Retry now, with attempts reset to 0",
             ok("Retry scheduled", ref("WebhookRetry")), params=[DELIVERY_ID],
@@ -246,6 +251,9 @@ def webhook_paths() -> dict[str, dict[str, Any]]:
             "setCheckoutOrigins", "merchant",
             "Set the web origins allowed to embed your checkout",
             ok("The merchant", ref("Merchant")), body="CheckoutOrigins")},
+        "/api/v1/merchant/logo": {"put": operation(
+            "setLogoUrl", "merchant", "Set or remove (null) the logo your checkout shows",
+            ok("The merchant", ref("Merchant")), body="LogoUrl")},
         "/api/v1/merchant/webhook/secret": {"post": operation(
             "rotateWebhookSecret", "merchant", "Regenerate the webhook secret",
             ok("The merchant with its new secret", ref("Merchant")))},
@@ -351,7 +359,8 @@ def openapi_document(server_url: str | None = None, razorpay: bool = True) -> di
         "info": {"title": "Paystate", "version": "1",
                  "description": "Payment gateway API. Money is an integer of paise; "
                                 "timestamps are ISO-8601 UTC. Errors are "
-                                "{\"error\": {\"code\", \"description\"}}. The "
+                                "{\"error\": {\"code\", \"description\", \"param\", "
+                                "\"request_id\"}}. The "
                                 "operations tagged razorpay are the Razorpay-compatible "
                                 "dialect at /v1: Basic auth, unix-second timestamps and "
                                 "Razorpay's error envelope."},

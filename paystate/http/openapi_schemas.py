@@ -5,8 +5,8 @@ handlers and ``inputs`` check them, responses as ``http/renderers.py`` and
 OpenAPI 3.1, so these are JSON Schema 2020-12: a nullable field is ``"type": [T, "null"]``.
 Response objects list every key the renderers write and forbid others
 (``additionalProperties: false``), so a renderer that grows a field without this file failing the
-conformance test is impossible. Request bodies allow unknown keys, because the handlers ignore
-them.
+conformance test is impossible. Request bodies forbid unknown keys too, as the handlers refuse
+them (``inputs.known``: 400 naming the field).
 """
 
 from __future__ import annotations
@@ -105,9 +105,9 @@ def response_object(properties: dict[str, Schema], description: str | None = Non
 
 def request_object(required: dict[str, Schema], optional: dict[str, Schema] | None = None,
                    description: str | None = None) -> Schema:
-    """A request body: unknown keys are ignored by the handlers, so they are allowed."""
+    """A request body: unknown keys are refused by the handlers (``inputs.known``)."""
     schema: Schema = {"type": "object", "properties": {**required, **(optional or {})},
-                      "required": list(required)}
+                      "required": list(required), "additionalProperties": False}
     if description:
         schema["description"] = description
     return schema
@@ -115,9 +115,18 @@ def request_object(required: dict[str, Schema], optional: dict[str, Schema] | No
 
 # -- errors ----------------------------------------------------------------------------------
 
-ERROR = response_object(
-    {"error": response_object({"code": enum(*ERROR_CODES), "description": string()})},
-    "Every error: the contract's envelope; never a stack trace.")
+ERROR_DETAIL = {"type": "object", "properties": {
+    "code": enum(*ERROR_CODES), "description": string(),
+    "param": nullable(string(description="the request field at fault (card.number for a "
+                                         "nested one), or null")),
+    "request_id": string(pattern="^req_[A-Za-z0-9]{16}$",
+                         description="the answer's X-Request-Id: quote it to support"),
+    "detail": string(description="where description is a text the contract fixes for several "
+                                 "cases: which one this is"),
+    "refundable": integer(0, MAX_AMOUNT) | {"description": "paise a refund may still take"}},
+    "required": ["code", "description", "param", "request_id"], "additionalProperties": False}
+ERROR = response_object({"error": ERROR_DETAIL},
+                        "Every error: the contract's envelope; never a stack trace.")
 
 # -- orders ----------------------------------------------------------------------------------
 
@@ -139,9 +148,13 @@ ORDER = response_object({
     "id": prefixed_id("order_"), "merchant_id": UUID, "amount": AMOUNT, "currency": CURRENCY,
     "receipt": nullable(string()), "notes": {"type": "object"}, "status": ORDER_STATUS,
     "livemode": LIVEMODE, "created_at": TIMESTAMP, "updated_at": TIMESTAMP})
-ORDER_PUBLIC = response_object({"id": prefixed_id("order_"), "amount": AMOUNT,
-                                "currency": CURRENCY, "status": ORDER_STATUS},
-                               "What the checkout page shows; no merchant data.")
+ORDER_PUBLIC = response_object(
+    {"id": prefixed_id("order_"), "amount": AMOUNT, "currency": CURRENCY,
+     "status": ORDER_STATUS, "receipt": nullable(string()),
+     "merchant": response_object({"name": string(),
+                                  "logo_url": nullable(string(2048, format="uri"))})},
+    "What the checkout page shows: the merchant's display name and logo, and the receipt "
+    "(shown to the shopper instead of the order id); nothing else of the merchant.")
 
 # -- payments --------------------------------------------------------------------------------
 
@@ -159,7 +172,8 @@ CARD = request_object(
 # state the order's.
 PAYMENT_AMOUNT = {"amount": nullable(integer(1, MAX_AMOUNT) | {
     "description": "paise; optional, and when given must equal the order's amount (else 400 "
-                   "\"amount does not match order\")"})}
+                   "\"amount does not match order\")"}),
+                  "currency": nullable(CURRENCY | {"description": "optional: the order's"})}
 UPI_PAYMENT_CREATE = request_object(
     {"order_id": ID_REF, "method": const("upi"),
      "vpa": string(MAX_TEXT, pattern=VPA_PATTERN.pattern)}, PAYMENT_AMOUNT)
@@ -311,7 +325,13 @@ MERCHANT = response_object({
     "livemode": LIVEMODE | {"description": "the mode of the key this request used"},
     "webhook_url": nullable(string()), "webhook_secret": string(),
     "checkout_origins": {"type": "array", "items": string(255)},
+    "logo_url": nullable(string(2048, format="uri")),
     "created_at": TIMESTAMP, "updated_at": TIMESTAMP})
+LOGO_URL = request_object(
+    {"url": nullable(string(2048, format="uri",
+                            description="https (http only for a loopback host under "
+                                        "TEST_MODE); null or \"\" removes it"))},
+    description="The logo the hosted checkout shows beside your name")
 CHECKOUT_ORIGINS = request_object(
     {"origins": {"type": "array", "maxItems": 20, "items": string(
         255, description="a web origin: http(s)://host[:port], no path")}},
@@ -357,7 +377,7 @@ SCHEMAS: dict[str, Schema] = {
     "Transition": TRANSITION, "WebhookDelivery": DELIVERY, "WebhookDeliveryPage": DELIVERY_PAGE,
     "WebhookAttempt": ATTEMPT, "WebhookDeliveryDetail": DELIVERY_DETAIL,
     "WebhookRetry": WEBHOOK_RETRY, "Merchant": MERCHANT, "WebhookUrl": WEBHOOK_URL,
-    "CheckoutOrigins": CHECKOUT_ORIGINS, "KeyRoll": KEY_ROLL, "RolledKey": ROLLED_KEY,
+    "CheckoutOrigins": CHECKOUT_ORIGINS, "LogoUrl": LOGO_URL, "KeyRoll": KEY_ROLL, "RolledKey": ROLLED_KEY,
     "Health": HEALTH, "JobsStatus": JOBS_STATUS, "TestMerchant": TEST_MERCHANT,
     "WebhookEndpoint": ENDPOINT, "WebhookEndpointUpdated": ENDPOINT_PLAIN,
     "WebhookEndpointHealth": ENDPOINT_HEALTH, "WebhookEndpointWithSecret": ENDPOINT_WITH_SECRET,

@@ -37,8 +37,12 @@ def order_json(o: Order) -> dict[str, Any]:
             "updated_at": iso(o.updated_at)}
 
 
-def order_public_json(o: Order) -> dict[str, Any]:
-    return {"id": o.id, "amount": o.amount, "currency": o.currency, "status": o.state}
+def order_public_json(o: Order, brand: dict[str, Any]) -> dict[str, Any]:
+    """The order as the checkout shows it to a shopper: with its receipt (the merchant's own
+    reference, shown instead of the order id) and ``merchant`` ``{name, logo_url}``."""
+    return {"id": o.id, "amount": o.amount, "currency": o.currency, "status": o.state,
+            "receipt": o.receipt, "merchant": {"name": brand["name"],
+                                               "logo_url": brand["logo_url"]}}
 
 
 def payment_json(p: Payment) -> dict[str, Any]:
@@ -120,7 +124,8 @@ def merchant_json(row: dict[str, Any]) -> dict[str, Any]:
             "api_key": row["api_key"], "livemode": bool(row.get("livemode")),
             "webhook_url": row["webhook_url"],
             "webhook_secret": row["webhook_secret"],
-            "checkout_origins": list(row["checkout_origins"]), "created_at": iso(row["created_at"]),
+            "checkout_origins": list(row["checkout_origins"]), "logo_url": row.get("logo_url"),
+            "created_at": iso(row["created_at"]),
             "updated_at": iso(row["updated_at"])}
 
 

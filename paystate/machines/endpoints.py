@@ -39,7 +39,7 @@ def check_format(value: Any) -> str:
     if value is None:
         return "paystate"
     if not isinstance(value, str) or value not in FORMATS:
-        raise ValidationError(f"format must be one of: {', '.join(FORMATS)}")
+        raise ValidationError(f"format must be one of: {', '.join(FORMATS)}", param="format")
     return str(value)
 
 
@@ -49,11 +49,11 @@ def check_enabled_events(value: Any, fmt: str) -> list[str]:
     known = FORMATS[fmt]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise ValidationError("enabled_events must be a non-empty list of event names, or"
-                              ' ["*"] for every event')
+                              ' ["*"] for every event', param="enabled_events")
     unknown = [v for v in value if v != ALL and v not in known]
     if unknown:
         raise ValidationError(f"Unknown event {unknown[0]!r} for a {fmt} endpoint; known"
-                              f" events: {', '.join(known)} (or * for all)")
+                              f" events: {', '.join(known)} (or * for all)", param="enabled_events")
     if ALL in value:
         return [ALL]
     return list(dict.fromkeys(value))
@@ -64,7 +64,7 @@ def check_description(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > MAX_DESCRIPTION:
         raise ValidationError(f"description must be a string of at most {MAX_DESCRIPTION}"
-                              " characters")
+                              " characters", param="description")
     return value
 
 
@@ -80,7 +80,7 @@ def check_overlap_hours(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not (
             0 <= value <= MAX_ROLL_OVERLAP_HOURS):
         raise ValidationError("expires_in_hours must be a whole number from 0 to"
-                              f" {MAX_ROLL_OVERLAP_HOURS}")
+                              f" {MAX_ROLL_OVERLAP_HOURS}", param="expires_in_hours")
     return value
 
 

@@ -28,7 +28,7 @@ class CardSummary:
 
 def validate_vpa(vpa: object) -> str:
     if not isinstance(vpa, str) or len(vpa) > 255 or not VPA_PATTERN.fullmatch(vpa):
-        raise ValidationError("Invalid VPA format", code="INVALID_VPA")
+        raise ValidationError("Invalid VPA format", code="INVALID_VPA", param="vpa")
     return vpa
 
 
@@ -74,32 +74,39 @@ def _as_int(value: object) -> int | None:
     return None
 
 
+NUMBER = "card.number"
+
+
 def validate_card(card: object, today: date) -> CardSummary:
     """Check number (13-19 digits, Luhn), expiry and CVV; return only network and last 4."""
     if not isinstance(card, dict):
-        raise ValidationError("card must be an object")
+        raise ValidationError("card must be an object", param="card")
     number = card.get("number")
     if not isinstance(number, str):
-        raise ValidationError("Invalid card number", code="INVALID_CARD")
+        raise ValidationError("Invalid card number", code="INVALID_CARD", param=NUMBER)
     digits = card_digits(number)
     if not (13 <= len(digits) <= 19) or not digits.isascii() or not digits.isdigit():
-        raise ValidationError("Invalid card number", code="INVALID_CARD")
+        raise ValidationError("Invalid card number", code="INVALID_CARD", param=NUMBER)
     if not luhn_ok(digits):
-        raise ValidationError("Invalid card number", code="INVALID_CARD")
+        raise ValidationError("Invalid card number", code="INVALID_CARD", param=NUMBER)
     month = _as_int(card.get("expiry_month"))
     year = _as_int(card.get("expiry_year"))
     if month is None or year is None:
-        raise ValidationError("Invalid card expiry", code="EXPIRED_CARD")
+        raise ValidationError("Invalid card expiry", code="EXPIRED_CARD",
+                              param="card.expiry_month" if month is None else "card.expiry_year")
     if year < 100:
         year += 2000
     if not 1 <= month <= 12 or (year, month) < (today.year, today.month):
-        raise ValidationError("Card expired or invalid expiry date", code="EXPIRED_CARD")
+        raise ValidationError("Card expired or invalid expiry date", code="EXPIRED_CARD",
+                              param="card.expiry_month" if not 1 <= month <= 12
+                              else "card.expiry_year")
     cvv = card.get("cvv")
     if not isinstance(cvv, str) or not cvv.isascii() or not cvv.isdigit() or len(cvv) not in (3, 4):
-        raise ValidationError("cvv must be 3 or 4 digits")
+        raise ValidationError("cvv must be 3 or 4 digits", param="card.cvv")
     holder = card.get("holder_name")
     if holder is not None and (not isinstance(holder, str) or len(holder) > 255):
-        raise ValidationError("holder_name must be a string of at most 255 characters")
+        raise ValidationError("holder_name must be a string of at most 255 characters",
+                              param="card.holder_name")
     return CardSummary(network=card_network(digits), last4=digits[-4:])
 
 

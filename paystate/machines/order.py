@@ -48,7 +48,7 @@ def check_amount(order: Any, amount: int | None) -> None:
     """A payment's amount is its order's. A caller may still state it (the seed's clients
     send it); then it must be the order's, else ``ValidationError``. None: not stated."""
     if amount is not None and amount != order.amount:
-        raise ValidationError(AMOUNT_MISMATCH)
+        raise ValidationError(AMOUNT_MISMATCH, param="amount")
 
 
 def _paid_by(order: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,14 @@ HAS_REFUNDS = "Payment has refunds and can no longer be captured"
 NOT_CAPTURED = "The payment has not been captured"
 CAPTURE_AMOUNT = "Capture amount must equal the payment amount"
 UNRESERVED_REFUND = "The payment holds no reservation for this refund"
+# What a refusal's ``detail`` says where the contract's text is the same for several cases.
+ALREADY_CAPTURED = "Payment is already captured"
+PENDING_CAPTURE = "Payment is pending: capture it after it succeeds"
+FAILED_CAPTURE = "Payment failed: a failed payment cannot be captured"
+PAID_BY_ANOTHER = ("Another payment paid this payment's order: only that payment can be "
+                   "captured")
+PENDING_REFUND = "Payment is pending: refund it after it succeeds"
+FAILED_REFUND = "Payment failed: no money was taken, so there is nothing to refund"
 ORDER_ALREADY_PAID_CODE = "ORDER_ALREADY_PAID"
 ORDER_ALREADY_PAID_DESCRIPTION = "Order was already paid by another payment"
 
@@ -50,10 +58,36 @@ def refundable_amount(payment: Any) -> int:
     return int(payment.amount - payment.amount_refunded - payment.amount_refund_pending)
 
 
+def rupees(paise: int) -> str:
+    """``12345`` -> ``"₹123.45"``, for people reading an error."""
+    return f"₹{paise // 100}.{paise % 100:02d}"
+
+
 def check_capture_amount(payment: Any, amount: int | None) -> None:
     """A capture is of the whole payment: a stated amount must be the payment's."""
     if amount is not None and amount != payment.amount:
-        raise InvalidTransition(CAPTURE_AMOUNT)
+        raise InvalidTransition(CAPTURE_AMOUNT, param="amount")
+
+
+def not_capturable(payment: Any, kwargs: Mapping[str, Any] | None = None, *,
+                   paid_by_another: bool = False) -> InvalidTransition:
+    """The contract's one text for every payment that cannot be captured, with the case
+    told apart in ``detail``: pending, failed, already captured, or (``paid_by_another``) a
+    success whose order another payment paid."""
+    if payment.state == "pending":
+        detail: str | None = PENDING_CAPTURE
+    elif payment.state == "failed":
+        detail = FAILED_CAPTURE
+    elif payment.captured:
+        detail = ALREADY_CAPTURED
+    else:
+        detail = PAID_BY_ANOTHER if paid_by_another else None
+    return InvalidTransition(NOT_CAPTURABLE, detail=detail)
+
+
+def _not_refundable(payment: Any, kwargs: Mapping[str, Any]) -> InvalidTransition:
+    detail = PENDING_REFUND if payment.state == "pending" else FAILED_REFUND
+    return InvalidTransition(NOT_REFUNDABLE, detail=detail)
 
 
 def has_refunds(payment: Any) -> bool:
@@ -65,8 +99,8 @@ def _capturable(payment: Any, kwargs: Mapping[str, Any]) -> bool:
     return not payment.captured and not has_refunds(payment)
 
 
-def _capture_refusal(payment: Any, kwargs: Mapping[str, Any]) -> str:
-    return HAS_REFUNDS if not payment.captured else NOT_CAPTURABLE
+def _capture_refusal(payment: Any, kwargs: Mapping[str, Any]) -> str | InvalidTransition:
+    return HAS_REFUNDS if not payment.captured else not_capturable(payment)
 
 
 def _refund_fits(payment: Any, kwargs: Mapping[str, Any]) -> bool:
@@ -76,10 +110,14 @@ def _refund_fits(payment: Any, kwargs: Mapping[str, Any]) -> bool:
     return 0 < int(kwargs["amount"]) <= refundable_amount(payment)
 
 
-def _refund_refusal(payment: Any, kwargs: Mapping[str, Any]) -> str:
+def _refund_refusal(payment: Any, kwargs: Mapping[str, Any]) -> str | InvalidTransition:
     if kwargs.get("captured_only") and not payment.captured:
         return NOT_CAPTURED
-    return EXCEEDS_AVAILABLE
+    # The contract's text, with what is left to refund (in paise, and for people in rupees).
+    rest = max(refundable_amount(payment), 0)
+    return InvalidTransition(EXCEEDS_AVAILABLE, param="amount",
+                             detail=f"Refund amount exceeds the refundable {rupees(rest)}",
+                             extra={"refundable": rest})
 
 
 def _refund_reserved(payment: Any, kwargs: Mapping[str, Any]) -> bool:
@@ -144,5 +182,5 @@ PAYMENT = MachineSpec(
         TransitionSpec("release_refund", "success", "success", guard=_refund_reserved,
                        effect=_release_refund_effect),
     ),
-    wrong_state={"capture": NOT_CAPTURABLE, "reserve_refund": NOT_REFUNDABLE},
+    wrong_state={"capture": not_capturable, "reserve_refund": _not_refundable},
 )

@@ -19,9 +19,21 @@ from typing import Any
 
 from transitions import Machine
 
+from .errors import InvalidTransition
+
 Guard = Callable[[Any, Mapping[str, Any]], bool]
 Effect = Callable[[Any, Mapping[str, Any]], dict[str, Any]]
-Refusal = Callable[[Any, Mapping[str, Any]], str]
+# A refusal's text, or the whole refusal where it says more (``param``, ``detail``, ``extra``).
+Refusal = Callable[[Any, Mapping[str, Any]], str | InvalidTransition]
+INVALID = "Invalid state transition"
+
+
+def refusal_error(refusal: str | Refusal, model: Any,
+                  kwargs: Mapping[str, Any]) -> InvalidTransition:
+    """The ``InvalidTransition`` that ``refusal`` (a text or a function of the model and the
+    trigger's arguments) answers for ``model``."""
+    why = refusal(model, kwargs) if callable(refusal) else refusal
+    return why if isinstance(why, InvalidTransition) else InvalidTransition(why)
 
 
 def no_effect(model: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -40,12 +52,12 @@ class TransitionSpec:
     guard: Guard = always
     # Why the guard refused, in the words the API answers with: a text, or a function of the
     # model and the trigger's arguments where one guard has several reasons.
-    refusal: str | Refusal = "Invalid state transition"
+    refusal: str | Refusal = INVALID
     effect: Effect = no_effect
     events: tuple[str, ...] = ()
 
-    def refusal_for(self, model: Any, kwargs: Mapping[str, Any]) -> str:
-        return self.refusal(model, kwargs) if callable(self.refusal) else self.refusal
+    def refusal_for(self, model: Any, kwargs: Mapping[str, Any]) -> InvalidTransition:
+        return refusal_error(self.refusal, model, kwargs)
 
 
 @dataclass(frozen=True)
@@ -58,8 +70,8 @@ class MachineSpec:
     # The events emitted when an object is created in its initial state.
     created_events: tuple[str, ...] = ()
     # Per trigger, the refusal when it is fired from a state that does not allow it at all (a
-    # guard's own refusal is its TransitionSpec's).
-    wrong_state: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # guard's own refusal is its TransitionSpec's): a text, or a function as a guard's.
+    wrong_state: Mapping[str, str | Refusal] = field(default_factory=dict, compare=False)
 
     def transition(self, trigger: str, source: str) -> TransitionSpec | None:
         for spec in self.transitions:
@@ -67,6 +79,11 @@ class MachineSpec:
             if spec.trigger == trigger and source in sources:
                 return spec
         return None
+
+    def wrong_state_for(self, trigger: str, model: Any,
+                        kwargs: Mapping[str, Any]) -> InvalidTransition:
+        """The refusal of ``trigger`` fired from a state that does not allow it."""
+        return refusal_error(self.wrong_state.get(trigger, INVALID), model, kwargs)
 
     def triggers(self) -> list[str]:
         return sorted({t.trigger for t in self.transitions})

@@ -9,7 +9,16 @@
  * (paystate/machines/instruments.py); the server stays the authority and its message is shown.
  * Embedded in checkout.js's modal it posts payment_success / payment_failed / close_modal to
  * the embedding page's origin only (data-parent-origin, which the server checked against the
- * merchant's checkout_origins; empty when it refused, and then nothing is posted).
+ * merchant's checkout_origins; empty when it refused, and then nothing is posted), and resize
+ * {height} whenever its content's height changes, so the modal fits it.
+ *
+ * The header shows the merchant's name and logo and the order's receipt (never the order id);
+ * a final result takes the place of the "Amount to pay" block. A UPI payment is a collect
+ * request the shopper approves in their UPI app: the page counts down to its expiry,
+ * UPI_EXPIRY_MS after the payment's created_at (the server's clock), and keeps the pending
+ * payment's id in sessionStorage so a reload resumes the same countdown; at zero, still
+ * pending, it says the request expired and offers a new attempt (one success per order holds
+ * on the server, so a late approval cannot charge twice).
  */
 (function () {
   "use strict";
@@ -22,6 +31,10 @@
   // Retry-After (an order out of attempts says an hour) is shown to the shopper instead.
   var RESEND_MAX_WAIT_MS = 10 * 1000;
   var POLL_MAX_WAIT_MS = 60 * 1000;
+  var UPI_EXPIRY_MS = 5 * 60 * 1000;
+  // The device's clock is corrected by the server's Date header only beyond this: the header
+  // has whole seconds, and a countdown that jumps by one second on a good clock looks broken.
+  var CLOCK_SKEW_MIN_MS = 3000;
 
   var root = document.querySelector("[data-test-id=checkout-container]");
   var config = {
@@ -30,12 +43,23 @@
     parentOrigin: root.getAttribute("data-parent-origin"),
     expectedAmount: root.getAttribute("data-expected-amount")
   };
+  // sessionStorage: the payment this tab waits for, per order (see resume).
+  var PENDING_KEY = "paystate.pending." + config.orderId;
 
   function $(testId) {
     return document.querySelector("[data-test-id=" + testId + "]");
   }
 
   var ui = {
+    merchantName: $("merchant-name"),
+    merchantLogo: $("merchant-logo"),
+    amountBlock: document.getElementById("amount-block"),
+    receiptLine: document.getElementById("receipt-line"),
+    receipt: $("order-id"),
+    paidAmount: document.getElementById("paid-amount"),
+    countdown: $("upi-countdown"),
+    countdownTime: $("upi-countdown-time"),
+    errorTitle: document.getElementById("error-title"),
     amount: $("order-amount"),
     notice: document.getElementById("notice"),
     pay: document.getElementById("pay"),
@@ -61,7 +85,7 @@
     done: document.getElementById("done-button")
   };
 
-  var state = { order: null, method: "upi", busy: false };
+  var state = { order: null, method: "upi", busy: false, countdownTimer: null };
 
   // -- messages to the embedding page ------------------------------------------------------
 
@@ -171,11 +195,96 @@
 
   // -- states ---------------------------------------------------------------------------------
 
+  // A final result (success or error) takes the place of the "Amount to pay" block.
   function show(section) {
     [ui.pay, ui.processing, ui.success, ui.error].forEach(function (node) {
       node.hidden = node !== section;
     });
     ui.notice.hidden = section !== null || !ui.notice.textContent;
+    ui.amountBlock.hidden = section === ui.success || section === ui.error;
+    if (section !== ui.processing) {
+      stopCountdown();
+    }
+  }
+
+  // -- the header: whom the shopper pays, and the merchant's reference ------------------------
+
+  function showMerchant(order) {
+    var merchant = order.merchant || {};
+    if (merchant.name) {
+      ui.merchantName.textContent = merchant.name;
+      document.title = merchant.name + " \u00b7 Checkout";
+    }
+    // A logo that fails to load (moved, blocked) is left out; the name stays.
+    if (merchant.logo_url && /^https?:\/\//.test(merchant.logo_url)) {
+      ui.merchantLogo.addEventListener("error", function () {
+        ui.merchantLogo.hidden = true;
+      });
+      ui.merchantLogo.addEventListener("load", function () {
+        ui.merchantLogo.hidden = false;
+      });
+      ui.merchantLogo.src = merchant.logo_url;
+    }
+    // The receipt is the merchant's own reference (an invoice number); without one, nothing.
+    ui.receipt.textContent = order.receipt || "";
+    ui.receiptLine.hidden = !order.receipt;
+  }
+
+  // -- the UPI countdown ----------------------------------------------------------------------
+
+  function clockText(ms) {
+    var seconds = Math.max(0, Math.ceil(ms / 1000));
+    return Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+  }
+
+  // When the collect request of ``payment`` expires, on this device's clock: its created_at
+  // plus UPI_EXPIRY_MS, moved by how far this device's clock is from the server's.
+  function expiresAt(payment, result) {
+    var skew = result.serverTime ? result.serverTime - result.receivedAt : 0;
+    if (Math.abs(skew) < CLOCK_SKEW_MIN_MS) {
+      skew = 0;
+    }
+    return Date.parse(payment.created_at) + UPI_EXPIRY_MS - skew;
+  }
+
+  function startCountdown(deadline) {
+    stopCountdown();
+    function tick() {
+      ui.countdownTime.textContent = clockText(deadline - Date.now());
+    }
+    tick();
+    ui.countdown.hidden = false;
+    state.countdownTimer = setInterval(tick, 1000);
+  }
+
+  function stopCountdown() {
+    if (state.countdownTimer !== null) {
+      clearInterval(state.countdownTimer);
+      state.countdownTimer = null;
+    }
+    ui.countdown.hidden = true;
+  }
+
+  // -- the pending payment, kept across a reload ----------------------------------------------
+
+  function remember(paymentId) {
+    try {
+      if (paymentId) {
+        window.sessionStorage.setItem(PENDING_KEY, paymentId);
+      } else {
+        window.sessionStorage.removeItem(PENDING_KEY);
+      }
+    } catch (e) {
+      // Storage refused (a privacy setting): a reload then starts over, nothing worse.
+    }
+  }
+
+  function remembered() {
+    try {
+      return window.sessionStorage.getItem(PENDING_KEY);
+    } catch (e) {
+      return null;
+    }
   }
 
   function unavailable(message) {
@@ -190,6 +299,10 @@
     ui.methodCard.setAttribute("aria-pressed", String(!upi));
     ui.upiForm.hidden = !upi;
     ui.cardForm.hidden = upi;
+    // Test mode: the instruments of the method in use (a shorter sheet).
+    document.querySelectorAll(".test-instruments li, .test-note").forEach(function (node) {
+      node.hidden = node.getAttribute("data-method") !== method;
+    });
     clearErrors();
   }
 
@@ -227,10 +340,14 @@
       init.body = JSON.stringify(body);
     }
     return fetch(path, init).then(function (response) {
+      var receivedAt = Date.now();
+      var serverTime = Date.parse(response.headers.get("Date") || "");
       return response.json().catch(function () {
         return null;
       }).then(function (json) {
-        return { status: response.status, body: json, retryAfter: retryAfterMs(response) };
+        return { status: response.status, body: json, retryAfter: retryAfterMs(response),
+                 serverTime: Number.isFinite(serverTime) ? serverTime : null,
+                 receivedAt: receivedAt };
       });
     }, function () {
       return { status: 0, body: null, retryAfter: 1000 };
@@ -279,8 +396,10 @@
         }
         var order = result.body;
         state.order = order;
+        showMerchant(order);
         ui.amount.textContent = formatAmount(order.amount, order.currency);
         if (order.status === "paid") {
+          remember(null);
           return unavailable("This order has already been paid. There is nothing more to pay.");
         }
         if (config.expectedAmount && Number(config.expectedAmount) !== order.amount) {
@@ -290,9 +409,34 @@
         ui.payButtons.forEach(function (button) {
           button.textContent = "Pay " + formatAmount(order.amount, order.currency);
         });
-        show(ui.pay);
-        (state.method === "upi" ? ui.vpa : ui.cardNumber).focus();
+        var pending = remembered();
+        if (pending) {
+          return resume(pending);
+        }
+        showForm();
       });
+  }
+
+  function showForm() {
+    show(ui.pay);
+    (state.method === "upi" ? ui.vpa : ui.cardNumber).focus();
+  }
+
+  // After a reload: the payment this tab was waiting for, if it is still pending, is followed
+  // again (with its UPI countdown where it is one); otherwise the form.
+  function resume(paymentId) {
+    var path = "/api/v1/payments/" + encodeURIComponent(paymentId) + "/public";
+    return request("GET", path).then(function (result) {
+      var payment = result.body;
+      if (result.status !== 200 || !payment || payment.status !== "pending" ||
+          payment.order_id !== config.orderId) {
+        remember(null);
+        return showForm();
+      }
+      selectMethod(payment.method === "card" ? "card" : "upi");
+      setBusy(true);
+      return follow(payment, result);
+    });
   }
 
   function paymentBody() {
@@ -340,37 +484,39 @@
     return attempt(0);
   }
 
-  function poll(paymentId, startedAt) {
+  // The final payment, or null once ``deadline`` (a Date.now() time) has passed first.
+  function poll(paymentId, deadline) {
     var path = "/api/v1/payments/" + encodeURIComponent(paymentId) + "/public";
     return request("GET", path).then(function (result) {
       if (result.status === 200 && result.body.status !== "pending") {
         return result.body;
       }
-      if (Date.now() - startedAt > POLL_LIMIT_MS) {
+      if (Date.now() >= deadline) {
         return null;
       }
       if (result.status === 429) {
         ui.processingMessage.textContent = "Still processing\u2026 checking again shortly.";
       }
       var wait = result.status === 200 ? POLL_MS : Math.min(Math.max(POLL_MS, result.retryAfter), POLL_MAX_WAIT_MS);
+      wait = Math.max(0, Math.min(wait, deadline - Date.now()));
       return sleep(wait).then(function () {
-        return poll(paymentId, startedAt);
+        return poll(paymentId, deadline);
       });
     });
   }
 
   function succeeded(payment) {
     ui.paymentId.textContent = payment.id;
+    ui.paidAmount.textContent = formatAmount(payment.amount, payment.currency) + " paid" +
+      (state.order && state.order.merchant && state.order.merchant.name ?
+        " to " + state.order.merchant.name : "");
     show(ui.success);
     ui.success.focus();
     notifyParent("payment_success", { paymentId: payment.id });
   }
 
   function failed(payment, message) {
-    ui.errorMessage.textContent = message;
-    ui.retry.hidden = false;
-    show(ui.error);
-    ui.retry.focus();
+    showError("Payment failed", message, true);
     notifyParent("payment_failed", {
       paymentId: payment ? payment.id : null,
       code: payment ? payment.error_code : null,
@@ -381,11 +527,59 @@
   // Polling gave up while the payment is still pending: it may yet succeed, so tell nobody it
   // failed and offer no retry (a second payment could be charged too).
   function stillPending() {
-    ui.errorMessage.textContent = "Your bank has not confirmed this payment yet. Please do " +
-      "not pay again: the merchant will be told the result.";
-    ui.retry.hidden = true;
+    showError("Not confirmed yet", "Your bank has not confirmed this payment yet. Please do " +
+      "not pay again: the merchant will be told the result.", false);
+  }
+
+  // The error state with a title, a message and, where ``retry``, the retry button (focused).
+  function showError(title, message, retry) {
+    ui.errorTitle.textContent = title;
+    ui.errorMessage.textContent = message;
+    ui.retry.hidden = !retry;
     show(ui.error);
-    ui.error.focus();
+    (retry ? ui.retry : ui.error).focus();
+  }
+
+  // The UPI collect request ran out with the payment still pending: the shopper may start a
+  // new one. Nothing is posted to the merchant's page: the payment has not failed (yet), and
+  // the merchant learns its outcome from its webhooks.
+  function expired() {
+    showError("Request expired", "The payment request expired before it was approved in " +
+      "your UPI app. You can try again.", true);
+  }
+
+  // Shows the pending ``payment`` (``result``: the answer that carried it) until it is final.
+  function follow(payment, result) {
+    var upi = payment.method === "upi";
+    var deadline;
+    remember(payment.id);
+    if (upi) {
+      deadline = expiresAt(payment, result);
+      ui.processingMessage.textContent = "Approve the request in your UPI app";
+    } else {
+      deadline = Date.now() + POLL_LIMIT_MS;
+      ui.processingMessage.textContent = "Processing your payment\u2026 Please do not " +
+        "close this window.";
+    }
+    show(ui.processing);
+    if (upi) {
+      startCountdown(deadline);
+    }
+    return poll(payment.id, deadline).then(function (final) {
+      setBusy(false);
+      remember(null);
+      if (!final) {
+        if (upi) {
+          expired();
+        } else {
+          stillPending();
+        }
+      } else if (final.status === "success") {
+        succeeded(final);
+      } else {
+        failed(final, final.error_description || "The payment failed.");
+      }
+    });
   }
 
   function submit(event) {
@@ -410,21 +604,8 @@
         payButton().focus();
         return;
       }
-      var payment = result.body;
       ui.cvv.value = "";
-      ui.processingMessage.textContent = "Processing your payment\u2026 Please do not close " +
-        "this window.";
-      show(ui.processing);
-      return poll(payment.id, Date.now()).then(function (final) {
-        setBusy(false);
-        if (!final) {
-          stillPending();
-        } else if (final.status === "success") {
-          succeeded(final);
-        } else {
-          failed(final, final.error_description || "The payment failed.");
-        }
-      });
+      return follow(result.body, result);
     });
   }
 
@@ -454,8 +635,7 @@
   ui.cardForm.addEventListener("submit", submit);
   ui.retry.addEventListener("click", function () {
     clearErrors();
-    show(ui.pay);
-    (state.method === "upi" ? ui.vpa : ui.cardNumber).focus();
+    showForm();
   });
   // Test mode: a listed test instrument fills its form (the page lists them only then).
   document.querySelectorAll(".test-fill").forEach(function (button) {
@@ -478,6 +658,19 @@
         notifyParent("close_modal");
       }
     });
+  }
+
+  // Embedded: checkout.js sizes the modal to the content's height, which it learns from here
+  // (the content, not the document: a document is at least as tall as its frame).
+  if (config.embedded && typeof window.ResizeObserver === "function") {
+    var sentHeight = 0;
+    new window.ResizeObserver(function () {
+      var height = Math.ceil(root.getBoundingClientRect().height);
+      if (height !== sentHeight) {
+        sentHeight = height;
+        notifyParent("resize", { height: height });
+      }
+    }).observe(root);
   }
 
   selectMethod("upi");

@@ -11,7 +11,11 @@
  *   GATEWAY/checkout?order_id=...&embedded=true&parent_origin=<this page's origin>.
  * - Bad options: one console.error naming the problem, and no modal.
  * - Messages are accepted only from that iframe, from the gateway's origin, and only of the
- *   types payment_success, payment_failed and close_modal.
+ *   types payment_success, payment_failed, close_modal and resize ({height}: the checkout's
+ *   content height, which the modal fits, up to the viewport's height; taller scrolls inside).
+ * - The modal covers the visual viewport (what the shopper sees), whatever the width of the
+ *   merchant's page; on a phone (viewport or screen 480 px wide or less) the checkout is a
+ *   sheet along the bottom of the screen, the width of the visual viewport.
  * - onSuccess({paymentId}) and onFailure({paymentId, code, description}) may be called while
  *   the modal stays open (the shopper sees the result and may retry after a failure);
  *   onClose() is called once each time an open modal goes away, whoever closed it.
@@ -24,7 +28,17 @@
   }
 
   var MODAL_ID = "payment-gateway-modal";
-  var MESSAGE_TYPES = { payment_success: true, payment_failed: true, close_modal: true };
+  var MESSAGE_TYPES = {
+    payment_success: true, payment_failed: true, close_modal: true, resize: true
+  };
+  var PHONE_MAX_WIDTH = 480;
+  // Until the checkout says how tall it is (its first resize message, as soon as it renders).
+  var INITIAL_HEIGHT = 560;
+  var MIN_HEIGHT = 120;
+  var MAX_HEIGHT = 4000;
+  // Space kept around the dialog on a larger screen, and above the sheet on a phone.
+  var DESKTOP_MARGIN = 16;
+  var PHONE_TOP_GAP = 24;
   var ORDER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
   function scriptOrigin() {
@@ -103,6 +117,26 @@
     return node;
   }
 
+  // The part of the page the shopper sees, in the layout viewport's coordinates (which is
+  // what position: fixed is relative to): when a page wider than the screen is zoomed or
+  // scrolled sideways, this is still the screen.
+  function visibleArea() {
+    var vv = window.visualViewport;
+    if (vv) {
+      return { left: vv.offsetLeft, top: vv.offsetTop, width: vv.width, height: vv.height };
+    }
+    return { left: 0, top: 0, width: window.innerWidth, height: window.innerHeight };
+  }
+
+  function isPhone(area) {
+    var screenWidth = window.screen && window.screen.width ? window.screen.width : area.width;
+    return Math.min(area.width, screenWidth) <= PHONE_MAX_WIDTH;
+  }
+
+  function px(n) {
+    return Math.round(n) + "px";
+  }
+
   function call(fn, arg) {
     if (typeof fn !== "function") {
       return;
@@ -139,8 +173,10 @@
     if (opts.amount !== undefined) {
       query += "&amount=" + opts.amount;
     }
+    // Position and size come from layout() below, which follows the visible area.
     var modal = el("div", { id: MODAL_ID, "data-test-id": "payment-modal" }, {
-      position: "fixed", inset: "0", "z-index": "2147483647"
+      position: "fixed", left: "0", top: "0", width: "100%", height: "100%",
+      "z-index": "2147483647"
     });
     var overlay = el("div", { "class": "modal-overlay" }, {
       position: "absolute", inset: "0", display: "flex", "align-items": "center",
@@ -149,16 +185,15 @@
     var content = el("div", {
       "class": "modal-content", role: "dialog", "aria-modal": "true", "aria-label": "Payment"
     }, {
-      position: "relative", width: "min(420px, 100vw)", height: "min(640px, 100vh)",
-      background: "#fff", "border-radius": "12px", overflow: "hidden",
-      "box-shadow": "0 20px 50px rgba(0, 0, 0, 0.35)"
+      position: "relative", width: "420px", "max-width": "100%", background: "#fff",
+      "border-radius": "12px", overflow: "hidden", "box-shadow": "0 20px 50px rgba(0, 0, 0, 0.35)"
     });
     var iframe = el("iframe", {
       "data-test-id": "payment-iframe",
       src: GATEWAY_ORIGIN + "/checkout?" + query,
       title: "Secure checkout",
       allow: "payment"
-    }, { width: "100%", height: "100%", border: "0", display: "block" });
+    }, { width: "100%", height: px(INITIAL_HEIGHT), border: "0", display: "block" });
     var closeButton = el("button", {
       type: "button", "class": "close-button", "data-test-id": "close-modal-button",
       "aria-label": "Close checkout"
@@ -174,6 +209,22 @@
     modal.appendChild(overlay);
 
     var self = this;
+    var contentHeight = INITIAL_HEIGHT;
+    // The dialog fits the checkout's content, within the visible area; on a phone it is a
+    // sheet along the bottom of the visible area, as wide as it.
+    this._layout = function () {
+      var area = visibleArea();
+      var phone = isPhone(area);
+      modal.style.setProperty("left", px(area.left));
+      modal.style.setProperty("top", px(area.top));
+      modal.style.setProperty("width", px(area.width));
+      modal.style.setProperty("height", px(area.height));
+      overlay.style.setProperty("align-items", phone ? "flex-end" : "center");
+      content.style.setProperty("width", phone ? "100%" : "420px");
+      content.style.setProperty("border-radius", phone ? "12px 12px 0 0" : "12px");
+      var room = area.height - (phone ? PHONE_TOP_GAP : 2 * DESKTOP_MARGIN);
+      iframe.style.setProperty("height", px(Math.max(MIN_HEIGHT, Math.min(contentHeight, room))));
+    };
     this._iframe = iframe;
     this._returnFocus = document.activeElement;
     this._onMessage = function (event) {
@@ -185,7 +236,13 @@
         return;
       }
       var data = message.data && typeof message.data === "object" ? message.data : {};
-      if (message.type === "payment_success") {
+      if (message.type === "resize") {
+        var height = Number(data.height);
+        if (Number.isFinite(height)) {
+          contentHeight = Math.min(MAX_HEIGHT, Math.max(MIN_HEIGHT, Math.ceil(height)));
+          self._layout();
+        }
+      } else if (message.type === "payment_success") {
         call(opts.onSuccess, { paymentId: String(data.paymentId || "") });
       } else if (message.type === "payment_failed") {
         call(opts.onFailure, {
@@ -218,10 +275,16 @@
       self.close();
     });
     window.addEventListener("message", this._onMessage);
+    window.addEventListener("resize", this._layout);
+    if (window.visualViewport) {
+      window.visualViewport.addEventListener("resize", this._layout);
+      window.visualViewport.addEventListener("scroll", this._layout);
+    }
     document.addEventListener("keydown", this._onKey);
     document.addEventListener("focusin", this._onFocus);
     this._bodyOverflow = document.body.style.overflow;
     document.body.style.overflow = "hidden";
+    this._layout();
     document.body.appendChild(modal);
     this._modal = modal;
     iframe.focus();
@@ -235,6 +298,11 @@
     }
     this._modal = null;
     window.removeEventListener("message", this._onMessage);
+    window.removeEventListener("resize", this._layout);
+    if (window.visualViewport) {
+      window.visualViewport.removeEventListener("resize", this._layout);
+      window.visualViewport.removeEventListener("scroll", this._layout);
+    }
     document.removeEventListener("keydown", this._onKey);
     document.removeEventListener("focusin", this._onFocus);
     if (modal.parentNode) {

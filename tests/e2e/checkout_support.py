@@ -35,7 +35,7 @@ SHOP_PAGE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Chai &amp; Co.</title>
 <style>body{{font:16px system-ui,sans-serif;margin:0;padding:32px;background:#fffaf0}}
-button{{font:inherit;padding:10px 18px}}</style></head>
+button{{font:inherit;padding:10px 18px}}{extra_style}</style></head>
 <body><h1>Chai &amp; Co.</h1><p>Assam tea, 500 g</p>
 <button id="buy" type="button">Buy now</button>
 <script src="{gateway}/checkout.js"></script>
@@ -66,6 +66,12 @@ document.getElementById("buy").addEventListener("click", function () {{
 
 # Posts what a hostile frame on the merchant's page might: the checkout's own message types,
 # then a marker, so a test knows the forgeries were delivered before it looks.
+# A merchant's logo, served by the shop (http on loopback: allowed under TEST_MODE).
+LOGO_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96">'
+            '<rect width="96" height="96" rx="16" fill="#b45309"/></svg>')
+# ``wide=1``: a shop page 1200 px wide, wider than a phone's screen.
+WIDE_STYLE = "body{width:1136px}"
+
 FORGER_PAGE = """<!DOCTYPE html><html><body><script>
 var forged = [{type: "payment_success", data: {paymentId: "pay_forged0000000000"}},
               {type: "payment_failed", data: {description: "forged"}},
@@ -93,23 +99,29 @@ class _ShopHandler(BaseHTTPRequestHandler):
             if "amount" in query:
                 options["amount"] = int(query["amount"])
             page = SHOP_PAGE.format(gateway=html.escape(self.gateway),
-                                    options=json.dumps(options).replace("<", "\\u003c"))
+                                    options=json.dumps(options).replace("<", "\\u003c"),
+                                    extra_style=WIDE_STYLE if "wide" in query else "")
         elif url.path == "/blank":
             page = "<!DOCTYPE html><html><body><p>blank</p></body></html>"
         elif url.path == "/frame":  # a page that frames whatever ``src`` says
             page = f'<!DOCTYPE html><iframe src="{html.escape(query.get("src", ""))}"></iframe>'
         elif url.path == "/forger":
             page = FORGER_PAGE
+        elif url.path == "/logo.svg":
+            self._send(LOGO_SVG.encode(), "image/svg+xml", csp=False)
+            return
         else:
             self.send_error(404)
             return
-        body = page.encode()
+        self._send(page.encode(), "text/html; charset=utf-8", csp="csp" in query)
+
+    def _send(self, body: bytes, content_type: str, csp: bool) -> None:
         self.send_response(200)
-        if "csp" in query:  # a strict merchant: only the gateway's script and frames, no styles
+        if csp:  # a strict merchant: only the gateway's script and frames, no styles
             self.send_header("Content-Security-Policy",
                              f"default-src 'none'; script-src 'unsafe-inline' {self.gateway}; "
                              f"frame-src {self.gateway}; style-src 'none'")
-        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

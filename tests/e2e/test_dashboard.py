@@ -307,12 +307,14 @@ def test_a_payment_made_through_the_api_moves_live_in_the_state_views(
     sync_api.expect(refunds.locator("[data-count-for=pending]")).to_have_text("0")
     assert page.evaluate("window.__notReloaded") is True
 
-    # The transactions table lists it and links to the same timeline.
+    # The transactions table lists it and links to its page, which links to the same timeline.
     page.goto("/dashboard/transactions")
     row = page.locator(f"tr[data-test-id=transaction-row][data-payment-id=\"{payment['id']}\"]")
     sync_api.expect(row.locator("[data-test-id=status]")).to_contain_text("success")
     sync_api.expect(row.locator("[data-test-id=amount]")).to_have_text("\u20b9777.00")
     row.locator("[data-test-id=payment-id] a").click()
+    page.wait_for_url(f"**/dashboard/payments/{payment['id']}")
+    page.locator("[data-test-id=payment-timeline]").click()
     page.wait_for_url(f"**/dashboard/states/payment/{payment['id']}")
 
 
@@ -350,7 +352,7 @@ def test_the_retry_button_retries_a_failed_delivery(
         sync_api.expect(item.locator("[data-test-id=webhook-response-code]")).to_have_text("503")
         log = page.locator("tr[data-test-id=webhook-attempt-log]"
                            f"[data-webhook-id=\"{delivery_id}\"]")
-        log.locator("summary").click()
+        log.locator("summary", has_text="Attempt log").click()
         sync_api.expect(log.locator("[data-test-id=webhook-attempt]")).to_have_count(5)
         assert len(paystate_webhook_receiver.for_delivery(str(delivery_id))) == 5
 

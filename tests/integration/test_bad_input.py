@@ -28,7 +28,8 @@ def counts(settings: Settings) -> tuple[int, int, int]:
 def assert_envelope(r: Any, status: int, code: str | None = None) -> None:
     assert r.status_code == status, r.text
     body = r.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "description"}
+    assert set(body) == {"error"}
+    assert {"code", "description", "param", "request_id"} <= set(body["error"])
     if code:
         assert body["error"]["code"] == code
     assert "Traceback" not in r.text

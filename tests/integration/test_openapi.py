@@ -289,8 +289,11 @@ def assert_contract(case: Any, response: Any) -> None:
             assert set(body["error"]) == RAZORPAY_ERROR_KEYS, (where, body)
             assert body["error"]["code"] == "BAD_REQUEST_ERROR", (where, body)
         else:
-            assert set(body["error"]) == {"code", "description"}, (where, body)
+            assert {"code", "description", "param", "request_id"} <= set(body["error"]) <= {
+                "code", "description", "param", "request_id", "detail", "refundable"}, (
+                where, body)
             assert body["error"]["code"] in ERROR_CODES, (where, body)
+            assert [body["error"]["request_id"]] == response.headers["x-request-id"], where
         assert isinstance(body["error"]["description"], str), (where, body)
     if case.method.lower() != case.operation.method.lower():
         assert response.status_code == 405, where

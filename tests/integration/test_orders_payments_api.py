@@ -16,8 +16,11 @@ def test_order_create_get_and_public(client: Client) -> None:
     got = client.get(f"/api/v1/orders/{order['id']}")
     assert got.status_code == 200 and got.json() == order
     public = client.get(f"/api/v1/orders/{order['id']}/public", auth=False)
+    merchant = client.get("/api/v1/merchant").json()
     assert public.json() == {"id": order["id"], "amount": 50000, "currency": "INR",
-                             "status": "created"}
+                             "status": "created", "receipt": "rcpt_1",
+                             "merchant": {"name": merchant["name"],
+                                          "logo_url": merchant["logo_url"]}}
 
 
 def test_upi_payment_settles_and_order_becomes_paid(client: Client) -> None:

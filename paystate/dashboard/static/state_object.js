@@ -55,6 +55,13 @@
       code.textContent = JSON.stringify(t.data);
       data.appendChild(code);
       tr.appendChild(data);
+      var step = cell("");
+      var link = document.createElement("a");
+      link.href = "?as_of=" + encodeURIComponent(t.at);
+      link.setAttribute("data-test-id", "timeline-step");
+      link.textContent = "view";
+      step.appendChild(link);
+      tr.appendChild(step);
       tbody.appendChild(tr);
     });
     mark(body.state, body.transitions);
@@ -69,6 +76,17 @@
         .then(function (body) { pending = null; if (body) { render(body); } })
         .catch(function () { pending = null; });
     }, 100);
+  }
+
+  // As of an instant (?as_of=): the state then, and the transitions taken by then; history
+  // does not move, so the page does not go live.
+  if (root.hasAttribute("data-as-of")) {
+    var taken = [];
+    document.querySelectorAll("[data-test-id=transition-row][data-shown]").forEach(function (tr) {
+      taken.push({from_state: tr.getAttribute("data-from"), to_state: tr.getAttribute("data-to")});
+    });
+    mark(root.getAttribute("data-state"), taken);
+    return;
   }
 
   PaystateLive.connect({

@@ -35,9 +35,13 @@
         .toISOString().slice(11, 19) + " ";
       var link = document.createElement("a");
       link.href = "/dashboard/states/" + KIND_URL[item.machine] + "/" + encodeURIComponent(item.id || "");
-      link.textContent = item.id || "";
+      // A delivery is shown by what it is about (its event and object), not its UUID.
+      link.textContent = item.machine === "webhook_delivery" && item.delivery_event
+        ? "webhook " + item.delivery_event + (item.object_id ? " · " + item.object_id : "")
+        : item.id || "";
       var what = document.createElement("span");
-      what.textContent = " " + item.event + (item.status ? " → " + item.status : "") +
+      what.textContent = " " + (item.machine === "webhook_delivery" && item.delivery_event
+        ? "attempt scheduled" : item.event) + (item.status ? " → " + item.status : "") +
         (item.attempt ? " (attempt " + item.attempt + ")" : "");
       li.appendChild(time); li.appendChild(link); li.appendChild(what);
       feed.insertBefore(li, feed.firstChild);
@@ -51,10 +55,15 @@
     while (feed.children.length > FEED_MAX) { feed.removeChild(feed.lastChild); }
   }
 
+  // The counts the page was rendered with, every machine's at once (applying one machine's
+  // alone would zero the others until the live snapshot arrives).
+  var initial = {};
   document.querySelectorAll("section[data-machine]").forEach(function (section) {
-    var initial = {};
     initial[section.getAttribute("data-machine")] = JSON.parse(section.getAttribute("data-counts") || "{}");
-    applyCounts(initial);
   });
-  PaystateLive.connect({onCounts: applyCounts, onEvents: addEvents});
+  applyCounts(initial);
+  // Counts as of an instant (?as_of=) are history: nothing live moves them.
+  if (!document.querySelector("[data-as-of]")) {
+    PaystateLive.connect({onCounts: applyCounts, onEvents: addEvents});
+  }
 }());

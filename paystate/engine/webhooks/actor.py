@@ -70,6 +70,7 @@ from .messages import (
     Recover,
     SweepDue,
     event_key,
+    key_object_id,
 )
 from .records import delivery_from_row, delivery_row
 from .sender import AttemptResult, OutgoingWebhook, WebhookSender
@@ -204,7 +205,9 @@ class DispatcherActor(pykka.ThreadingActor):
         assert d.next_retry_at is not None
         uow.emit(self._config.streams.webhook_jobs, {
             "kind": "deliver_webhook", "delivery_id": d.id, "merchant_id": d.merchant_id,
-            "endpoint_id": d.endpoint_id, "livemode": d.livemode, "attempt": d.attempts + 1, "due_at": d.next_retry_at.isoformat()})
+            "endpoint_id": d.endpoint_id, "livemode": d.livemode, "attempt": d.attempts + 1, "due_at": d.next_retry_at.isoformat(),
+            # For the dashboard's live feed, which names what a delivery is about.
+            "event": d.event, "object_id": key_object_id(d.event_key)})
 
     # -- creating ------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ concurrent Future is awaited with ``asyncio.wrap_future``. Nothing here imports 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from ...machines.errors import ValidationError
@@ -15,6 +16,7 @@ from ..audit import Actor, append_async, merchant_actor
 from ..clock import Clock
 from ..db import PooledConnection, ReadPool, counted_page, run_pooled
 from ..errors import NotFound
+from ..history import delivery_as_of
 from ..ids import uuid_text
 from ..merchants import SETTINGS, UPDATE_SETTING, AuthCache, Merchant
 from ..queries import Queries
@@ -75,6 +77,19 @@ class WebhookBridge:
             cur = await conn.execute(ATTEMPTS, (did,))
             return row, await cur.fetchall()
         return await run_pooled(self._pool, with_attempts)
+
+    async def delivery_as_of(self, merchant: Merchant, delivery_id: str, at: datetime
+                             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The delivery as it stood at ``at``, rebuilt from its transitions, with the attempts
+        recorded by then (those made up to its ``last_attempt_at`` then); ``NotFound`` if it
+        is not the merchant's or did not exist yet."""
+        row, attempts = await self.delivery(merchant, delivery_id)
+        then = delivery_as_of(row, await self._queries.steps(str(row["id"])), at,
+                              self._dispatcher.config.schedule)
+        if then is None:
+            raise NotFound("Webhook")
+        last = then["last_attempt_at"]
+        return then, [a for a in attempts if last is not None and a["at"] <= last]
 
     async def transitions(self, merchant: Merchant, delivery_id: str) -> list[dict[str, Any]]:
         row, _ = await self.delivery(merchant, delivery_id)
@@ -146,6 +161,12 @@ class WebhookBridge:
         """Replace the web origins allowed to embed the merchant's checkout (already
         checked and normalised by the caller)."""
         await self._update(merchant, "checkout_origins", origins)
+        return await self.profile(merchant)
+
+    async def set_logo_url(self, merchant: Merchant, url: str | None) -> dict[str, Any]:
+        """Set (None: clear) the logo the hosted checkout shows beside the merchant's name
+        (already checked by the caller: ``http.handlers.checkout.logo_url``)."""
+        await self._update(merchant, "logo_url", url)
         return await self.profile(merchant)
 
     async def rotate_secret(self, merchant: Merchant) -> dict[str, Any]:

@@ -121,7 +121,7 @@ class WebhookEndpoints:
             changes["description"] = check_description(body["description"])
         if "disabled" in body:
             if not isinstance(body["disabled"], bool):
-                raise ValidationError("disabled must be true or false")
+                raise ValidationError("disabled must be true or false", param="disabled")
             if body["disabled"]:
                 changes.update(status="disabled", disabled_reason="Disabled by the merchant")
             elif current["status"] == "disabled":
@@ -227,17 +227,19 @@ class WebhookEndpoints:
             for r in rows}
 
 
+SINCE_FORMAT = "since must be an ISO 8601 time, e.g. 2026-12-01T00:00:00Z"
+
+
 def parse_since(value: Any) -> datetime:
     """``recover``'s ``since``: an ISO 8601 time with its offset."""
     if not isinstance(value, str):
-        raise ValidationError("since must be an ISO 8601 time, e.g. 2026-12-01T00:00:00Z")
+        raise ValidationError(SINCE_FORMAT, param="since")
     try:
         at = datetime.fromisoformat(value)
     except ValueError:
-        raise ValidationError("since must be an ISO 8601 time, e.g. 2026-12-01T00:00:00Z") \
-            from None
+        raise ValidationError(SINCE_FORMAT, param="since") from None
     if at.tzinfo is None:
-        raise ValidationError("since must carry its offset (Z or +05:30)")
+        raise ValidationError("since must carry its offset (Z or +05:30)", param="since")
     return at
 
 

@@ -137,3 +137,10 @@ def event_key(payload: Mapping[str, Any]) -> str:
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:24]
     return f"{payload.get('event')}:{payload.get('entity_id')}:{digest}"
+
+
+def key_object_id(key: str) -> str | None:
+    """The id of the object an ``event_key`` names (a payment's, a refund's), or None for a
+    key of no object (a test event's)."""
+    parts = key.split(":")
+    return parts[1] if len(parts) >= 3 and parts[1] not in ("", "None") else None

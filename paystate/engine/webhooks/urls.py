@@ -30,26 +30,27 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 def parse_webhook_url(url: Any) -> SplitResult:
     """Syntax only: an absolute http(s) URL with a host and no credentials."""
     if not isinstance(url, str):
-        raise ValidationError("url must be a string")
+        raise ValidationError("url must be a string", param="url")
     if not url or len(url) > MAX_URL_LENGTH or url != url.strip():
-        raise ValidationError(f"url must be 1 to {MAX_URL_LENGTH} characters without spaces")
+        raise ValidationError(f"url must be 1 to {MAX_URL_LENGTH} characters without spaces",
+                              param="url")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a port out of range
         host = parts.hostname
     except ValueError:
         # "http://[::1", "http://[zz]/", "http://h:99999/": urllib refuses them while parsing.
-        raise ValidationError("url is not a valid URL") from None
+        raise ValidationError("url is not a valid URL", param="url") from None
     if parts.scheme not in ("http", "https"):
-        raise ValidationError("url must be an http or https URL")
+        raise ValidationError("url must be an http or https URL", param="url")
     if not host:
-        raise ValidationError("url must name a host")
+        raise ValidationError("url must name a host", param="url")
     if literal_address(host) is None and not _valid_hostname(host):
-        raise ValidationError("url must name a valid host")
+        raise ValidationError("url must name a valid host", param="url")
     if parts.username is not None or parts.password is not None:
-        raise ValidationError("url must not contain credentials")
+        raise ValidationError("url must not contain credentials", param="url")
     if any(ch.isspace() for ch in url):
-        raise ValidationError("url must not contain spaces")
+        raise ValidationError("url must not contain spaces", param="url")
     return parts
 
 
@@ -87,7 +88,7 @@ def check_literal_host(host: str) -> None:
     """Refuse a URL whose host is a forbidden IP literal (resolvers never see literals)."""
     address = literal_address(host)
     if address is not None and is_forbidden(address):
-        raise ValidationError(PRIVATE_REFUSAL)
+        raise ValidationError(PRIVATE_REFUSAL, param="url")
 
 
 async def check_webhook_url(url: Any, allow_private: bool, timeout: float = 3.0) -> str:
@@ -106,10 +107,10 @@ async def check_webhook_url(url: Any, allow_private: bool, timeout: float = 3.0)
             loop.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
                              type=socket.SOCK_STREAM), timeout)
     except (TimeoutError, OSError, UnicodeError):
-        raise ValidationError("webhook url host cannot be resolved") from None
+        raise ValidationError("webhook url host cannot be resolved", param="url") from None
     if not infos or any(is_forbidden(ipaddress.ip_address(str(info[4][0]).split("%")[0]))
                         for info in infos):
-        raise ValidationError(PRIVATE_REFUSAL)
+        raise ValidationError(PRIVATE_REFUSAL, param="url")
     return str(url)
 
 

@@ -3,6 +3,7 @@ same engine operations as ``paystate merchants ...`` on the command line."""
 
 from __future__ import annotations
 
+from .. import inputs
 from ..errors import bad_request
 from .base import AdminHandler
 from .figures import AuditHandler, StatsHandler
@@ -13,15 +14,12 @@ FIELDS = ("name", "email")
 class MerchantsHandler(AdminHandler):
     async def post(self) -> None:
         """``{name, email}`` -> 201, the new account with its keys and passwords, shown once."""
-        body = self.json_body()
-        for name in body:
-            if name not in FIELDS:
-                raise bad_request(f"{name} is not a field of a merchant")
+        body = inputs.known(self.json_body(), FIELDS)
         values = {}
         for name in FIELDS:
             value = body.get(name)
             if not isinstance(value, str) or not value.strip() or len(value) > 255:
-                raise bad_request(f"{name} is required: a string of 1 to 255 characters")
+                raise bad_request(f"{name} is required: a string of 1 to 255 characters", name)
             values[name] = value.strip()
         self.send(201, await self.admin.create_merchant(self.me(), values["name"],
                                                          values["email"]))

@@ -5,7 +5,7 @@ nothing here touches the engine. Handlers run on the gateway's event loop; each 
 from the package once per process (small, at its first request) and served from memory.
 
 Content-Security-Policy of the page: everything from the gateway's own origin only, no inline
-script or style. Framing: the standalone page (a payment link) may not be framed at all; the
+script or style, except images: the merchant's logo may be on any https host. Framing: the standalone page (a payment link) may not be framed at all; the
 embedded page (``embedded=true``) may be framed only by the origin in ``parent_origin``, which
 checkout.js sets to the merchant page's origin and which is also the only origin the page posts
 its messages to. A page that lies about ``parent_origin`` is therefore refused by the browser
@@ -42,7 +42,16 @@ ORDER_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 HOST = re.compile(r"(?:[a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}|[0-9a-f:.]+")
 # Origins one merchant may let embed its checkout (a shop, its staging copy, a few brands).
 MAX_CHECKOUT_ORIGINS = 20
-BASE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+MAX_LOGO_URL = 2048
+# A URL as browsers send it: printable, no spaces, quotes, angle brackets or backslashes.
+URL_CHARS = re.compile(r"[!#-&(-;=?-\[\]-~]+")
+# The merchant's logo may live on any https host (its own site, a CDN); scripts, styles and
+# requests stay on the gateway's origin. Under TEST_MODE a logo may also come from loopback http
+# (a shop running on the developer's machine, as the logo rule allows).
+IMG_SRC = "img-src 'self' data: https:"
+TEST_IMG_SRC = f"{IMG_SRC} http://localhost:* http://127.0.0.1:*"
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1")  # those TEST_IMG_SRC names (CSP takes no [::1])
+BASE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; {img_src}; "
             "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'")
 
 
@@ -84,18 +93,52 @@ def checkout_origins(body: dict[str, Any]) -> list[str]:
     normalised (as ``web_origin`` rebuilds them) without repeats, in the order given."""
     origins = body.get("origins")
     if not isinstance(origins, list):
-        raise bad_request("origins must be an array of web origins")
+        raise bad_request("origins must be an array of web origins", "origins")
     if len(origins) > MAX_CHECKOUT_ORIGINS:
-        raise bad_request(f"origins may list at most {MAX_CHECKOUT_ORIGINS} origins")
+        raise bad_request(f"origins may list at most {MAX_CHECKOUT_ORIGINS} origins", "origins")
     kept: list[str] = []
     for value in origins:
         origin = web_origin(value) if isinstance(value, str) else None
         if origin is None:
             raise bad_request("each origin must look like https://shop.example or "
-                              "https://shop.example:8443 (scheme, host and port only)")
+                              "https://shop.example:8443 (scheme, host and port only)",
+                              "origins")
         if origin not in kept:
             kept.append(origin)
     return kept
+
+
+def logo_url(value: object, *, test_mode: bool) -> str | None:
+    """A merchant's checkout logo: an https URL of at most ``MAX_LOGO_URL`` characters, or http
+    to a loopback host where ``test_mode`` (TEST_MODE=true). None or "" clears it. Returned
+    stripped; raises the API's 400 naming the rule otherwise (the dashboard shows its text)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise bad_request("url must be a string or null")
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) > MAX_LOGO_URL:
+        raise bad_request(f"url must be at most {MAX_LOGO_URL} characters")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if (not URL_CHARS.fullmatch(value) or not host or parts.username is not None
+            or parts.password is not None):
+        raise bad_request("url must be a URL like https://shop.example/logo.png")
+    if parts.scheme == "https" or (parts.scheme == "http" and test_mode
+                                   and host in LOOPBACK_HOSTS):
+        return value
+    raise bad_request("url must start with https:// (http only for localhost in TEST_MODE)")
+
+
+def page_csp(test_mode: bool, ancestors: str) -> str:
+    """The checkout page's Content-Security-Policy (see the module's docstring)."""
+    base = BASE_CSP.format(img_src=TEST_IMG_SRC if test_mode else IMG_SRC)
+    return f"{base}; frame-ancestors {ancestors}"
 
 
 class AssetHandler(BaseHandler):
@@ -140,7 +183,8 @@ class CheckoutPageHandler(BaseHandler):
         if problem:
             self.set_status(400)
         ancestors = parent or "'none'"
-        self.set_header("Content-Security-Policy", f"{BASE_CSP}; frame-ancestors {ancestors}")
+        self.set_header("Content-Security-Policy",
+                        page_csp(self.deps.settings.test_mode, ancestors))
         if not embedded:
             self.set_header("X-Frame-Options", "DENY")
         self.set_header("X-Content-Type-Options", "nosniff")

@@ -23,7 +23,7 @@ class OrdersHandler(BaseHandler):
 
     async def create(self, merchant: Merchant, body: dict[str, Any],
                      keyed: Keyed | None) -> Order | Answered:
-        new = inputs.new_order(body)
+        new = inputs.new_order(inputs.known(body, inputs.ORDER_FIELDS))
         return await self.engine.create_order(merchant, new.amount, new.currency, new.receipt,
                                               new.notes, keyed)
 
@@ -39,4 +39,6 @@ class OrderHandler(BaseHandler):
 class OrderPublicHandler(BaseHandler):
     async def get(self, order_id: str) -> None:
         await self.limit_public(("order", order_id, self.deps.guards.public_order_rate))
-        self.send(200, order_public_json(await self.engine.order(None, order_id)))
+        order = await self.engine.order(None, order_id)
+        brand = await self.engine.merchant_brand(order.merchant_id)
+        self.send(200, order_public_json(order, brand))

@@ -26,8 +26,12 @@ class PaymentCreation(BaseHandler):
         order_id = inputs.text(body, "order_id", required=True, max_length=64)
         assert order_id is not None
         try:
+            inputs.known(body, inputs.PAYMENT_FIELDS)
             # Optional, and then the order's (the shard compares): typed like every amount.
             amount = inputs.integer(body, "amount", required=False)
+            inputs.currency(body)
+            if body.get("method") == "card" and isinstance(body.get("card"), dict):
+                inputs.known(body["card"], inputs.CARD_FIELDS, "card")
             new = inputs.instrument(body.get("method"), body.get("vpa"), body.get("card"),
                                     self.engine.today())
         except (ApiError, DomainError):
@@ -55,7 +59,7 @@ class PaymentsHandler(PaymentCreation):
                                     self.get_query_argument("offset", None), 100, 1000)
         status = self.get_query_argument("status", None) or None
         if status is not None and status not in STATUSES:
-            raise bad_request("status must be one of: " + ", ".join(STATUSES))
+            raise bad_request("status must be one of: " + ", ".join(STATUSES), "status")
         payments, total = await self.engine.payments(merchant, limit, offset, status)
         self.send(200, [payment_json(p) for p in payments], {"X-Total-Count": str(total)})
 
@@ -84,7 +88,10 @@ class PaymentHandler(BaseHandler):
 
     async def get(self, payment_id: str) -> None:
         merchant = await self.merchant()
-        self.send(200, payment_json(await self.engine.payment(merchant, payment_id)))
+        as_of = inputs.query_instant(self.get_query_argument("as_of", None), "as_of")
+        payment = (await self.engine.payment(merchant, payment_id) if as_of is None
+                   else await self.engine.payment_as_of(merchant, payment_id, as_of))
+        self.send(200, payment_json(payment))
 
 
 class PublicPaymentHandler(BaseHandler):
@@ -99,7 +106,7 @@ class CaptureHandler(BaseHandler):
     async def post(self, payment_id: str) -> None:
         merchant = await self.merchant()
         raw = self.raw_body()
-        body = self.json_body() if raw.strip() else {}
+        body = inputs.known(self.json_body() if raw.strip() else {}, ("amount",))
         amount = inputs.integer(body, "amount", required=False)
         payment = await self.engine.capture(merchant, payment_id, amount)
         self.send(200, payment_json(payment))

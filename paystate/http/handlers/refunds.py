@@ -16,7 +16,9 @@ class RefundCreation(BaseHandler):
     merchant_auth = True
 
     async def create(self, merchant: Merchant, payment_id: str, body: dict[str, Any],
-                     keyed: Keyed | None = None) -> Refund | Answered:
+                     keyed: Keyed | None = None,
+                     fields: tuple[str, ...] = inputs.REFUND_FIELDS) -> Refund | Answered:
+        inputs.known(body, fields)
         amount = inputs.refund_amount(body)
         assert amount is not None
         reason = inputs.text(body, "reason", max_length=255)
@@ -49,7 +51,8 @@ class RefundsHandler(RefundCreation):
                                keyed: Keyed | None) -> Refund | Answered:
         payment_id = inputs.text(body, "payment_id", required=True, max_length=64)
         assert payment_id is not None
-        return await self.create(merchant, payment_id, body, keyed)
+        return await self.create(merchant, payment_id, body, keyed,
+                                 ("payment_id", *inputs.REFUND_FIELDS))
 
 
 class RefundHandler(BaseHandler):
@@ -57,7 +60,10 @@ class RefundHandler(BaseHandler):
 
     async def get(self, refund_id: str) -> None:
         merchant = await self.merchant()
-        self.send(200, refund_json(await self.engine.refund(merchant, refund_id)))
+        as_of = inputs.query_instant(self.get_query_argument("as_of", None), "as_of")
+        refund = (await self.engine.refund(merchant, refund_id) if as_of is None
+                  else await self.engine.refund_as_of(merchant, refund_id, as_of))
+        self.send(200, refund_json(refund))
 
 
 class RefundTransitionsHandler(BaseHandler):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import inputs
 from ..errors import bad_request
 from ..renderers import delivery_detail_json, endpoint_json, event_json
@@ -11,14 +9,6 @@ from .webhooks import WebhookBase
 
 _CREATE_FIELDS = ("url", "enabled_events", "description", "format")
 _UPDATE_FIELDS = ("url", "enabled_events", "description", "disabled")
-
-
-def _known(body: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
-    """A misspelt field would otherwise be dropped and the endpoint made without it."""
-    unknown = sorted(set(body) - set(fields))
-    if unknown:
-        raise bad_request(f"Unknown field {unknown[0]!r}; this call takes: {', '.join(fields)}")
-    return body
 
 
 class EndpointsHandler(WebhookBase):
@@ -30,7 +20,7 @@ class EndpointsHandler(WebhookBase):
 
     async def post(self) -> None:
         merchant = await self.merchant()
-        body = _known(self.json_body(), _CREATE_FIELDS)
+        body = inputs.known(self.json_body(), _CREATE_FIELDS)
         row = await self.webhooks.endpoints.create(merchant, body)
         self.send(201, endpoint_json(row, with_secret=True))
 
@@ -44,7 +34,7 @@ class EndpointHandler(WebhookBase):
 
     async def patch(self, endpoint_id: str) -> None:
         merchant = await self.merchant()
-        body = _known(self.json_body(), _UPDATE_FIELDS)
+        body = inputs.known(self.json_body(), _UPDATE_FIELDS)
         self.send(200, endpoint_json(
             await self.webhooks.endpoints.update(merchant, endpoint_id, body)))
 
@@ -59,7 +49,7 @@ class EndpointRollHandler(WebhookBase):
 
     async def post(self, endpoint_id: str) -> None:
         merchant = await self.merchant()
-        body = _known(self.json_body() if self.raw_body().strip() else {},
+        body = inputs.known(self.json_body() if self.raw_body().strip() else {},
                       ("expires_in_hours",))
         row = await self.webhooks.endpoints.roll_secret(merchant, endpoint_id,
                                                         body.get("expires_in_hours"))
@@ -71,9 +61,9 @@ class EndpointRecoverHandler(WebhookBase):
 
     async def post(self, endpoint_id: str) -> None:
         merchant = await self.merchant()
-        body = _known(self.json_body(), ("since",))
+        body = inputs.known(self.json_body(), ("since",))
         if "since" not in body:
-            raise bad_request("since is required")
+            raise bad_request("since is required", "since")
         n = await self.webhooks.recover(merchant, endpoint_id, body["since"])
         self.send(200, {"recovered": n})
 

@@ -33,7 +33,9 @@ class WebhooksHandler(WebhookBase):
 class WebhookHandler(WebhookBase):
     async def get(self, delivery_id: str) -> None:
         merchant = await self.merchant()
-        row, attempts = await self.webhooks.delivery(merchant, delivery_id)
+        as_of = inputs.query_instant(self.get_query_argument("as_of", None), "as_of")
+        row, attempts = await (self.webhooks.delivery(merchant, delivery_id) if as_of is None
+                               else self.webhooks.delivery_as_of(merchant, delivery_id, as_of))
         self.send(200, delivery_detail_json(row, attempts))
 
 

@@ -103,6 +103,18 @@ class RazorpayHandler(BaseHandler):
         bounds = [self.unix_time(arg(name), name) for name in ("from", "to")]
         return Window(count, skip, bounds[0], bounds[1])
 
+    def as_of(self) -> datetime | None:
+        """A fetch's one query parameter, ``as_of`` (unix seconds): the object as it stood
+        then, rebuilt from its transitions (Paystate's own; Razorpay has none). It names its
+        whole second (its millisecond, given with a fraction), as ``created_at`` shows it."""
+        self.only_query(("as_of",))
+        raw = self.get_query_argument("as_of", None)
+        at = self.unix_time(raw, "as_of")
+        if at is None or raw is None:
+            return None
+        last = 999_999 if "." not in raw else at.microsecond // 1000 * 1000 + 999
+        return at.replace(microsecond=last)
+
     @staticmethod
     def unix_time(raw: str | None, name: str) -> datetime | None:
         """Unix seconds, whole or with a fraction (the Node client turns a Date into

@@ -8,12 +8,14 @@ unknown or foreign id is 400 "The id provided does not exist", as Razorpay answe
 ``step`` and ``reason`` say ``business`` / ``payment_initiation`` / ``input_validation_failed``
 for a refused input or state, ``NA`` otherwise; ``reason`` carries the domain's own code in
 lower case when it is more precise (``invalid_vpa``, ``expired_card``); ``field`` names the
-request field at fault when one is known.
+request field at fault when one is known (the refusal's ``param``). Where the native
+envelope adds a ``detail`` to a text the native contract fixes, this dialect's
+``description`` is that more precise text (Razorpay's own descriptions say why), and the
+refusal's extra fields (``refundable``) are its ``metadata``.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,8 +29,6 @@ SERVER_ERROR = "SERVER_ERROR"
 NOT_FOUND = "The id provided does not exist"
 AUTH_FAILED = "Authentication failed"
 NA = "NA"
-# The request field at fault, per refusal in flight: shared checks raise plain errors.
-_FIELDS: weakref.WeakKeyDictionary[BaseException, str] = weakref.WeakKeyDictionary()
 
 
 def unauthorized() -> ApiError:
@@ -37,25 +37,22 @@ def unauthorized() -> ApiError:
 
 def refused(description: str, field: str | None = None) -> ApiError:
     """A 400 decided by this front; ``field`` names the request field at fault."""
-    error = ApiError(400, BAD_REQUEST, description)
-    if field is not None:
-        _FIELDS[error] = field
-    return error
+    return ApiError(400, BAD_REQUEST, description, param=field)
 
 
 @contextmanager
 def about(*fields: str) -> Iterator[None]:
-    """Name the field at fault in any refusal raised inside the block (a shared check from
-    ``http/inputs.py`` or ``machines/`` knows the rule, not the dialect's envelope): the one
-    field given, or of several the one the refusal's description starts with."""
+    """Name the field at fault in any refusal raised inside the block that does not name its
+    own ``param``: the one field given, or of several the one the refusal's description
+    starts with."""
     try:
         yield
     except (ApiError, DomainError) as exc:
-        if exc not in _FIELDS:
+        if exc.param is None:
             text = str(exc)
             named = [f for f in fields if text.startswith(f + " ")]
             if len(fields) == 1 or named:
-                _FIELDS[exc] = fields[0] if len(fields) == 1 else named[0]
+                exc.param = fields[0] if len(fields) == 1 else named[0]
         raise
 
 
@@ -67,13 +64,13 @@ def envelope(exc: BaseException | None, status: int = 500) -> tuple[ApiError, di
         err = to_error(exc, status)
         if err.status == 401:  # whoever refused the credentials, Razorpay's words
             err = ApiError(401, BAD_REQUEST, AUTH_FAILED, err.headers)
-    field = _FIELDS.get(exc) if exc is not None else None
+    field = err.param
     validation = err.status == 400 and err.description != NOT_FOUND
     if err.status >= 500:
         code, description = SERVER_ERROR, (
             err.description if err.status == 503 else "The server encountered an error")
     else:
-        code, description = BAD_REQUEST, err.description
+        code, description = BAD_REQUEST, err.detail or err.description
     reason = NA
     if err.code == "ACCOUNT_SUSPENDED":
         # Razorpay's clients raise on the code; the suspension is told by the reason.
@@ -85,5 +82,5 @@ def envelope(exc: BaseException | None, status: int = 500) -> tuple[ApiError, di
     body: dict[str, Any] = {"error": {"code": code, "description": description,
                       "source": "business" if validation else NA,
                       "step": "payment_initiation" if validation else NA,
-                      "reason": reason, "metadata": {}, "field": field}}
+                      "reason": reason, "metadata": err.extra, "field": field}}
     return ApiError(err.status, code, description, err.headers), body

@@ -173,6 +173,9 @@ WINDOW = [query_param("count", integer(1, MAX_COUNT) | {"default": 10}, "Page si
           query_param("skip", integer(0, 10**9) | {"default": 0}, "Items to skip"),
           query_param("from", integer(0, MAX_UNIX), "Created at or after (unix seconds)"),
           query_param("to", integer(0, MAX_UNIX), "Created at or before (unix seconds)")]
+AS_OF = query_param("as_of", integer(0, MAX_UNIX),
+                    "The object as it stood at this instant (unix seconds), rebuilt from its "
+                    "recorded transitions; before it existed: 400 (Razorpay's unknown id)")
 
 
 def _op(op_id: str, summary: str, schema: str, *, params: list[dict[str, Any]] | None = None,
@@ -216,7 +219,7 @@ def paths() -> dict[str, dict[str, Any]]:
         "/v1/payments": {"get": _op("rzpListPayments", "Your payments",
                                     "RazorpayPaymentCollection", params=WINDOW)},
         "/v1/payments/{payment_id}": {"get": _op("rzpFetchPayment", "Fetch a payment",
-                                                 "RazorpayPayment", params=[PAYMENT_ID])},
+                                                 "RazorpayPayment", params=[PAYMENT_ID, AS_OF])},
         "/v1/payments/{payment_id}/capture": {"post": _op(
             "rzpCapturePayment", "Capture an authorized payment", "RazorpayPayment",
             params=[PAYMENT_ID], body="RazorpayCapture",
@@ -229,7 +232,7 @@ def paths() -> dict[str, dict[str, Any]]:
             params=[PAYMENT_ID, *WINDOW])},
         "/v1/payments/{payment_id}/refunds/{refund_id}": {"get": _op(
             "rzpFetchPaymentRefund", "Fetch one refund of a payment", "RazorpayRefund",
-            params=[PAYMENT_ID, REFUND_ID])},
+            params=[PAYMENT_ID, REFUND_ID, AS_OF])},
         "/v1/refunds": {
             "post": _op("rzpCreateRefund", "Refund the payment named in the body",
                         "RazorpayRefund", body="RazorpayRefundCreateWithPayment",
@@ -237,7 +240,7 @@ def paths() -> dict[str, dict[str, Any]]:
             "get": _op("rzpListRefunds", "Your refunds", "RazorpayRefundCollection",
                        params=WINDOW)},
         "/v1/refunds/{refund_id}": {"get": _op("rzpFetchRefund", "Fetch a refund",
-                                               "RazorpayRefund", params=[REFUND_ID])},
+                                               "RazorpayRefund", params=[REFUND_ID, AS_OF])},
     }
 
 

@@ -136,8 +136,10 @@ class RazorpayPaymentsHandler(RazorpayHandler):
 class RazorpayPaymentHandler(RazorpayHandler):
     async def get(self, payment_id: str) -> None:
         merchant = await self.merchant()
-        self.only_query(())
-        self.send(200, renderers.payment(await self.engine.payment(merchant, payment_id)))
+        as_of = self.as_of()
+        payment = (await self.engine.payment(merchant, payment_id) if as_of is None
+                   else await self.engine.payment_as_of(merchant, payment_id, as_of))
+        self.send(200, renderers.payment(payment))
 
 
 class RazorpayCaptureHandler(RazorpayHandler):

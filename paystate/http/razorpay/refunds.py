@@ -56,11 +56,19 @@ class RazorpayPaymentRefundsHandler(RazorpayHandler):
         self.send(200, renderers.collection([renderers.refund(r) for r in window(newest_first)]))
 
 
-class RazorpayPaymentRefundOneHandler(RazorpayHandler):
+class RefundFetch(RazorpayHandler):
+    async def refund_at(self, merchant: Merchant, refund_id: str) -> Refund:
+        """The refund now, or as it stood at the ``as_of`` query parameter."""
+        as_of = self.as_of()
+        if as_of is None:
+            return await self.engine.refund(merchant, refund_id)
+        return await self.engine.refund_as_of(merchant, refund_id, as_of)
+
+
+class RazorpayPaymentRefundOneHandler(RefundFetch):
     async def get(self, payment_id: str, refund_id: str) -> None:
         merchant = await self.merchant()
-        self.only_query(())
-        refund = await self.engine.refund(merchant, refund_id)
+        refund = await self.refund_at(merchant, refund_id)
         if refund.payment_id != payment_id:
             raise NotFound("Refund")
         self.send(200, renderers.refund(refund))
@@ -89,8 +97,7 @@ class RazorpayRefundsHandler(RefundCreation):
         self.send(200, renderers.collection([renderers.refund(r) for r in refunds]))
 
 
-class RazorpayRefundHandler(RazorpayHandler):
+class RazorpayRefundHandler(RefundFetch):
     async def get(self, refund_id: str) -> None:
         merchant = await self.merchant()
-        self.only_query(())
-        self.send(200, renderers.refund(await self.engine.refund(merchant, refund_id)))
+        self.send(200, renderers.refund(await self.refund_at(merchant, refund_id)))
