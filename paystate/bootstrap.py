@@ -28,6 +28,7 @@ from .config import Settings
 from .engine.accounts import Accounts, AsyncAccounts
 from .engine.acquirer import PaymentModes, SimulatedBank
 from .engine.admin_bridge import AdminBridge
+from .engine.audit import AuditLog
 from .engine.bridge import Engine
 from .engine.clock import Clock, SystemClock
 from .engine.dashboard_bridge import DashboardBridge
@@ -41,7 +42,11 @@ from .engine.merchant_changes import ChangeAnnouncer, ChangeListener
 from .engine.merchants import AuthCache
 from .engine.metrics import Metrics
 from .engine.migrations import migrate
+from .engine.operator_sessions import OperatorSessions
 from .engine.operators import OperatorTokens
+from .engine.ops_bridge import OpsBridge
+from .engine.ops_merchants import OpsMerchants
+from .engine.ops_queries import OpsQueries
 from .engine.outbox import OutboxRelay, Publisher
 from .engine.processor import SettlementProcessor
 from .engine.queries import Queries
@@ -73,6 +78,7 @@ class Runtime:
     idempotency_janitor: IdempotencyJanitor | None = None
     dashboard: DashboardBridge | None = None
     admin: AdminBridge | None = None
+    ops: OpsBridge | None = None
     #: Merchant accounts (create, suspend, roll keys), for the command line and tests.
     accounts: Accounts | None = None
     #: This process's subscription to merchant changes (engine/merchant_changes.py).
@@ -88,6 +94,8 @@ class Runtime:
             extras["dashboard"] = self.dashboard
         if self.admin is not None:
             extras["admin"] = self.admin
+        if self.ops is not None:
+            extras["ops"] = self.ops
         return extras
 
     async def stop(self) -> None:
@@ -255,5 +263,15 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
                             idle=timedelta(minutes=settings.dashboard_session_idle_minutes))
     rt.dashboard = DashboardBridge(dashboard_queries, live, clock, cookie_secret, sessions,
                                    demo_merchant=settings.demo_merchant)
-    rt.admin = AdminBridge(OperatorTokens(pool), AsyncAccounts(rt.accounts))
+    # The operators' fronts: the admin API and the console (/ops).
+    audit = AuditLog(pool)
+    figures = OpsQueries(pool, aclient, streams, clock)
+    rt.engine.before_scrape.append(figures.export)
+    rt.admin = AdminBridge(OperatorTokens(pool), AsyncAccounts(rt.accounts), audit, figures)
+    rt.ops = OpsBridge(
+        OperatorSessions(pool, clock,
+                         lifetime=timedelta(hours=settings.dashboard_session_hours),
+                         idle=timedelta(minutes=settings.dashboard_session_idle_minutes)),
+        figures, OpsMerchants(pool, clock), AsyncAccounts(rt.accounts), rt.webhook_bridge,
+        audit, cookie_secret)
     return rt

@@ -72,6 +72,12 @@ class DashboardHandler(BaseHandler):
     page = True
     #: False for the login page itself.
     login_required = True
+    #: Where an anonymous visitor is sent, the sign-in form's cookie, and the prefix of the
+    #: XSRF tokens' purpose: another front built on this base (the operators' console) sets
+    #: its own, so a token of one never passes the other's check.
+    login_path = "/login"
+    login_cookie = session.LOGIN
+    xsrf_scope = ""
 
     #: The signed-in merchant (set by ``prepare``), None for an anonymous visitor.
     visitor: Merchant | None
@@ -148,12 +154,15 @@ class DashboardHandler(BaseHandler):
         redirect to ``/login`` (pages) or 401 (data calls). Decided here, in the method, and
         not in ``prepare``: a streamed request answered before its body was read makes
         Tornado close the connection, and a client reusing it would meet a reset."""
-        if not self.login_required or self.visitor is not None:
+        if not self.login_required or self.signed_in():
             return True
         if not self.page:
             raise ApiError(401, "AUTHENTICATION_ERROR", "Login required")
-        self.redirect("/login?next=" + quote(self.request.path, safe="/"))
+        self.redirect(self.login_path + "?next=" + quote(self.request.path, safe="/"))
         return False
+
+    def signed_in(self) -> bool:
+        return self.visitor is not None
 
     def check_origin(self) -> None:
         """403 unless a POST's ``Sec-Fetch-Site`` and ``Origin``, where sent, say it comes from
@@ -197,18 +206,22 @@ class DashboardHandler(BaseHandler):
             raise ApiError(403, "BAD_REQUEST_ERROR",
                            "The request did not carry this dashboard's XSRF token")
 
+    @property
+    def cookie_secret(self) -> str:
+        return self.dashboard.cookie_secret
+
     def _expected_xsrf(self, issue: bool) -> str | None:
-        secret = self.dashboard.cookie_secret
+        secret = self.cookie_secret
         if self.session_token is not None:
-            return session.xsrf_token(secret, "session", self.session_token)
-        name = session.cookie_name(session.LOGIN, self.https)
+            return session.xsrf_token(secret, self.xsrf_scope + "session", self.session_token)
+        name = session.cookie_name(self.login_cookie, self.https)
         hours = session.LOGIN_FORM_REUSE_HOURS if issue else session.LOGIN_FORM_HOURS
         nonce = session.read_login_nonce(secret, self.get_cookie(name), hours)
         if nonce is None and issue:
             nonce, signed = session.new_login_nonce(secret)
             self.set_cookie(name, signed, httponly=True, samesite="Strict", path="/",
                             secure=self.https, expires_days=session.LOGIN_FORM_HOURS / 24)
-        return session.xsrf_token(secret, "login", nonce) if nonce else None
+        return session.xsrf_token(secret, self.xsrf_scope + "login", nonce) if nonce else None
 
     async def post(self, *args: str) -> None:
         if not self._admitted():

@@ -80,20 +80,23 @@ class SeedAddressHandler(DashboardHandler):
 
 class LoginHandler(DashboardHandler):
     login_required = False
+    #: Where a signed-in visitor goes, and the only paths ``next`` may name (the operator
+    #: console's sign-in sets "/ops").
+    home = "/dashboard"
 
     def get(self) -> None:
-        if self.visitor is not None:
-            self.redirect("/dashboard")
+        if self.signed_in():
+            self.redirect(self.home)
             return
         self.render_page("login.html", error=None, email="",
                          logged_out=self.get_query_argument("logged_out", "") == "1",
                          next=self._next())
 
     def _next(self) -> str:
-        target = self.get_argument("next", "/dashboard")
+        target = self.get_argument("next", self.home)
         # Only a dashboard path: never an open redirect to another site.
-        ok = target.startswith("/dashboard") and "//" not in target and "\\" not in target
-        return target if ok else "/dashboard"
+        ok = target.startswith(self.home) and "//" not in target and "\\" not in target
+        return target if ok else self.home
 
     async def submit(self) -> None:
         email = self.get_body_argument("email", "").strip()[:254]
@@ -105,7 +108,7 @@ class LoginHandler(DashboardHandler):
             self.render_page("login.html", email=email, logged_out=False, next=self._next(),
                              error=f"Too many sign-in attempts. Try again in {retry_after} s.")
             return
-        found = await self.dashboard.login(email, password) if email and password else None
+        found = await self.sign_in(email, password) if email and password else None
         if found is None:
             await self.slow_refusal()
             self.set_status(401)
@@ -116,6 +119,10 @@ class LoginHandler(DashboardHandler):
         await self.end_session()
         self.start_session(found[1])
         self.redirect(self._next())
+
+    async def sign_in(self, email: str, password: str) -> tuple[object, str] | None:
+        """Who signed in and their new session's token, or None."""
+        return await self.dashboard.login(email, password)
 
     async def _throttled(self, email: str) -> int | None:
         """Seconds to wait if this address or this email used up its sign-in attempts (every
@@ -143,7 +150,7 @@ class LogoutHandler(DashboardHandler):
 
     async def submit(self) -> None:
         await self.end_session()
-        self.redirect("/login?logged_out=1")
+        self.redirect(self.login_path + "?logged_out=1")
 
 
 class HomeHandler(DashboardHandler):

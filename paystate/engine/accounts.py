@@ -25,6 +25,7 @@ import psycopg
 from ..encoding import iso
 from ..machines.emails import is_email
 from ..machines.errors import ValidationError
+from .audit import Actor, append, command_line, merchant_actor
 from .clock import Clock
 from .db import connect
 from .errors import EngineError, NotFound
@@ -64,10 +65,12 @@ class Accounts:
     clock: Clock
     announce: Callable[[str, tuple[str, ...]], None]
 
-    def create_account(self, name: str, email: str) -> dict[str, Any]:
+    def create_account(self, name: str, email: str,
+                       actor: Actor | None = None) -> dict[str, Any]:
         """A new active merchant with a test and a live key pair, a webhook secret and a
         dashboard password. The answer is the only place the secrets and the password ever
-        appear: only their hashes are stored."""
+        appear: only their hashes are stored. ``actor`` (None: the command line) is audited,
+        right after the merchant's own transaction commits."""
         name, email = (name or "").strip(), (email or "").strip()
         if not name or len(name) > 200:
             raise ValidationError("name must be 1 to 200 characters", param="name")
@@ -86,6 +89,9 @@ class Accounts:
                 password_hash=hash_password(password))
         except psycopg.errors.UniqueViolation as exc:
             raise DuplicateEmail(email) from exc  # created concurrently
+        with connect(self.database_url, autocommit=True) as conn:
+            append(conn, actor or command_line(), "merchant.create", f"merchant:{merchant_id}",
+                   {"name": name, "email": email}, self.clock.now())
         # A key just tried and remembered as unknown in some process works at once.
         self.announce(merchant_id, (test[0], live[0]))
         return {"id": merchant_id, "name": name, "email": email, "status": "active",
@@ -114,26 +120,31 @@ class Accounts:
             keys = {k["mode"]: k["api_key"] for k in conn.execute(_KEYS, (mid,)).fetchall()}
         return _account(row, keys)
 
-    def suspend(self, merchant_id: str) -> dict[str, Any]:
+    def suspend(self, merchant_id: str, actor: Actor | None = None) -> dict[str, Any]:
         """Refuse the merchant's API calls (403 ``ACCOUNT_SUSPENDED``) and new checkout
         payments, and end its dashboard sessions; work already accepted completes.
-        Idempotent."""
-        return self._set_status(merchant_id, "suspended")
+        Idempotent. Audited (``actor``; None: the command line) in the same transaction."""
+        return self._set_status(merchant_id, "suspended", actor or command_line())
 
-    def reinstate(self, merchant_id: str) -> dict[str, Any]:
-        """Undo ``suspend``: the same keys work again. Idempotent."""
-        return self._set_status(merchant_id, "active")
+    def reinstate(self, merchant_id: str, actor: Actor | None = None) -> dict[str, Any]:
+        """Undo ``suspend``: the same keys work again. Idempotent; audited as ``suspend``."""
+        return self._set_status(merchant_id, "active", actor or command_line())
 
-    def _set_status(self, merchant_id: str, status: str) -> dict[str, Any]:
+    def _set_status(self, merchant_id: str, status: str, actor: Actor) -> dict[str, Any]:
         mid = _merchant_id(merchant_id)
+        now = self.clock.now()
         with connect(self.database_url, autocommit=True) as conn, conn.transaction():
-            row = conn.execute("UPDATE merchants SET status = %s, updated_at = %s"
-                               " WHERE id = %s RETURNING id", (status, self.clock.now(), mid)
-                               ).fetchone()
+            row = conn.execute("SELECT status FROM merchants WHERE id = %s FOR UPDATE",
+                               (mid,)).fetchone()
             if row is None:
                 raise NotFound("Merchant")
+            conn.execute("UPDATE merchants SET status = %s, updated_at = %s WHERE id = %s",
+                         (status, now, mid))
             if status == "suspended":
                 end_sessions(conn, mid)
+            append(conn, actor, "merchant.suspend" if status == "suspended"
+                   else "merchant.reinstate", f"merchant:{mid}",
+                   {"status_before": row["status"]}, now)
         self.announce(mid, ())
         return self.get_account(mid)
 
@@ -171,6 +182,9 @@ class Accounts:
                 expires_at = None
             else:
                 api_key, expires_at = row["api_key"], expires
+            append(conn, merchant_actor(mid), "merchant.key_roll", f"merchant:{mid}",
+                   {"mode": mode, "api_key": api_key, "previous_expires_at": iso(expires_at)},
+                   now)
         self.announce(mid, (api_key,))
         return {"api_key": api_key, "api_secret": secret, "previous_expires_at": iso(expires_at)}
 
@@ -182,8 +196,9 @@ class AsyncAccounts:
     def __init__(self, accounts: Accounts) -> None:
         self._accounts = accounts
 
-    async def create_account(self, name: str, email: str) -> dict[str, Any]:
-        return await asyncio.to_thread(self._accounts.create_account, name, email)
+    async def create_account(self, name: str, email: str,
+                             actor: Actor | None = None) -> dict[str, Any]:
+        return await asyncio.to_thread(self._accounts.create_account, name, email, actor)
 
     async def list_accounts(self) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self._accounts.list_accounts)
@@ -191,11 +206,11 @@ class AsyncAccounts:
     async def get_account(self, merchant_id: str) -> dict[str, Any]:
         return await asyncio.to_thread(self._accounts.get_account, merchant_id)
 
-    async def suspend(self, merchant_id: str) -> dict[str, Any]:
-        return await asyncio.to_thread(self._accounts.suspend, merchant_id)
+    async def suspend(self, merchant_id: str, actor: Actor | None = None) -> dict[str, Any]:
+        return await asyncio.to_thread(self._accounts.suspend, merchant_id, actor)
 
-    async def reinstate(self, merchant_id: str) -> dict[str, Any]:
-        return await asyncio.to_thread(self._accounts.reinstate, merchant_id)
+    async def reinstate(self, merchant_id: str, actor: Actor | None = None) -> dict[str, Any]:
+        return await asyncio.to_thread(self._accounts.reinstate, merchant_id, actor)
 
     async def roll_key(self, merchant_id: str, mode: str,
                        expires_in_hours: int = 24) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -122,6 +123,9 @@ class Engine:
         # Merchant accounts (engine/accounts.py): the key roll here, and for an operator
         # front, creating, listing, suspending and reinstating merchants.
         self.accounts = accounts
+        #: Coroutines that set gauges just before /metrics renders (the operator console's
+        #: figures: ``OpsQueries.export``), added by bootstrap.
+        self.before_scrape: list[Callable[[Metrics], Awaitable[None]]] = []
 
     async def fire(self, command: c.Command) -> Any:
         """Send a command to its shard and await the decision without blocking the loop."""
@@ -365,6 +369,8 @@ class Engine:
                 self.metrics.queue_depth.labels(stream, "processing").set(reading)
         except redis.RedisError:
             pass  # the counters are still worth serving; /health reports Redis
+        for hook in self.before_scrape:
+            await hook(self.metrics)
         return self.metrics.render()
 
     async def jobs_status(self) -> dict[str, Any]:

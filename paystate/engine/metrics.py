@@ -83,6 +83,23 @@ class Metrics:
                                  ["stream", "state"], registry=r,
                                  multiprocess_mode="livemostrecent")
 
+        # The operator console's figures (ops_queries.OpsQueries.export), set at scrape time
+        # from counters and indexed queries like the queue depths above.
+        self.stuck_work = Gauge("paystate_stuck_work",
+                                "Objects more than 60 s past their due time (at most 1000 counted)",
+                                ["machine"], registry=r, multiprocess_mode="livemostrecent")
+        self.consumer_lag = Gauge("paystate_consumer_group_lag",
+                                  "Stream entries not yet delivered to a consumer group",
+                                  ["stream", "group"], registry=r,
+                                  multiprocess_mode="livemostrecent")
+        self.consumer_pending = Gauge("paystate_consumer_group_pending",
+                                      "Entries delivered to a consumer group but not acknowledged",
+                                      ["stream", "group"], registry=r,
+                                      multiprocess_mode="livemostrecent")
+        self.objects = Gauge("paystate_objects", "Objects per machine, mode and state",
+                             ["machine", "mode", "state"], registry=r,
+                             multiprocess_mode="livemostrecent")
+
     def observe_request(self, method: str, handler: str, status: int, seconds: float) -> None:
         # The labelled children, looked up once per label set: ``labels()`` costs more than the
         # increment itself, on every request.

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 
 from .clock import Clock
-from .db import ReadPool
+from .db import PooledConnection, ReadPool
 
 TOKEN_BYTES = 32
 #: A longer value is no token of ours; refused before it is hashed.
@@ -33,7 +33,8 @@ _END_ALL = "DELETE FROM dashboard_sessions WHERE merchant_id = %s"
 _END_ONE = "DELETE FROM dashboard_sessions WHERE id_hash = %s"
 
 
-def _hash(token: str) -> bytes:
+def token_key(token: str) -> bytes:
+    """What the table keeps of a token: its SHA-256."""
     return hashlib.sha256(token.encode()).digest()
 
 
@@ -49,7 +50,37 @@ def end_sessions(conn: psycopg.Connection[Any], merchant_id: str) -> int:
     return conn.execute(_END_ALL, (merchant_id,)).rowcount
 
 
-class SessionStore:
+async def open_session(conn: PooledConnection, table: str, owner: dict[str, Any],
+                       now: datetime, lifetime: timedelta, idle: timedelta) -> str:
+    """Insert a new session into ``table`` (``dashboard_sessions`` or ``operator_sessions``,
+    a constant of the caller) with the ``owner`` columns; return the token for its cookie.
+    Sign-in is rare and rate limited: the moment to drop whatever sessions ran out, anyone's,
+    so the table holds live sessions only."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    await conn.execute(f"DELETE FROM {table} WHERE expires_at <= %s OR last_seen_at <= %s",
+                       (now, now - idle))
+    columns = ", ".join(owner)
+    await conn.execute(
+        f"INSERT INTO {table} (id_hash, created_at, last_seen_at, expires_at, {columns})"
+        f" VALUES (%s, %s, %s, %s{', %s' * len(owner)})",
+        (token_key(token), now, now, now + lifetime, *owner.values()))
+    return token
+
+
+async def touch(conn: PooledConnection, table: str, key: bytes, seen: datetime,
+                now: datetime) -> None:
+    """Record the session's use, at most once per ``TOUCH_EVERY``."""
+    if now - seen >= TOUCH_EVERY:
+        await conn.execute(f"UPDATE {table} SET last_seen_at = %s WHERE id_hash = %s",
+                           (now, key))
+
+
+class SessionTable:
+    """What the merchants' and the operators' sessions share: their table (a constant of the
+    subclass), lifetime and idle limit, and logout."""
+
+    table = "dashboard_sessions"
+
     def __init__(self, pool: ReadPool, clock: Clock, *, lifetime: timedelta,
                  idle: timedelta) -> None:
         self._pool = pool
@@ -57,29 +88,31 @@ class SessionStore:
         self._lifetime = lifetime
         self._idle = idle
 
+    async def end(self, token: str) -> None:
+        """Logout: the session ``token`` names ends (nothing happens if it had already)."""
+        if token and len(token) <= MAX_TOKEN_CHARS:
+            async with self._pool.connection() as conn:
+                await conn.execute(f"DELETE FROM {self.table} WHERE id_hash = %s",
+                                   (token_key(token),))
+
+
+class SessionStore(SessionTable):
+    """Merchants' dashboard sessions."""
+
     async def start(self, merchant_id: str, password_hash: str | None) -> str:
         """A new session of the merchant; returns the token for its cookie."""
-        token = secrets.token_urlsafe(TOKEN_BYTES)
-        now = self._clock.now()
         async with self._pool.connection() as conn:
-            # Sign-in is rare and rate limited: the moment to drop whatever sessions ran out,
-            # anyone's, so the table holds live sessions only.
-            await conn.execute("DELETE FROM dashboard_sessions"
-                               " WHERE expires_at <= %s OR last_seen_at <= %s",
-                               (now, now - self._idle))
-            await conn.execute(
-                "INSERT INTO dashboard_sessions (id_hash, merchant_id, password_stamp,"
-                " created_at, last_seen_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s)",
-                (_hash(token), merchant_id, password_stamp(password_hash), now, now,
-                 now + self._lifetime))
-        return token
+            return await open_session(conn, "dashboard_sessions",
+                                      {"merchant_id": merchant_id,
+                                       "password_stamp": password_stamp(password_hash)},
+                                      self._clock.now(), self._lifetime, self._idle)
 
     async def find(self, token: str) -> dict[str, Any] | None:
         """The merchant row of the session ``token`` names, or None: unknown, ended, past its
         lifetime, idle too long, or its merchant's password changed since sign-in."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             return None
-        key = _hash(token)
+        key = token_key(token)
         now = self._clock.now()
         async with self._pool.connection() as conn:
             cur = await conn.execute(
@@ -95,16 +128,8 @@ class SessionStore:
             if stamp != password_stamp(row["password_hash"]):
                 await conn.execute(_END_ONE, (key,))
                 return None
-            if now - seen >= TOUCH_EVERY:
-                await conn.execute("UPDATE dashboard_sessions SET last_seen_at = %s"
-                                   " WHERE id_hash = %s", (now, key))
+            await touch(conn, "dashboard_sessions", key, seen, now)
         return row
-
-    async def end(self, token: str) -> None:
-        """Logout: the session ``token`` names ends (nothing happens if it had already)."""
-        if token and len(token) <= MAX_TOKEN_CHARS:
-            async with self._pool.connection() as conn:
-                await conn.execute(_END_ONE, (_hash(token),))
 
     async def end_sessions(self, merchant_id: str) -> int:
         """Every session of the merchant ends; how many there were."""

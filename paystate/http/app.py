@@ -7,6 +7,7 @@ from typing import Any
 from tornado.web import Application
 
 from ..dashboard.routes import dashboard_routes
+from ..ops.routes import ops_routes
 from . import razorpay
 from .admin.merchants import admin_routes
 from .base import Deps, NotFoundHandler
@@ -73,7 +74,7 @@ def make_app(deps: Deps, extra_routes: list[tuple[str, type]] | None = None,
         razorpay.routes() if deps.settings.razorpay_front else [])
     routes = [(pattern, handler, {"deps": deps})
               for pattern, handler in (extra_routes or []) + checkout_routes()
-              + slash_optional(apis) + dashboard_routes()]
+              + slash_optional(apis) + dashboard_routes() + ops_routes()]
     settings.setdefault("log_function", log_request)
     app = Application(routes, default_handler_class=NotFoundHandler,
                       default_handler_args={"deps": deps}, **settings)

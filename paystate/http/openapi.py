@@ -12,6 +12,7 @@ import copy
 from typing import Any
 
 from ..engine.bridge import MAX_KEY_LENGTH
+from .admin import openapi as admin_openapi
 from .openapi_parts import (
     assemble,
     json_content,
@@ -379,9 +380,14 @@ def openapi_document(server_url: str | None = None, razorpay: bool = True) -> di
         "tags": [{"name": name} for name in ("orders", "payments", "refunds", "webhooks",
                                              "merchant", "operations")],
         "paths": {**ops_paths(), **order_paths(), **payment_paths(), **refund_paths(),
-                  **webhook_paths()},
+                  **webhook_paths(), **admin_openapi.paths()},
         "components": components(),
     }
+    # The operators' admin API (Bearer operator token).
+    doc["tags"].append({"name": admin_openapi.TAG,
+                        "description": "The operators' admin API (/admin/v1)"})
+    for part, entries in admin_openapi.components().items():
+        doc["components"][part] = {**doc["components"][part], **entries}
     if razorpay:
         doc["tags"].append({"name": razorpay_openapi.TAG,
                             "description": "Razorpay-compatible dialect (/v1)"})

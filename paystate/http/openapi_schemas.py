@@ -40,7 +40,9 @@ Schema = dict[str, Any]
 ERROR_CODES = ("AUTHENTICATION_ERROR", "BAD_REQUEST_ERROR", "INVALID_VPA", "INVALID_CARD",
                "EXPIRED_CARD", "NOT_FOUND_ERROR", "IDEMPOTENCY_KEY_REUSED",
                "IDEMPOTENCY_KEY_IN_USE", "CONFLICT", "PAYLOAD_TOO_LARGE", "RATE_LIMITED",
-               "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "ACCOUNT_SUSPENDED")
+               "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "ACCOUNT_SUSPENDED",
+               # The admin API's: a viewer's changing call; a taken merchant email.
+               "FORBIDDEN", "DUPLICATE_EMAIL")
 #: A delivery's event: Paystate's words, or Razorpay's for a razorpay-format endpoint.
 WEBHOOK_EVENTS = tuple(dict.fromkeys(PAYSTATE_EVENTS + RAZORPAY_EVENTS))
 PAYMENT_STATUSES = ("pending", "success", "failed")

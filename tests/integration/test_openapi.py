@@ -30,8 +30,10 @@ from schemathesis.checks import (
 from tornado.web import RequestHandler
 
 from paystate.config import Settings
+from paystate.engine.operators import DEMO_OPERATOR
 from paystate.engine.webhooks.urls import parse_webhook_url
 from paystate.http import razorpay
+from paystate.http.admin.merchants import admin_routes
 from paystate.http.app import api_routes
 from paystate.http.openapi import openapi_document
 from paystate.http.openapi_schemas import ERROR_CODES, SCHEMAS
@@ -62,7 +64,7 @@ def served_operations() -> set[tuple[str, str]]:
     Razorpay dialect's ``routes()`` defines (but the dialect's catch-all for unsupported
     paths); each regex group becomes ``{name}``, named by the handler method's argument."""
     served = set()
-    for pattern, handler in api_routes() + razorpay.routes():
+    for pattern, handler in api_routes() + razorpay.routes() + admin_routes():
         if handler is UnsupportedHandler:
             continue
         methods = [m for m in METHODS if getattr(handler, m) is not getattr(RequestHandler, m)]
@@ -258,6 +260,8 @@ def send(case: Any, target: FuzzTarget) -> Any:
     headers = target.auth if case.operation.definition.raw["security"] else {}
     if case.path.startswith("/v1/"):
         headers = basic_auth(target.auth)
+    if case.path.startswith("/admin/"):
+        headers = {"Authorization": f"Bearer {DEMO_OPERATOR['token']}"}
     response = case.call(base_url=target.gateway.url, session=target.session, headers=headers,
                          timeout=30)
     if (case.path == "/api/v1/merchant/keys/roll" and response.status_code == 200

@@ -12,7 +12,8 @@ PACKAGE = pathlib.Path(paystate.__file__).parent
 # What a front may import from the engine: the bridges, which re-export the types they take
 # and return.
 BRIDGES = {"paystate.engine.bridge", "paystate.engine.webhooks.bridge",
-           "paystate.engine.dashboard_bridge", "paystate.engine.admin_bridge"}
+           "paystate.engine.dashboard_bridge", "paystate.engine.admin_bridge",
+           "paystate.engine.ops_bridge"}
 
 
 def imports(path: pathlib.Path) -> set[str]:
@@ -49,13 +50,15 @@ def engine_imports(folder: str) -> list[tuple[str, str]]:
 def test_fronts_reach_the_engine_only_through_its_bridges() -> None:
     assert engine_imports("http") == []
     assert engine_imports("dashboard") == []
+    assert engine_imports("ops") == []
 
 
 def test_the_engine_and_the_machines_import_no_front() -> None:
     for folder in ("engine", "machines"):
         for path in sorted((PACKAGE / folder).rglob("*.py")):
             for name in imports(path):
-                assert not name.startswith(("paystate.http", "paystate.dashboard")), (
+                assert not name.startswith(("paystate.http", "paystate.dashboard",
+                                            "paystate.ops")), (
                     path, name)
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ...machines.errors import ValidationError
+from ..audit import Actor, append_async, merchant_actor
 from ..clock import Clock
 from ..db import PooledConnection, ReadPool, counted_page, run_pooled
 from ..errors import NotFound
@@ -174,7 +175,16 @@ class WebhookBridge:
         secret = new_webhook_secret()
         await self._update(merchant, "webhook_secret", secret)
         await self.endpoints.set_default_secret(merchant, secret)
+        await self.audit(merchant_actor(merchant.id), "merchant.webhook_secret_regenerate",
+                         f"merchant:{merchant.id}", {"livemode": merchant.livemode})
         return await self.profile(merchant)
+
+    async def audit(self, actor: Actor, action: str, target: str,
+                    details: dict[str, Any]) -> None:
+        """Append an audit row on its own (for a change that committed just before)."""
+        async def write(conn: PooledConnection) -> None:
+            await append_async(conn, actor, action, target, details, self._clock.now())
+        await run_pooled(self._pool, write)
 
     async def _update(self, merchant: Merchant, column: str,
                       value: str | list[str] | None) -> None:

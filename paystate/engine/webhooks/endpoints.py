@@ -21,6 +21,7 @@ from ...machines.endpoints import (
     check_room,
 )
 from ...machines.errors import ValidationError
+from ..audit import append_async, merchant_actor
 from ..clock import Clock
 from ..db import PooledConnection, ReadPool, run_pooled
 from ..errors import NotFound
@@ -40,6 +41,12 @@ _INSERT = (
     "INSERT INTO webhook_endpoints (id, merchant_id, livemode, url, enabled_events, description,"
     " format, secret, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
     " RETURNING *")
+_ROLL = (
+    "UPDATE webhook_endpoints SET previous_secret = CASE WHEN %(h)s > 0 THEN secret END,"
+    " previous_expires_at = CASE WHEN %(h)s > 0 THEN %(until)s::timestamptz END,"
+    " secret = %(secret)s, updated_at = %(now)s"
+    " WHERE id = %(id)s AND merchant_id = %(m)s AND livemode = %(mode)s"
+    " AND deleted_at IS NULL RETURNING *")
 #: Per endpoint of a merchant's mode: its deliveries finished in the last day, how many
 #: succeeded, and its latest attempt's answer (served by webhook_logs_endpoint_idx).
 _HEALTH = (
@@ -151,14 +158,22 @@ class WebhookEndpoints:
         (0: it stops at once)."""
         hours = check_overlap_hours(expires_in_hours)
         now = self._clock.now()
-        row = await self._run(
-            "UPDATE webhook_endpoints SET previous_secret = CASE WHEN %(h)s > 0 THEN secret END,"
-            " previous_expires_at = CASE WHEN %(h)s > 0 THEN %(until)s::timestamptz END,"
-            " secret = %(secret)s, updated_at = %(now)s"
-            " WHERE id = %(id)s AND merchant_id = %(m)s AND livemode = %(mode)s"
-            " AND deleted_at IS NULL RETURNING *",
-            {"h": hours, "until": now + timedelta(hours=hours), "secret": new_webhook_secret(),
-             "now": now, "id": str(endpoint_id), "m": merchant.id, "mode": merchant.livemode})
+        params = {"h": hours, "until": now + timedelta(hours=hours),
+                  "secret": new_webhook_secret(), "now": now, "id": str(endpoint_id),
+                  "m": merchant.id, "mode": merchant.livemode}
+
+        async def roll(conn: PooledConnection) -> dict[str, Any] | None:
+            # The roll and its audit row commit together.
+            async with conn.transaction():
+                cur = await conn.execute(_ROLL, params)
+                row = await cur.fetchone()
+                if row is not None:
+                    await append_async(conn, merchant_actor(merchant.id),
+                                       "endpoint.secret_roll", f"endpoint:{row['id']}",
+                                       {"expires_in_hours": hours,
+                                        "livemode": merchant.livemode}, now)
+                return row
+        row = await run_pooled(self._pool, roll)
         if row is None:
             raise NotFound("Webhook endpoint")
         return dict(row)

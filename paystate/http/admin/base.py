@@ -34,3 +34,7 @@ class AdminHandler(BaseHandler):
         if self.request.method != "GET" and not operator.may_change:
             raise ApiError(403, "FORBIDDEN", "A viewer cannot change anything")
         self.operator = operator
+
+    def me(self) -> Operator:
+        assert self.operator is not None, "prepare() admits only a known operator"
+        return self.operator

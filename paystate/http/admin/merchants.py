@@ -6,6 +6,7 @@ from __future__ import annotations
 from .. import inputs
 from ..errors import bad_request
 from .base import AdminHandler
+from .figures import AuditHandler, StatsHandler
 
 FIELDS = ("name", "email")
 
@@ -20,7 +21,8 @@ class MerchantsHandler(AdminHandler):
             if not isinstance(value, str) or not value.strip() or len(value) > 255:
                 raise bad_request(f"{name} is required: a string of 1 to 255 characters", name)
             values[name] = value.strip()
-        self.send(201, await self.admin.create_merchant(values["name"], values["email"]))
+        self.send(201, await self.admin.create_merchant(self.me(), values["name"],
+                                                         values["email"]))
 
     async def get(self) -> None:
         self.send(200, {"data": await self.admin.merchants()})
@@ -33,12 +35,12 @@ class MerchantHandler(AdminHandler):
 
 class SuspendHandler(AdminHandler):
     async def post(self, merchant_id: str) -> None:
-        self.send(200, await self.admin.suspend(merchant_id))
+        self.send(200, await self.admin.suspend(self.me(), merchant_id))
 
 
 class ReinstateHandler(AdminHandler):
     async def post(self, merchant_id: str) -> None:
-        self.send(200, await self.admin.reinstate(merchant_id))
+        self.send(200, await self.admin.reinstate(self.me(), merchant_id))
 
 
 def admin_routes() -> list[tuple[str, type]]:
@@ -48,4 +50,6 @@ def admin_routes() -> list[tuple[str, type]]:
         (merchant + r"/suspend", SuspendHandler),
         (merchant + r"/reinstate", ReinstateHandler),
         (merchant, MerchantHandler),
+        (r"/admin/v1/audit", AuditHandler),
+        (r"/admin/v1/stats", StatsHandler),
     ]
