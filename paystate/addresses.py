@@ -1,5 +1,5 @@
-"""What a gateway prints when it starts: where its API, checkout, dashboard and admin API
-answer, and, where the deployment asked for the demo merchant, the demo logins (public by
+"""What a gateway prints when it starts: where its API, checkout, dashboard, operator console
+and admin API answer, and, where the deployment asked for the demo merchant, the demo logins (public by
 design: their defaults are in the README). Pure: the caller prints it."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ def startup_lines(settings: Settings) -> list[str]:
              f"  API (Razorpay)     {base}/v1" if settings.razorpay_front else "",
              f"  hosted checkout    {base}/checkout?order_id=order_...   (SDK {base}/checkout.js)",
              f"  dashboard          {base}/dashboard",
+             f"  operator console   {base}/ops",
              f"  admin API          {base}/admin/v1   (Authorization: Bearer <operator token>)"]
     if settings.demo_merchant:
         lines += [("  demo merchant      keys key_test_abc123 / secret_test_xyz789; dashboard "

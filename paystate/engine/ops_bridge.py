@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..encoding import iso
 from .admin_bridge import AccountOperations, operator_actor
 from .audit import AuditLog
 from .errors import NotFound
@@ -58,6 +59,11 @@ class OpsBridge:
     async def overview(self, livemode: bool | None) -> dict[str, Any]:
         return await self.figures.overview(livemode)
 
+    async def overview_as_of(self, at: datetime, livemode: bool | None) -> dict[str, Any]:
+        """The overview's counts as they stood at ``at``; the rest of the figures (rates,
+        stuck work, workers, streams, health) are about now and are not shown with them."""
+        return {"at": iso(at), "counts": await self.figures.counts_as_of(at, livemode)}
+
     async def merchants(self, query: str, status: str) -> list[dict[str, Any]]:
         return await self._merchants.search(query, status)
 
@@ -89,8 +95,8 @@ class OpsBridge:
         """Disable or enable one of the merchant's endpoints (``WebhookEndpoints.update``)."""
         as_merchant = await self._owner("webhook_endpoints", merchant_id, endpoint_id,
                                         "Webhook endpoint")
-        row = await self._webhooks.endpoints.update(as_merchant, endpoint_id,
-                                                    {"disabled": disabled})
+        row = await self._webhooks.endpoints.update(
+            as_merchant, endpoint_id, {"disabled": disabled}, by=f"an operator ({operator.email})")
         await self._webhooks.audit(operator_actor(operator),
                                    "endpoint.disable" if disabled else "endpoint.enable",
                                    f"endpoint:{endpoint_id}", {"merchant_id": merchant_id})

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -31,6 +31,7 @@ from ..encoding import iso
 from .clock import Clock
 from .db import PooledConnection, ReadPool, run_pooled
 from .heartbeat import STALE_AFTER_S
+from .history import counts_as_of
 from .metrics import Metrics
 from .streams import StreamNames
 
@@ -84,6 +85,12 @@ class OpsQueries:
             figures = await self._figures(livemode)
             self._cached[livemode] = (time.monotonic(), figures)
             return figures
+
+    async def counts_as_of(self, at: datetime, livemode: bool | None) -> dict[str, Any]:
+        """Every merchant's objects per machine and state at ``at``, rebuilt from the
+        transitions (``history.counts_as_of``): the overview's counts at an instant. Not
+        cached and not live: it answers one question about the past."""
+        return await counts_as_of(self._pool, at, None, livemode)
 
     async def export(self, metrics: Metrics) -> None:
         """Set the console's gauges on ``metrics`` (called when /metrics is scraped): stuck

@@ -12,6 +12,7 @@ from tornado.iostream import StreamClosedError
 
 from ..dashboard import pages as dashboard_pages
 from ..engine.ops_bridge import parse_since
+from ..http import inputs
 from ..http.errors import ApiError
 from ..machines.errors import DomainError
 from .base import ActionHandler, OpsHandler
@@ -54,8 +55,17 @@ class LogoutHandler(OpsHandler, dashboard_pages.LogoutHandler):
 
 
 class OverviewHandler(OpsHandler):
+    """The overview, live; with ``?as_of=`` (ISO, or a datetime-local value read as UTC) the
+    counts per state as they stood then, rebuilt from the transitions."""
+
     async def get(self) -> None:
         mode, livemode = mode_of(self)
+        as_of = inputs.query_instant(self.get_query_argument("as_of", None), "as_of",
+                                     naive_utc=True)
+        if as_of is not None:
+            self.render_page("overview_as_of.html", active="overview", mode=mode, as_of=as_of,
+                             figures=await self.ops.overview_as_of(as_of, livemode))
+            return
         figures = await self.ops.overview(livemode)
         self.render_page("overview.html", active="overview", mode=mode, figures=figures)
 

@@ -150,6 +150,8 @@ def test_endpoint_actions_go_through_the_engine_and_are_audited(gw: ThreadGatewa
         shown = requests.get(gw.url + f"/api/v1/webhook_endpoints/{endpoint['id']}",
                              headers=auth, timeout=10).json()
         assert shown["status"] == ("disabled" if action == "disable" else "enabled")
+        assert shown["disabled_reason"] == (
+            f"Disabled by an operator ({email})" if action == "disable" else None)
     since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     r = http.post(f"{base}/recover", data={"_xsrf": xsrf(http, page), "since": since},
                   allow_redirects=False)
@@ -259,3 +261,35 @@ def test_the_migration_counts_the_rows_already_there(base_settings: Settings) ->
         rows = conn.execute("SELECT livemode, state, sum(n)::int FROM state_counts"
                             " WHERE kind = 'payment' GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
     assert rows == [(False, "failed", 1), (False, "pending", 1), (True, "failed", 1)]
+
+
+def state_counts(html: str, machine: str) -> dict[str, int]:
+    return {state: int(n) for state, n in re.findall(
+        rf'data-machine="{machine}" data-state="(\w+)"><td>\w+</td><td class="num">(\d+)</td>',
+        html)}
+
+
+def test_the_overview_as_of_an_instant_counts_from_the_transitions(gw: ThreadGateway) -> None:
+    email, password = operator(gw.settings, "viewer")
+    http = sign_in(gw, email, password)
+    client = gw.client.__class__(gw.url, {"X-Api-Key": TEST_MERCHANT["api_key"],
+                                          "X-Api-Secret": TEST_MERCHANT["api_secret"]})
+    before = datetime.now(UTC)
+    page = http.get(gw.url + "/ops", params={"as_of": before.isoformat()}, timeout=10)
+    assert page.status_code == 200 and 'data-as-of="' in page.text
+    then = state_counts(page.text, "payment")
+    payment = client.upi_payment(client.order()["id"])
+    wait_until(lambda: client.get(f"/api/v1/payments/{payment['id']}").json()["status"]
+               == "success", 10, 0.05, "the payment's success")
+    after = datetime.now(UTC)
+    # As of before the payment: unchanged by it; as of after it: one more success.
+    again = state_counts(http.get(gw.url + "/ops", params={"as_of": before.isoformat()},
+                                  timeout=10).text, "payment")
+    later = state_counts(http.get(gw.url + "/ops", params={"as_of": after.isoformat()},
+                                  timeout=10).text, "payment")
+    assert again == then
+    assert later.get("success", 0) == then.get("success", 0) + 1
+    # A datetime-local value (no offset) is read as UTC; a malformed one is a 400.
+    local = before.replace(tzinfo=None).isoformat(timespec="seconds")
+    assert http.get(gw.url + "/ops", params={"as_of": local}, timeout=10).status_code == 200
+    assert http.get(gw.url + "/ops", params={"as_of": "noon"}, timeout=10).status_code == 400

@@ -107,9 +107,10 @@ class WebhookEndpoints:
                 return _row(await cur.fetchone())
         return await run_pooled(self._pool, insert)
 
-    async def update(self, merchant: Merchant, endpoint_id: str,
-                     body: dict[str, Any]) -> dict[str, Any]:
-        """PATCH: ``url``, ``enabled_events``, ``description``, ``disabled``. Enabling a
+    async def update(self, merchant: Merchant, endpoint_id: str, body: dict[str, Any],
+                     by: str = "the merchant") -> dict[str, Any]:
+        """PATCH: ``url``, ``enabled_events``, ``description``, ``disabled`` (its reason names
+        ``by``: the merchant, or an operator of the console). Enabling a
         disabled endpoint clears its reason and its failure streak; its kept deliveries are
         due again at once (the sweeper picks them up)."""
         current = await self.get(merchant, endpoint_id)
@@ -123,7 +124,7 @@ class WebhookEndpoints:
             if not isinstance(body["disabled"], bool):
                 raise ValidationError("disabled must be true or false", param="disabled")
             if body["disabled"]:
-                changes.update(status="disabled", disabled_reason="Disabled by the merchant")
+                changes.update(status="disabled", disabled_reason=f"Disabled by {by}")
             elif current["status"] == "disabled":
                 changes.update(status="enabled", disabled_reason=None, failing_since=None)
         if "url" in body:

@@ -4,7 +4,8 @@
 (function () {
   "use strict";
   var root = document.querySelector("[data-test-id=ops-overview]");
-  if (!root || !window.EventSource) { return; }
+  // An overview as of an instant is about the past: nothing to stream.
+  if (!root || root.hasAttribute("data-as-of") || !window.EventSource) { return; }
   var status = document.querySelector("[data-test-id=live-status]");
   function setStatus(state, text) { status.setAttribute("data-state", state); status.textContent = text; }
   function el(tag, attrs, children) {
