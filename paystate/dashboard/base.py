@@ -67,9 +67,17 @@ MODE_COOKIE = "paystate_mode"
 MODES = ("test", "live")
 
 
+#: The words and addresses the pages both fronts share (sign-in, error) take on this front; the
+#: operator console's base gives its own (``ops/base.py``).
+FRONT = {"heading": "Paystate", "lead": "Sign in to your merchant dashboard.",
+         "title": "Log in", "login_action": "/login", "login_form": "login-form",
+         "home": "/dashboard", "back": "Back to the dashboard"}
+
+
 class DashboardHandler(BaseHandler):
     #: False for data calls: JSON answers, 401 instead of a redirect.
     page = True
+    front = FRONT
     #: False for the login page itself.
     login_required = True
     #: Where an anonymous visitor is sent, the sign-in form's cookie, and the prefix of the
@@ -107,7 +115,8 @@ class DashboardHandler(BaseHandler):
         return TEMPLATES
 
     def get_template_namespace(self) -> dict[str, Any]:
-        return {**super().get_template_namespace(), **HELPERS, "active": None}
+        return {**super().get_template_namespace(), **HELPERS, "active": None,
+                "front": self.front}
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Security-Policy", CSP)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from tornado import template
+
 from ..dashboard import session
+from ..dashboard.base import TEMPLATES as DASHBOARD_TEMPLATES
 from ..dashboard.base import DashboardHandler
 from ..engine.bridge import rate
 from ..engine.ops_bridge import Operator, OpsBridge
@@ -23,7 +26,26 @@ COOKIE = "paystate_ops_session"
 LOGIN = "paystate_ops_login"
 
 
+#: The console's words on the pages it shares with the dashboard (sign-in, error).
+FRONT = {"heading": "Paystate operations", "lead": "Sign in with your operator account.",
+         "title": "Operator sign-in", "login_action": "/ops/login",
+         "login_form": "ops-login-form", "home": "/ops", "back": "Back to the console"}
+
+
+class _ConsoleLoader(template.Loader):
+    """The console's templates, then the dashboard's: the sign-in and error pages are the
+    dashboard's own, in the console's words (``FRONT``); a shared page's ``{% extends
+    "layout.html" %}`` finds the console's layout first."""
+
+    def _create_template(self, name: str) -> template.Template:
+        if os.path.exists(os.path.join(self.root, name)):
+            return super()._create_template(name)
+        with open(os.path.join(DASHBOARD_TEMPLATES, name), "rb") as f:
+            return template.Template(f.read(), name=name, loader=self)
+
+
 class OpsHandler(DashboardHandler):
+    front = FRONT
     login_path = "/ops/login"
     login_cookie = LOGIN
     xsrf_scope = "ops-"
@@ -44,6 +66,9 @@ class OpsHandler(DashboardHandler):
 
     def get_template_path(self) -> str:
         return TEMPLATES
+
+    def create_template_loader(self, template_path: str) -> template.BaseLoader:
+        return _ConsoleLoader(template_path)
 
     async def prepare(self) -> None:
         # The API's base (body budget, metrics), not the dashboard's merchant session.
