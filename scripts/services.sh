@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Local PostgreSQL and Redis for Paystate, one pair per instance NAME ("run", "test", ...).
 #
-#   services.sh up    NAME PGPORT REDISPORT   create if absent, start if stopped, wait, print URLs
+#   services.sh up    NAME PGPORT REDISPORT [--stat-statements]
+#                                             create if absent, start if stopped, wait, print URLs
 #   services.sh down  NAME                    stop both (already stopped is fine)
 #   services.sh env   NAME PGPORT REDISPORT   print the URLs only
 #   services.sh clean NAME                    down, then delete the instance's data
 #
 # `up` and `env` print exactly two lines on stdout: DATABASE_URL=... and REDIS_URL=...
+# `up --stat-statements` (the bench instance only: it costs PostgreSQL a little CPU per
+# statement) loads pg_stat_statements (shared_preload_libraries, compute_query_id on, track all,
+# nested statements of functions and triggers too), creates the extension in the paystate
+# database and lets the paystate role call pg_stat_statements_reset(). PostgreSQL restarts
+# whenever an `up` asks for other settings than the running server has, in either direction.
 # Both servers listen on 127.0.0.1 only; PostgreSQL trusts loopback connections.
 #
 # Data lives in .paystate/NAME/ at the repository root. PostgreSQL refuses to run as root, so
@@ -29,7 +35,7 @@ unset PGHOST PGHOSTADDR PGPORT PGUSER PGDATABASE PGPASSWORD PGPASSFILE PGSERVICE
 die() { echo "services.sh: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -248,23 +254,27 @@ EOF
 }
 
 # Writes the per-start settings; returns 0 when they changed.
-pg_configure() { # DIR PGPORT
+pg_configure() { # DIR PGPORT STAT_STATEMENTS(0|1)
   local conf=$1/pg/paystate.conf want
   want=$(printf '%s\n' "# Written by scripts/services.sh on every 'up'." \
     "listen_addresses = '127.0.0.1'" "port = $2" "unix_socket_directories = ''")
+  if (($3)); then
+    want+=$(printf '\n%s' "shared_preload_libraries = 'pg_stat_statements'" \
+      "compute_query_id = on" "pg_stat_statements.track = all")
+  fi
   [[ -f $conf && $(cat "$conf") == "$want" ]] && return 1
   printf '%s\n' "$want" | as_pg tee "$conf" >/dev/null
   return 0
 }
 
-pg_start() { # DIR PGPORT
+pg_start() { # DIR PGPORT STAT_STATEMENTS(0|1)
   local dir=$1 port=$2 changed=0 pid
   pg_init "$dir"
-  pg_configure "$dir" "$port" && changed=1
+  pg_configure "$dir" "$port" "$3" && changed=1
   if pg_running "$dir"; then
     if ((changed)); then
       as_pg "$PG_BIN/pg_ctl" -D "$dir/pg" -m fast -w -t "$DEADLINE_S" -s stop >/dev/null ||
-        pg_fail "$dir" "could not stop PostgreSQL to change its port"
+        pg_fail "$dir" "could not stop PostgreSQL to change its settings"
     else
       wait_until "$DEADLINE_S" pg_ready "$port" || pg_fail "$dir" "PostgreSQL runs but is not ready on port $port"
       return
@@ -286,17 +296,26 @@ pg_start() { # DIR PGPORT
 
 has_procs_in() { [[ -n $(procs_in "$1") ]]; }
 
-pg_sql() { # PGPORT SQL: run as the bootstrap superuser, print tuples only
-  "$(pg_tool psql)" -X -w -q -tA -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$2"
+pg_sql() { # PGPORT SQL [DATABASE]: run as the bootstrap superuser, print tuples only
+  "$(pg_tool psql)" -X -w -q -tA -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d "${3:-postgres}" -c "$2"
 }
 
-pg_provision() { # PGPORT
+pg_provision() { # PGPORT STAT_STATEMENTS(0|1)
   local port=$1
   if [[ -z $(pg_sql "$port" "SELECT 1 FROM pg_roles WHERE rolname = 'paystate'") ]]; then
     pg_sql "$port" "CREATE ROLE paystate LOGIN CREATEDB PASSWORD 'paystate'" >/dev/null
   fi
   if [[ -z $(pg_sql "$port" "SELECT 1 FROM pg_database WHERE datname = 'paystate'") ]]; then
     pg_sql "$port" "CREATE DATABASE paystate OWNER paystate" >/dev/null
+  fi
+  # A measuring tool, so here and not in the project's migrations. The extension needs a
+  # superuser; its reset function is not granted to anyone by default.
+  if (($2)); then
+    if [[ -z $(pg_sql "$port" "SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'" paystate) ]]; then
+      pg_sql "$port" "CREATE EXTENSION pg_stat_statements" paystate >/dev/null
+    fi
+    pg_sql "$port" "GRANT EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) TO paystate" \
+      paystate >/dev/null
   fi
 }
 
@@ -353,8 +372,13 @@ redis_stop() { # DIR
 
 # ---------------------------------------------------------------- commands
 
-cmd_up() { # NAME PGPORT REDISPORT
-  local name=$1 pgport=$2 redisport=$3 dir
+cmd_up() { # NAME PGPORT REDISPORT [--stat-statements]
+  local name=$1 pgport=$2 redisport=$3 stat_statements=0 dir
+  case ${4-} in
+    '') ;;
+    --stat-statements) stat_statements=1 ;;
+    *) echo "services.sh: unknown option '$4'" >&2; usage ;;
+  esac
   check_name "$name"
   check_port "$pgport"
   check_port "$redisport"
@@ -364,8 +388,8 @@ cmd_up() { # NAME PGPORT REDISPORT
   ensure_redis
   dir=$(choose_dir "$name")
   lock_instance "$dir"
-  pg_start "$dir" "$pgport"
-  pg_provision "$pgport"
+  pg_start "$dir" "$pgport" "$stat_statements"
+  pg_provision "$pgport" "$stat_statements"
   redis_start "$dir" "$redisport"
   print_urls "$pgport" "$redisport"
 }
@@ -401,7 +425,7 @@ main() {
   local cmd=$1
   shift
   case $cmd in
-    up) (($# == 3)) || usage; cmd_up "$@" ;;
+    up) (($# == 3 || $# == 4)) || usage; cmd_up "$@" ;;
     down) (($# == 1)) || usage; cmd_down "$@" ;;
     env) (($# == 3)) || usage; check_name "$1"; check_port "$2"; check_port "$3"; print_urls "$2" "$3" ;;
     clean) (($# == 1)) || usage; cmd_clean "$@" ;;
