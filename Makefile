@@ -21,6 +21,7 @@ help:
 	@echo "make bench-create  wrk: POST /api/v1/payments at c=1,16,64; ARGS=\"--seconds 20 --mode serve\""
 	@echo "make bench-e2e   10,000 payments through HTTP to the last webhook; ARGS=\"--payments N --events E1,E2|'*'\""
 	@echo "                 (default events payment.success,payment.failed; '*' all, as before)"
+	@echo "                 and PostgreSQL's top statements per payment (--pg-top N, default 15)"
 	@echo "make bench-floor wrk against the bare HTTP front: what a request costs before the gateway"
 	@echo "make chaos       kill -9, Redis and PostgreSQL restarts under load, then invariants; ARGS=\"MINUTES\""
 	@echo "make lint        ruff and mypy"

@@ -9,18 +9,19 @@ payment.failed, the two a payment gets from the reference gateway; ``*`` for all
 process (asyncio + aiohttp, CONCURRENCY requests in flight), which does not share the gateway's
 GIL. Prints payments/s end to end, the time to the last webhook, create latency,
 payment-to-webhook latency, the events subscribed and deliveries per event, duplicates, bad
-signatures, the memory of every process and the CPU time each spent per payment.
+signatures, the memory of every process and the CPU time each spent per payment, and where
+PostgreSQL's time went: its top statements by execution time and their totals per payment,
+from pg_stat_statements (``bench/pg_statements.py``; the bench instance loads it).
 
 Usage: DATABASE_URL=... REDIS_URL=... python bench/e2e.py [--payments 10000]
        [--concurrency 64] [--mode serve|split] [--processes N] [--timeout 600]
-       [--events payment.success,payment.failed]
+       [--events payment.success,payment.failed] [--pg-top 15]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import resource
 import statistics
@@ -31,6 +32,7 @@ import uuid
 from typing import Any
 
 import aiohttp
+import pg_statements
 from gateways import cpu_seconds, free_port, gateway, service_pids, tree_rss_mb
 
 AUTH = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
@@ -112,6 +114,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--events", default=",".join(FINAL_EVENTS),
                         help="the endpoint's enabled_events, comma-separated; * for all")
+    parser.add_argument("--pg-top", type=int, default=15, metavar="N",
+                        help="PostgreSQL statements to list by execution time (0: totals only)")
     args = parser.parse_args()
     events = [e.strip() for e in args.events.split(",") if e.strip()]
     if "*" not in events and not set(FINAL_EVENTS) & set(events):
@@ -134,6 +138,7 @@ def main() -> None:
             wait_healthy_receiver(receiver_url)
             roots = [("gateway", p) for p in pids] + [("receiver", receiver.pid)] + \
                 service_pids(os.environ["DATABASE_URL"], os.environ["REDIS_URL"])
+            pg_mark = pg_statements.start(os.environ["DATABASE_URL"])
             cpu_before = cpu_seconds(roots)
             started = time.time()
             created, latencies, failures = asyncio.run(
@@ -150,6 +155,9 @@ def main() -> None:
                 rss["gateway"] = max(rss["gateway"], sum(tree_rss_mb(p) for p in pids))
                 time.sleep(0.2)
             cpu_after = cpu_seconds(roots)
+            pg = pg_statements.finish(os.environ["DATABASE_URL"], pg_mark, len(created),
+                                      max(args.pg_top, 0)) \
+                if isinstance(pg_mark, pg_statements.Mark) else {"unavailable": pg_mark}
         finally:
             receiver.terminate()
             receiver.wait(10)
@@ -177,7 +185,10 @@ def main() -> None:
                                for k, v in sorted(cpu_after.items())
                                if created and not k.endswith("gone")},
     }
-    print(json.dumps(report, indent=2))
+    report["pg_statements"] = pg
+    if "unavailable" not in pg:
+        print(pg_statements.table(pg, report["cpu_ms_per_payment"].get("PostgreSQL")))
+    print(pg_statements.json_text(report))
     if report["missing"] or failures or got["bad_signatures"]:
         sys.exit(1)
 
