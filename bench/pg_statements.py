@@ -138,7 +138,7 @@ def table(summary: dict[str, Any], pg_cpu_ms: float | None, query_width: int = 9
     """``finish``'s summary as text: the top statements, one line each, then the totals per
     payment beside PostgreSQL's CPU per payment (from /proc, when measured)."""
     n = summary["payments"] or 1
-    lines = [
+    lines = [] if not summary["top"] else [
         (f"PostgreSQL's top {len(summary['top'])} statements by execution time over the measured"
          f" phase ({summary['payments']} payments; pg_stat_statements)"),
         ("  share: of all top-level execution time. '> ': run inside a function or trigger,"
