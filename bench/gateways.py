@@ -111,8 +111,9 @@ def service_pids(database_url: str, redis_url: str) -> list[tuple[str, int]]:
 
     with psycopg.connect(database_url) as conn:
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
-    with open(f"/proc/{backend}/stat") as f:
-        postmaster = int(f.read().rsplit(")", 1)[1].split()[1])
+        # While the connection is open: once closed, its backend exits and /proc forgets it.
+        with open(f"/proc/{backend}/stat") as f:
+            postmaster = int(f.read().rsplit(")", 1)[1].split()[1])
     client = redis.Redis.from_url(redis_url)
     try:
         redis_pid = int(client.info("server")["process_id"])
