@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 
 
-.PHONY: help venv node-client run test test-fast bench bench-http bench-create bench-e2e bench-floor wrk chaos clean-data lint
+.PHONY: help venv node-client run test test-fast bench bench-http bench-create bench-e2e bench-floor bench-reference wrk chaos clean-data lint
 
 help:
 	@echo "make venv        create $(VENV) and install the package with its test extras"
@@ -23,6 +23,8 @@ help:
 	@echo "                 (default events payment.success,payment.failed; '*' all, as before)"
 	@echo "                 and PostgreSQL's top statements per payment (--pg-top N, default 15)"
 	@echo "make bench-floor wrk against the bare HTTP front: what a request costs before the gateway"
+	@echo "make bench-reference REF=checkout  side by side with the reference gateway, ratios;"
+	@echo "                 ARGS=\"--rounds 2 --seconds 20 --payments 1000\" (docs/benchmarks.md)"
 	@echo "make chaos       kill -9, Redis and PostgreSQL restarts under load, then invariants; ARGS=\"MINUTES\""
 	@echo "make lint        ruff and mypy"
 	@echo "make clean-data  stop the local services and delete their data"
@@ -71,6 +73,13 @@ bench-e2e: venv
 bench-floor: venv wrk
 	.venv/bin/python bench/http_floor.py $(ARGS)
 
+# REF: a checkout of github.com/NagaSaiTejo/payment-gateway-async at 0d58a25 (never vendored).
+bench-reference: venv wrk
+	@[ -n "$(REF)" ] || { echo "REF=path to a checkout of the reference gateway:" \
+	  "git clone https://github.com/NagaSaiTejo/payment-gateway-async &&" \
+	  "git -C payment-gateway-async checkout 0d58a25" >&2; exit 2; }
+	.venv/bin/python bench/reference.py --ref "$(REF)" $(ARGS)
+
 # wrk from the Debian packages, when missing (as root; otherwise say how).
 wrk:
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && \
@@ -90,3 +99,5 @@ clean-data:
 	scripts/services.sh clean test
 	scripts/services.sh clean bench
 	scripts/services.sh clean chaos
+	scripts/services.sh clean reference
+	scripts/services.sh clean bench-paystate

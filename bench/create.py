@@ -30,6 +30,10 @@ from gateways import cpu_seconds, free_port, gateway, service_pids, tree_rss_mb
 
 AUTH = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789",
         "Content-Type": "application/json"}
+# TEST_MODE settings that the reference gateway reads too: every payment fails 1 s after its
+# create, so the order stays payable and every create is a 201.
+TEST_SETTINGS = {"TEST_MODE": "true", "TEST_PROCESSING_DELAY": "1000",
+                 "TEST_PAYMENT_SUCCESS": "false"}
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -78,6 +82,10 @@ def run_wrk(base: str, order_id: str, seconds: int, connections: int, pids: list
                for k in cpu_after if fields["requests"]}}
 
 
+def paystate_env(port: int) -> dict[str, str]:
+    return {**TEST_SETTINGS, "PAYSTATE_STREAM_PREFIX": f"benchcreate{port}"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=20)
@@ -88,8 +96,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
     port = free_port()
-    env = {"TEST_MODE": "true", "TEST_PROCESSING_DELAY": "1000",
-           "TEST_PAYMENT_SUCCESS": "false", "PAYSTATE_STREAM_PREFIX": f"benchcreate{port}"}
+    env = paystate_env(port)
     base = f"http://127.0.0.1:{port}"
     print(f"POST /api/v1/payments, unique Idempotency-Key, wrk {args.seconds}s per run; "
           f"gateway: {args.mode}, {args.processes} HTTP process(es)")

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -38,6 +39,9 @@ from gateways import cpu_seconds, free_port, gateway, service_pids, tree_rss_mb
 AUTH = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
 # The events that end a payment: the bench waits for one of them per payment.
 FINAL_EVENTS = ("payment.success", "payment.failed")
+# TEST_MODE settings that the reference gateway reads too: payments succeed 1 ms after they
+# are created.
+TEST_SETTINGS = {"TEST_MODE": "true", "TEST_PROCESSING_DELAY": "1"}
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -105,6 +109,88 @@ def stats(receiver: str) -> dict[str, Any]:
     return asyncio.run(go())
 
 
+def run_e2e(base: str, pids: list[int], subscribe: Callable[[str], tuple[str, list[str]]],
+            payments: int, concurrency: int, timeout: float, database_url: str,
+            redis_url: str, signatures: str = "both",
+            pg_top: int | None = None) -> dict[str, Any]:
+    """N payments through the gateway at ``base`` (whose top-level processes are ``pids``)
+    until each one's final webhook reached a receiver process; returns the report.
+    ``subscribe(receiver_url)`` points the gateway's webhooks at the receiver before the first
+    payment and returns (the secret they are signed with, the events subscribed);
+    ``signatures`` is what the receiver checks: "both" (Paystate's two headers) or "hex"
+    (X-Webhook-Signature only, the reference gateway's one). ``pg_top``: also read
+    pg_stat_statements over the measured phase (``pg_statements``), its top N statements.
+    Runs on the calling thread."""
+    receiver_port = free_port()
+    receiver_url = f"http://127.0.0.1:{receiver_port}"
+    # Nothing is delivered before the first payment, so the subscription may come first.
+    secret, events = subscribe(receiver_url + "/hook")
+    receiver = subprocess.Popen([sys.executable, os.path.join(HERE, "receiver.py"),
+                                 str(receiver_port), secret, signatures])
+    try:
+        wait_healthy_receiver(receiver_url)
+        roots = [("gateway", p) for p in pids] + [("receiver", receiver.pid)] + \
+            service_pids(database_url, redis_url)
+        pg_mark = pg_statements.start(database_url) if pg_top is not None else None
+        cpu_before = cpu_seconds(roots)
+        started = time.time()
+        created, latencies, failures = asyncio.run(create_all(base, payments, concurrency))
+        created_s = time.time() - started
+        rss = {"gateway": sum(tree_rss_mb(p) for p in pids),
+               "receiver": tree_rss_mb(receiver.pid)}
+        deadline = time.time() + timeout
+        while True:
+            got = stats(receiver_url)
+            arrived = {pid: at for pid, at in got["final"].items() if pid in created}
+            if len(arrived) >= len(created) or time.time() > deadline:
+                break
+            rss["gateway"] = max(rss["gateway"], sum(tree_rss_mb(p) for p in pids))
+            time.sleep(0.2)
+        cpu_after = cpu_seconds(roots)
+        pg = None if pg_top is None else (
+            pg_statements.finish(database_url, pg_mark, len(created), max(pg_top, 0))
+            if isinstance(pg_mark, pg_statements.Mark) else {"unavailable": pg_mark})
+    finally:
+        receiver.terminate()
+        receiver.wait(10)
+    last = max(arrived.values()) if arrived else float("nan")
+    to_webhook = [arrived[p] - created[p] for p in arrived]
+    own_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report = {
+        "payments": len(created), "failed_requests": failures,
+        "webhooks_arrived": len(arrived), "missing": len(created) - len(arrived),
+        "create_phase_s": round(created_s, 2),
+        "time_to_last_webhook_s": round(last - started, 2),
+        "payments_per_s_end_to_end": round(len(arrived) / (last - started), 1),
+        "create_p50_ms": round(pct(latencies, 50) * 1000, 1),
+        "create_p99_ms": round(pct(latencies, 99) * 1000, 1),
+        "payment_to_webhook_p50_ms": round(pct(to_webhook, 50) * 1000, 1),
+        "payment_to_webhook_p99_ms": round(pct(to_webhook, 99) * 1000, 1),
+        "events_subscribed": events,
+        "deliveries_per_event": dict(sorted(got["per_event"].items())),
+        "duplicates": got["duplicates"], "bad_signatures": got["bad_signatures"],
+        "rss_gateway_mb": round(rss["gateway"]), "rss_receiver_mb": round(rss["receiver"]),
+        "rss_load_generator_mb": round(own_rss),
+        "concurrency": concurrency,
+        # From the first create to the last webhook (within 0.2 s), per payment created.
+        "cpu_ms_per_payment": {k: round((v - cpu_before.get(k, 0.0)) * 1000 / len(created), 3)
+                               for k, v in sorted(cpu_after.items())
+                               if created and not k.endswith("gone")},
+    }
+    if pg is not None:
+        report["pg_statements"] = pg
+    return report
+
+
+def endpoint_subscriber(base: str, events: list[str]) -> Callable[[str], tuple[str, list[str]]]:
+    """``subscribe`` for ``run_e2e`` on Paystate: a webhook endpoint for ``events``."""
+    def subscribe(url: str) -> tuple[str, list[str]]:
+        endpoint = call(base, "POST", "/api/v1/webhook_endpoints",
+                        {"url": url, "enabled_events": events, "description": "make bench-e2e"})
+        return str(endpoint["secret"]), list(endpoint["enabled_events"])
+    return subscribe
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--payments", type=int, default=10_000)
@@ -123,74 +209,21 @@ def main() -> None:
                      " waits for each payment's final event")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {"TEST_MODE": "true", "TEST_PROCESSING_DELAY": "1",
-           "PAYSTATE_STREAM_PREFIX": f"benche2e{port}"}
-    with gateway(args.mode, port, env, args.processes) as pids:
-        receiver_port = free_port()
-        receiver_url = f"http://127.0.0.1:{receiver_port}"
-        # Nothing is delivered before the first payment, so the endpoint may come first.
-        endpoint = call(base, "POST", "/api/v1/webhook_endpoints",
-                        {"url": receiver_url + "/hook", "enabled_events": events,
-                         "description": "make bench-e2e"})
-        receiver = subprocess.Popen([sys.executable, os.path.join(HERE, "receiver.py"),
-                                     str(receiver_port), endpoint["secret"]])
-        try:
-            wait_healthy_receiver(receiver_url)
-            roots = [("gateway", p) for p in pids] + [("receiver", receiver.pid)] + \
-                service_pids(os.environ["DATABASE_URL"], os.environ["REDIS_URL"])
-            pg_mark = pg_statements.start(os.environ["DATABASE_URL"])
-            cpu_before = cpu_seconds(roots)
-            started = time.time()
-            created, latencies, failures = asyncio.run(
-                create_all(base, args.payments, args.concurrency))
-            created_s = time.time() - started
-            rss = {"gateway": sum(tree_rss_mb(p) for p in pids),
-                   "receiver": tree_rss_mb(receiver.pid)}
-            deadline = time.time() + args.timeout
-            while True:
-                got = stats(receiver_url)
-                arrived = {pid: at for pid, at in got["final"].items() if pid in created}
-                if len(arrived) >= len(created) or time.time() > deadline:
-                    break
-                rss["gateway"] = max(rss["gateway"], sum(tree_rss_mb(p) for p in pids))
-                time.sleep(0.2)
-            cpu_after = cpu_seconds(roots)
-            pg = pg_statements.finish(os.environ["DATABASE_URL"], pg_mark, len(created),
-                                      max(args.pg_top, 0)) \
-                if isinstance(pg_mark, pg_statements.Mark) else {"unavailable": pg_mark}
-        finally:
-            receiver.terminate()
-            receiver.wait(10)
-    last = max(arrived.values()) if arrived else float("nan")
-    to_webhook = [arrived[p] - created[p] for p in arrived]
-    own_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    report = {
-        "payments": len(created), "failed_requests": failures,
-        "webhooks_arrived": len(arrived), "missing": len(created) - len(arrived),
-        "create_phase_s": round(created_s, 2),
-        "time_to_last_webhook_s": round(last - started, 2),
-        "payments_per_s_end_to_end": round(len(arrived) / (last - started), 1),
-        "create_p50_ms": round(pct(latencies, 50) * 1000, 1),
-        "create_p99_ms": round(pct(latencies, 99) * 1000, 1),
-        "payment_to_webhook_p50_ms": round(pct(to_webhook, 50) * 1000, 1),
-        "payment_to_webhook_p99_ms": round(pct(to_webhook, 99) * 1000, 1),
-        "events_subscribed": endpoint["enabled_events"],
-        "deliveries_per_event": dict(sorted(got["per_event"].items())),
-        "duplicates": got["duplicates"], "bad_signatures": got["bad_signatures"],
-        "rss_gateway_mb": round(rss["gateway"]), "rss_receiver_mb": round(rss["receiver"]),
-        "rss_load_generator_mb": round(own_rss),
-        "mode": args.mode, "processes": args.processes, "concurrency": args.concurrency,
-        # From the first create to the last webhook (within 0.2 s), per payment created.
-        "cpu_ms_per_payment": {k: round((v - cpu_before.get(k, 0.0)) * 1000 / len(created), 3)
-                               for k, v in sorted(cpu_after.items())
-                               if created and not k.endswith("gone")},
-    }
-    report["pg_statements"] = pg
+    with gateway(args.mode, port, paystate_env(port), args.processes) as pids:
+        report = run_e2e(base, pids, endpoint_subscriber(base, events), args.payments,
+                         args.concurrency, args.timeout, os.environ["DATABASE_URL"],
+                         os.environ["REDIS_URL"], pg_top=args.pg_top)
+    report.update(mode=args.mode, processes=args.processes)
+    pg = report["pg_statements"]
     if "unavailable" not in pg:
         print(pg_statements.table(pg, report["cpu_ms_per_payment"].get("PostgreSQL")))
     print(pg_statements.json_text(report))
-    if report["missing"] or failures or got["bad_signatures"]:
+    if report["missing"] or report["failed_requests"] or report["bad_signatures"]:
         sys.exit(1)
+
+
+def paystate_env(port: int) -> dict[str, str]:
+    return {**TEST_SETTINGS, "PAYSTATE_STREAM_PREFIX": f"benche2e{port}"}
 
 
 def wait_healthy_receiver(url: str) -> None:

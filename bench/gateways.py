@@ -1,10 +1,12 @@
-"""What the benchmarks share: start gateway processes on a free loopback port, wait for them,
-and measure the memory and CPU time of process trees. Loopback only; every process is stopped
+"""What the benchmarks share: an empty PostgreSQL and Redis pair, gateway processes (Paystate's,
+or the reference gateway's for ``make bench-reference``) on a free loopback port, waiting for
+them, and the memory and CPU time of process trees. Loopback only; every process is stopped
 after."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -92,6 +94,15 @@ def cpu_seconds(roots: list[tuple[str, int]]) -> dict[str, float]:
     return totals
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time all processes of the machine spent so far (every core's busy time, in seconds):
+    beside ``cpu_seconds`` of what a bench runs, it shows how much other processes took."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...: idle and iowait are not busy.
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def service_pids(database_url: str, redis_url: str) -> list[tuple[str, int]]:
     """The PostgreSQL postmaster (the parent of a backend) and the Redis server the URLs
     reach, for ``cpu_seconds``; loopback services only."""
@@ -100,8 +111,9 @@ def service_pids(database_url: str, redis_url: str) -> list[tuple[str, int]]:
 
     with psycopg.connect(database_url) as conn:
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
-    with open(f"/proc/{backend}/stat") as f:
-        postmaster = int(f.read().rsplit(")", 1)[1].split()[1])
+        # While the connection is open: once closed, its backend exits and /proc forgets it.
+        with open(f"/proc/{backend}/stat") as f:
+            postmaster = int(f.read().rsplit(")", 1)[1].split()[1])
     client = redis.Redis.from_url(redis_url)
     try:
         redis_pid = int(client.info("server")["process_id"])
@@ -133,10 +145,69 @@ def gateway(mode: str, port: int, env: dict[str, str], processes: int) -> Iterat
         time.sleep(0 if processes == 1 else 2)
         yield [p.pid for p in procs]
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+        _stop(procs)
+
+
+SERVICES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "scripts", "services.sh")
+
+
+@contextmanager
+def services(name: str, pg_port: int, redis_port: int) -> Iterator[dict[str, str]]:
+    """An empty PostgreSQL and Redis instance ``name`` of scripts/services.sh (its data deleted
+    first: what a previous run left behind is load too); yields {"DATABASE_URL", "REDIS_URL"}
+    and stops both after."""
+    subprocess.run([SERVICES, "clean", name], check=True)
+    try:
+        out = subprocess.run([SERVICES, "up", name, str(pg_port), str(redis_port)], check=True,
+                             stdout=subprocess.PIPE, text=True).stdout
+        yield dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    finally:
+        subprocess.run([SERVICES, "down", name], check=False)
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+
+
+@contextmanager
+def reference_gateway(checkout: str, port: int, env: dict[str, str]) -> Iterator[list[int]]:
+    """The reference gateway (github.com/NagaSaiTejo/payment-gateway-async) from the checkout
+    at ``checkout``, run natively: its API (``node src/app.js``, which creates its schema and
+    test merchant on start) and then its worker (``node src/workers/index.js``), with ``env``
+    (DATABASE_URL, REDIS_URL, TEST_MODE, ...). Installs its npm dependencies into its own
+    backend/ folder when they are missing. Yields the two pids; waits until healthy."""
+    backend = os.path.join(checkout, "backend")
+    if not os.path.isfile(os.path.join(backend, "src", "app.js")):
+        raise SystemExit(f"{checkout} is not a checkout of the reference gateway (no"
+                         " backend/src/app.js)")
+    node = shutil.which("node")
+    if node is None:
+        raise SystemExit("node is not installed (the reference gateway needs Node 18 or newer)")
+    if not os.path.isdir(os.path.join(backend, "node_modules")):
+        print(f"npm install in {backend} (the reference's own folder)", flush=True)
+        subprocess.run(["npm", "install", "--omit=dev", "--no-audit", "--no-fund"], cwd=backend,
+                       check=True, stdout=subprocess.DEVNULL)
+    # Its .env files are not read: dotenv never overrides a variable that is already set.
+    full_env = {**os.environ, **env, "PORT": str(port)}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        # The API first: its start-up migrates and seeds, which the worker assumes done. Its
+        # per-job console lines are part of its work; they go nowhere, as Paystate's do at
+        # --log-level WARNING.
+        procs.append(subprocess.Popen([node, "src/app.js"], cwd=backend, env=full_env,
+                                      stdout=subprocess.DEVNULL, start_new_session=True))
+        wait_healthy(f"http://127.0.0.1:{port}")
+        procs.append(subprocess.Popen([node, "src/workers/index.js"], cwd=backend,
+                                      env=full_env, stdout=subprocess.DEVNULL,
+                                      start_new_session=True))
+        time.sleep(1)  # the worker connects to Redis before the load starts
+        yield [p.pid for p in procs]
+    finally:
+        _stop(procs)
