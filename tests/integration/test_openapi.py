@@ -367,6 +367,9 @@ def test_fuzz_operation(fuzz_target: FuzzTarget, label: str) -> None:
     run()
 
 
+# The coverage and hostile-text passes run in make test; test-fast keeps the fuzz pass, so that
+# the tier run on every change stays under a minute and a half.
+@pytest.mark.slow
 @pytest.mark.parametrize("label", sorted(OPERATIONS))
 def test_coverage_operation(fuzz_target: FuzzTarget, label: str) -> None:
     for index, case in enumerate(coverage_cases(OPERATIONS[label])):
@@ -383,6 +386,7 @@ def documented_examples(operation: Any) -> list[dict[str, Any]]:
     return [example["value"] for example in content["examples"].values()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("label", BODY_OPERATIONS)
 def test_hostile_text_operation(fuzz_target: FuzzTarget, label: str) -> None:
     """Deterministic where the fuzz run is lucky: every string of every documented example,
