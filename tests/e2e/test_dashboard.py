@@ -101,19 +101,22 @@ def page(browser: Any, gw: ThreadGateway) -> Iterator[Any]:
     assert not errors, f"JavaScript errors: {errors}"
 
 
-def login(page: Any, email: str, password: str = PASSWORD) -> None:
-    page.goto("/login")
+def login(page: Any, email: str, password: str = PASSWORD, *, path: str = "/login",
+          lands: str = "**/dashboard") -> None:
+    """Sign in through the form at ``path`` (the operator console's is ``/ops/login``)."""
+    page.goto(path)
     page.fill("[data-test-id=email-input]", email)
     page.fill("[data-test-id=password-input]", password)
     page.click("[data-test-id=login-button]")
-    page.wait_for_url("**/dashboard")
+    page.wait_for_url(lands)
 
 
-def shot(page: Any, name: str) -> None:
-    if SHOTS:
-        folder = os.path.join(ROOT, SHOTS)
-        os.makedirs(folder, exist_ok=True)
-        page.screenshot(path=os.path.join(folder, f"dashboard-{name}.png"), full_page=True)
+def shot(page: Any, name: str, *, prefix: str = "dashboard", folder: str = SHOTS) -> None:
+    """Save ``{prefix}-{name}.png`` into ``folder`` (a screenshots setting), if one is set."""
+    if folder:
+        target = os.path.join(ROOT, folder)
+        os.makedirs(target, exist_ok=True)
+        page.screenshot(path=os.path.join(target, f"{prefix}-{name}.png"), full_page=True)
 
 
 def visible(page: Any, test_id: str) -> Any:

@@ -23,7 +23,9 @@ import requests
 from paystate.config import Settings
 from paystate.engine.operators import DEMO_OPERATOR, create_operator
 from tests.e2e.test_dashboard import browser, visible
-from tests.support import AUTH, ROOT, Client, ThreadGateway, make_settings
+from tests.e2e.test_dashboard import login as dashboard_login
+from tests.e2e.test_dashboard import shot as dashboard_shot
+from tests.support import AUTH, Client, ThreadGateway, make_settings
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = os.environ.get("PAYSTATE_CHROMIUM", "/usr/bin/chromium")
@@ -78,18 +80,11 @@ def new_merchant(gw: ThreadGateway, name: str) -> dict[str, Any]:
 
 
 def login(page: Any, email: str, password: str) -> None:
-    page.goto("/ops/login")
-    page.fill("[data-test-id=email-input]", email)
-    page.fill("[data-test-id=password-input]", password)
-    page.click("[data-test-id=login-button]")
-    page.wait_for_url("**/ops")
+    dashboard_login(page, email, password, path="/ops/login", lands="**/ops")
 
 
 def shot(page: Any, name: str) -> None:
-    if SHOTS:
-        folder = os.path.join(ROOT, SHOTS)
-        os.makedirs(folder, exist_ok=True)
-        page.screenshot(path=os.path.join(folder, f"ops-{name}.png"), full_page=True)
+    dashboard_shot(page, name, prefix="ops", folder=SHOTS)
 
 
 def test_login_refuses_a_wrong_password_and_shows_the_overview(page: Any,
