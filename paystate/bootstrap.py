@@ -3,7 +3,7 @@
 ``build`` runs after ``prepare_database`` (the migrations) and starts: clock and
 randomness -> Redis client -> outbox publisher thread -> shard router (actors) -> webhook
 dispatcher actor (every process; its consumer, sender and sweeper only in a worker or with
-``webhooks``) -> worker parts (settlement processor, outbox relay, heartbeat, idempotency
+``webhooks``) -> worker parts (settlement processor, event log pruner, heartbeat, idempotency
 janitor) -> read pool, async Redis client and the idempotency keys' pool -> engine bridge ->
 webhook bridge -> live feed and dashboard bridge. The HTTP front is not built here:
 ``server.run`` makes it afterwards from ``Runtime.engine`` and ``Runtime.front_extras()``.
@@ -47,7 +47,7 @@ from .engine.operators import OperatorTokens
 from .engine.ops_bridge import OpsBridge
 from .engine.ops_merchants import OpsMerchants
 from .engine.ops_queries import OpsQueries
-from .engine.outbox import OutboxRelay, Publisher
+from .engine.outbox import EventLogPruner, Publisher
 from .engine.processor import SettlementProcessor
 from .engine.queries import Queries
 from .engine.rate_limits import SharedLimits
@@ -71,7 +71,7 @@ class Runtime:
     router: ShardRouter
     engine: Engine | None = None
     processor: SettlementProcessor | None = None
-    relay: OutboxRelay | None = None
+    pruner: EventLogPruner | None = None
     heartbeat: Heartbeat | None = None
     webhooks: WebhookDispatcher | None = None
     webhook_bridge: WebhookBridge | None = None
@@ -168,7 +168,7 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
                                # least a batch's worth each.
                                cache_size=max(64, settings.shard_cache // settings.shards))
     metrics = Metrics(settings.metrics_multiprocess_dir)
-    publisher = Publisher(settings.database_url, client, clock)
+    publisher = Publisher(client)
     publisher.start()
     router = ShardRouter(settings.shards, shard_config, publisher, clock, rng, metrics)
     rt = Runtime(settings=settings, clock=clock, redis=client, router=router)
@@ -195,13 +195,13 @@ async def _assemble(settings: Settings, started: list[Runtime], *, worker: bool,
             grace=timedelta(milliseconds=settings.sweep_grace_ms),
             sweep_interval=settings.sweep_interval_ms / 1000,
             claim_idle_ms=settings.stream_claim_idle_ms)
-        rt.relay = OutboxRelay(settings.database_url, client, clock)
+        rt.pruner = EventLogPruner(settings.database_url, clock)
         rt.heartbeat = Heartbeat(client, streams.workers, wid)
         if start_background:
             rt.processor.start()
             rt._stoppers.append(rt.processor.stop)
-            rt.relay.start()
-            rt._stoppers.append(rt.relay.stop)
+            rt.pruner.start()
+            rt._stoppers.append(rt.pruner.stop)
             rt.heartbeat.start()
             rt._stoppers.append(rt.heartbeat.stop)
         rt.idempotency_janitor = IdempotencyJanitor(settings.database_url, clock)

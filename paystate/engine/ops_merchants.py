@@ -26,11 +26,12 @@ _SEARCH = (
     "SELECT m.id, m.name, m.email, m.status, m.created_at, p.volume, p.payments, w.finished,"
     " w.succeeded FROM merchants m"
     " LEFT JOIN LATERAL (SELECT coalesce(sum(amount) FILTER (WHERE status = 'success'), 0)"
-    "   AS volume, count(*) AS payments FROM payments"
-    "   WHERE merchant_id = m.id AND created_at > %(since)s) p ON true"
+    "   AS volume, count(*) AS payments FROM payments WHERE merchant_id = m.id"
+    "   AND livemode = ANY('{false,true}') AND created_at > %(since)s) p ON true"
     " LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed'))"
     "   AS finished, count(*) FILTER (WHERE status = 'succeeded') AS succeeded"
-    "   FROM webhook_logs WHERE merchant_id = m.id AND created_at > %(since)s) w ON true"
+    "   FROM webhook_logs WHERE merchant_id = m.id AND livemode = ANY('{false,true}')"
+    "   AND created_at > %(since)s) w ON true"
     " WHERE (%(q)s = '' OR m.name ILIKE %(like)s OR m.email ILIKE %(like)s"
     "        OR m.id::text LIKE %(prefix)s)"
     "   AND (%(status)s = '' OR m.status = %(status)s)"
@@ -39,16 +40,25 @@ _ENDPOINTS = (
     "SELECT id, livemode, url, status, disabled_reason, is_default, format, created_at"
     " FROM webhook_endpoints WHERE merchant_id = %s AND deleted_at IS NULL"
     " ORDER BY livemode, created_at")
-_RECENT = {
-    "payments": ("SELECT id, livemode, amount, currency, method, status, created_at"
-                 " FROM payments WHERE merchant_id = %s ORDER BY created_at DESC LIMIT %s"),
-    "refunds": ("SELECT id, payment_id, livemode, amount, status, created_at FROM refunds"
-                " WHERE merchant_id = %s ORDER BY created_at DESC LIMIT %s"),
-    "deliveries": ("SELECT id, endpoint_id, livemode, event, status, attempts, response_code,"
-                   " next_retry_at, created_at FROM webhook_logs WHERE merchant_id = %s"
-                   " ORDER BY created_at DESC LIMIT %s"),
-}
 
+
+def _both_modes(select: str) -> str:
+    """The newest rows of a merchant in either mode: one scan of the merchant-and-mode index
+    per mode (migration 012), merged; there is no index by merchant alone (migration 018)."""
+    one = f"({select} WHERE merchant_id = %(merchant)s AND livemode = {{}}" \
+          " ORDER BY created_at DESC LIMIT %(limit)s)"
+    return (f"{one.format('false')} UNION ALL {one.format('true')}"
+            " ORDER BY created_at DESC LIMIT %(limit)s")
+
+
+_RECENT = {
+    "payments": _both_modes("SELECT id, livemode, amount, currency, method, status, created_at"
+                            " FROM payments"),
+    "refunds": _both_modes("SELECT id, payment_id, livemode, amount, status, created_at"
+                           " FROM refunds"),
+    "deliveries": _both_modes("SELECT id, endpoint_id, livemode, event, status, attempts,"
+                              " response_code, next_retry_at, created_at FROM webhook_logs"),
+}
 
 def _rate(succeeded: int | None, finished: int | None) -> float | None:
     return round(100.0 * (succeeded or 0) / finished, 1) if finished else None
@@ -91,7 +101,8 @@ class OpsMerchants:
             out: dict[str, Any] = {"merchant": {**merchant, "id": str(merchant["id"])}}
             out["endpoints"] = await (await conn.execute(_ENDPOINTS, (mid,))).fetchall()
             for name, sql in _RECENT.items():
-                out[name] = await (await conn.execute(sql, (mid, RECENT))).fetchall()
+                out[name] = await (await conn.execute(
+                    sql, {"merchant": mid, "limit": RECENT})).fetchall()
             return out
         return await run_pooled(self._pool, read)
 

@@ -1,7 +1,18 @@
-"""Publishing outbox rows to Redis streams after commit, and the relay for rows a crash left.
+"""Publishing a decision's events and jobs to Redis streams after its commit, and keeping the
+event log (the outbox table) to 30 days.
 
-The order is XADD, then mark published: a crash in between publishes a row twice, never zero
-times; every consumer is idempotent.
+Every row is published once, right after the commit, by the process that made it; nothing
+records that it was (an UPDATE per row cost more PostgreSQL work than writing the row). What a
+crash between the commit and the XADD, or a Redis outage, leaves unpublished is found again in
+PostgreSQL:
+
+- jobs (settle a payment or refund, attempt a delivery) are never stored (``stored`` false):
+  the sweepers find due work in the objects' own rows;
+- events are stored once in the outbox, the event log that GET /api/v1/events lists, and the
+  webhook dispatcher's reconcile reads that log behind a high-water mark
+  (``webhooks/deliveries.py``, migration 018), creating the deliveries a lost event missed.
+
+Every consumer is idempotent, so a row published twice does no harm.
 """
 
 from __future__ import annotations
@@ -38,10 +49,9 @@ def _xadd(pipe: Any, stream: str, payload: Any, outbox_id: Any) -> None:
               maxlen=STREAM_MAXLEN, approximate=True)
 
 
-def publish(client: redis.Redis, conn: psycopg.Connection[Any], rows: Iterable[OutboxRow],
-            clock: Clock) -> bool:
-    """XADD each row, then mark them published. False (rows stay for the relay) if Redis or
-    PostgreSQL refused; the caller's transaction has already committed either way."""
+def publish(client: redis.Redis, rows: Iterable[OutboxRow]) -> bool:
+    """XADD each row in one pipeline; False if Redis refused (the sweepers and the reconcile
+    find the work again). The caller's transaction has committed."""
     rows = list(rows)
     if not rows:
         return True
@@ -51,38 +61,23 @@ def publish(client: redis.Redis, conn: psycopg.Connection[Any], rows: Iterable[O
             _xadd(pipe, row.stream, row.payload, row.id)
         pipe.execute()
     except redis.RedisError as exc:
-        log.warning("outbox publish deferred to the relay: %s", exc)
-        return False
-    try:
-        conn.execute("UPDATE outbox SET published_at = %s WHERE id = ANY(%s::uuid[])",
-                     (clock.now(), [r.id for r in rows]))
-        if not conn.autocommit:
-            conn.commit()
-    except psycopg.Error as exc:
-        log.warning("outbox rows published but not marked (the relay will publish again): %s",
-                    exc)
+        log.warning("publish failed, left to the sweepers and the reconcile: %s", exc)
         return False
     return True
 
 
 class Publisher:
-    """One thread per process that publishes committed outbox rows in batches.
+    """One thread per process that publishes committed rows in batches.
 
-    Shards hand their rows over after commit (``enqueue`` never blocks), so a shard's next
-    decision does not wait for Redis; the thread XADDs a batch in one pipeline and marks it
-    published with one UPDATE. Rows it could not publish stay unpublished for the relay.
+    Shards and the webhook actor hand their rows over after commit (``enqueue`` never blocks),
+    so their next decision does not wait for Redis; the thread XADDs a batch in one pipeline.
     """
 
-    def __init__(self, database_url: str, client: redis.Redis, clock: Clock,
-                 batch: int = 500) -> None:
+    def __init__(self, client: redis.Redis, batch: int = 500) -> None:
         self._client = client
-        self._clock = clock
         self._batch = batch
         self._queue: queue.SimpleQueue[OutboxRow | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
-        # Checked after idling: the first batch after a quiet PostgreSQL restart would
-        # otherwise meet the dead connection and wait for the relay.
-        self._db = ActorConnection(database_url)
 
     def start(self) -> None:
         self._thread.start()
@@ -90,7 +85,6 @@ class Publisher:
     def stop(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=10)
-        self._db.reset()
 
     def enqueue(self, rows: Iterable[OutboxRow]) -> None:
         for row in rows:
@@ -100,31 +94,24 @@ class Publisher:
         stopping = False
         while not stopping:
             rows, stopping = next_batch(self._queue, self._batch)
-            if not rows:
-                continue
-            try:
-                publish(self._client, self._db.get(), rows, self._clock)
-            except psycopg.Error as exc:
-                log.warning("publisher: %s (the relay will publish these rows)", exc)
-                self._db.reset()
+            if rows:
+                publish(self._client, rows)
 
 
-class OutboxRelay:
-    """A thread that republishes outbox rows left unpublished for longer than ``grace``.
+class EventLogPruner:
+    """A worker thread that deletes events older than ``EVENTS_KEPT`` (the events list promises
+    30 days), a bounded batch at a time, so it never holds many locks or a long transaction.
 
-    Runs in every worker process (and a one-process ``serve``), not in ``api`` processes;
-    ``FOR UPDATE SKIP LOCKED`` keeps two relays off the same rows.
+    Runs in every worker process; ``SKIP LOCKED`` keeps two pruners off the same rows.
+    ``prune_once`` is callable from tests after moving the clock.
     """
 
-    def __init__(self, database_url: str, client: redis.Redis, clock: Clock,
-                 grace: timedelta = timedelta(seconds=5), interval: float = 1.0) -> None:
-        self._client = client
+    def __init__(self, database_url: str, clock: Clock, interval: float = 60.0) -> None:
         self._clock = clock
-        self._grace = grace
         self._interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
-        # Autocommit, checked after idling; each batch is its own explicit transaction.
+        self._thread = threading.Thread(target=self._run, name="event-log-pruner", daemon=True)
+        # Checked after idling (prunes are a minute apart): PostgreSQL may have restarted.
         self._db = ActorConnection(database_url)
 
     def start(self) -> None:
@@ -134,55 +121,25 @@ class OutboxRelay:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
-        else:  # driven by hand (tests): close what run_once opened
-            self._db.reset()
+        self._db.reset()
 
-    def run_once(self, limit: int = 500) -> int:
-        """Republish one batch of stale rows; return how many. Callable from tests."""
+    def prune_once(self, keep: timedelta = EVENTS_KEPT, limit: int = 5000) -> int:
+        """Delete up to ``limit`` events older than ``keep``, oldest first; return how many."""
         conn = self._db.get()
-        cutoff = self._clock.now() - self._grace
         with conn.transaction():
-            rows = conn.execute(
-                "SELECT id, stream, payload FROM outbox WHERE published_at IS NULL"
-                " AND created_at <= %s ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED",
-                (cutoff, limit),
-            ).fetchall()
-            if not rows:
-                return 0
-            pipe = self._client.pipeline(transaction=False)
-            for r in rows:
-                _xadd(pipe, r["stream"], r["payload"], r["id"])
-            pipe.execute()
-            conn.execute("UPDATE outbox SET published_at = %s WHERE id = ANY(%s::uuid[])",
-                         (self._clock.now(), [str(r["id"]) for r in rows]))
-        log.info("relay republished %d outbox rows", len(rows))
-        return len(rows)
-
-    def prune_once(self, keep: timedelta = timedelta(days=7),
-                   keep_events: timedelta = EVENTS_KEPT, limit: int = 5000) -> int:
-        """Delete published rows older than ``keep`` (the webhook reconcile reads 15 minutes
-        back; jobs are history nobody reads), and events older than ``keep_events`` (the
-        events list promises 30 days), a bounded batch at a time so the janitor never holds
-        many locks or a long transaction."""
-        conn = self._db.get()
-        now = self._clock.now()
-        with conn.transaction():
+            # The primary key's (xid, seq) order is close to time order: the oldest rows are
+            # read first and the scan stops after ``limit`` of them.
             cur = conn.execute(
-                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at"
-                " IS NOT NULL AND created_at < %s AND (event_id IS NULL OR created_at < %s)"
-                " LIMIT %s FOR UPDATE SKIP LOCKED)",
-                (now - keep, now - keep_events, limit))
+                "DELETE FROM outbox WHERE (xid, seq) IN (SELECT xid, seq FROM outbox"
+                " WHERE created_at < %s ORDER BY xid, seq LIMIT %s FOR UPDATE SKIP LOCKED)",
+                (self._clock.now() - keep, limit))
         return cur.rowcount
 
     def _run(self) -> None:
-        rounds = 0
         while not self._stop.wait(self._interval):
-            rounds += 1
             try:
-                if rounds % 60 == 0:
-                    self.prune_once()
-                self.run_once()
-            except (psycopg.Error, redis.RedisError) as exc:
-                log.warning("outbox relay: %s", exc)
+                while self.prune_once() and not self._stop.is_set():
+                    pass
+            except psycopg.Error as exc:
+                log.warning("event log pruner: %s", exc)
                 self._db.reset()
-        self._db.reset()

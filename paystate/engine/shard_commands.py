@@ -194,7 +194,7 @@ class ShardCommands:
             test_outcome=test_outcome, livemode=order.livemode)
         self._create(uow, "payment", payment)
         self._batch_payments[order.id] = self._batch_payments.get(order.id, 0) + payment.public
-        uow.emit(self._rules.streams.payment_jobs, {
+        uow.signal(self._rules.streams.payment_jobs, {
             "kind": "settle_payment", "order_id": order.id, "payment_id": payment.id,
             "method": payment.method, "test_outcome": payment.test_outcome,
             "due_at": _iso(payment.settle_due_at)})
@@ -245,7 +245,7 @@ class ShardCommands:
                         processed_at=None, version=1, created_at=uow.at, updated_at=uow.at,
                         livemode=payment.livemode)
         self._create(uow, "refund", refund)
-        uow.emit(self._rules.streams.refund_jobs, {
+        uow.signal(self._rules.streams.refund_jobs, {
             "kind": "settle_refund", "order_id": payment.order_id, "refund_id": refund.id,
             "due_at": _iso(refund.settle_due_at)})
         return self._answered(uow, cmd.answer, refund)

@@ -1,5 +1,5 @@
 """One transaction per decision: entity rows (compare-and-set on ``version``), transition rows and
-outbox rows, committed together or not at all."""
+event rows, committed together or not at all; and the jobs to publish once they are."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ class OutboxRow:
     stream: str
     payload: dict[str, Any]
     id: str = field(default_factory=new_uuid)
+    # False for a job: published after the commit but not written to the outbox, since the
+    # sweepers find the work in its object's row if the entry is lost (engine/outbox.py).
+    stored: bool = True
 
 
 @dataclass
@@ -63,7 +66,12 @@ class UnitOfWork:
         self.requirements.append((TABLES[kind], entity_id, state))
 
     def emit(self, stream: str, payload: dict[str, Any]) -> None:
+        """An event: stored in the outbox with this decision, published after the commit."""
         self.outbox.append(OutboxRow(stream, payload))
+
+    def signal(self, stream: str, payload: dict[str, Any]) -> None:
+        """A job: published after the commit, not stored (a sweeper is its durable path)."""
+        self.outbox.append(OutboxRow(stream, payload, stored=False))
 
     def commit(self, conn: psycopg.Connection[Any]) -> None:
         """Write this decision in one transaction of its own (see ``commit_all``)."""
@@ -151,7 +159,7 @@ def _fold(uows: list[UnitOfWork]) -> _Plan:
                 "entity_type": kind, "entity_id": entity_id, "seq": seq,
                 "from_state": from_state, "to_state": to_state, "trigger": trigger,
                 "data": data, "at": u.at}))
-        for out in u.outbox:
+        for out in (o for o in u.outbox if o.stored):
             rows.append(("outbox", {"id": out.id, "stream": out.stream, "payload": out.payload,
                                     "created_at": u.at}))
     for table, row in rows:
@@ -166,12 +174,14 @@ def _statement(plan: _Plan) -> tuple[str, list[Any]]:
     ctes: list[str] = []
     checks: list[str] = []
     params: list[Any] = []
+    counts: list[int] = []
     for n, ((table, state), ids) in enumerate(plan.required.items()):
         ctes.append(f'r{n} AS (SELECT 1 FROM "{table}" WHERE id = ANY(%s) AND status = %s'
                     " FOR SHARE)")
         params += [sorted(ids), state]
-        checks.append(f"paystate_check((SELECT count(*) FROM r{n}) = {len(ids)},"
+        checks.append(f"paystate_check((SELECT count(*) FROM r{n}) = %s,"
                       f" '{table} no longer {state}')")
+        counts.append(len(ids))
     for n, ((table, columns), rows) in enumerate(plan.inserts.items()):
         names = ", ".join(f'"{c}"' for c in columns)
         ctes.append(f'i{n} AS (INSERT INTO "{table}" ({names}) SELECT {names}'
@@ -179,14 +189,22 @@ def _statement(plan: _Plan) -> tuple[str, list[Any]]:
         params.append(_json(rows))
     for n, ((table, columns, bumps), rows) in enumerate(plan.updates.items()):
         sets = ", ".join(f'"{c}" = v."{c}"' for c in columns)
+        # ``t.id = ANY`` as well as the join: the planner cannot see how few rows the JSON
+        # holds (it guesses 100) and, on a table of a few thousand rows, hashes them against a
+        # scan of the whole table; the id list makes it read just those rows by primary key.
         ctes.append(f'u{n} AS (UPDATE "{table}" AS t SET {sets}, version = t.version + {bumps}'
                     f' FROM jsonb_populate_recordset(NULL::"{table}", %s::jsonb) AS v'
-                    " WHERE t.id = v.id AND t.version = v.version RETURNING 1)")
-        params.append(_json(rows))
-        checks.append(f"paystate_check((SELECT count(*) FROM u{n}) = {len(rows)},"
+                    " WHERE t.id = ANY(%s) AND t.id = v.id AND t.version = v.version"
+                    " RETURNING 1)")
+        params += [_json(rows), [r["id"] for r in rows]]
+        checks.append(f"paystate_check((SELECT count(*) FROM u{n}) = %s,"
                       f" '{table} moved past an expected version')")
+        counts.append(len(rows))
     final = " AND ".join(checks) or "true"
-    return f"WITH {', '.join(ctes)} SELECT {final}", params
+    # The counts are parameters, not literals: the text then depends only on which tables and
+    # columns a batch writes, so psycopg prepares the few texts there are and PostgreSQL stops
+    # planning each batch afresh (a plan of these statements costs more than running them).
+    return f"WITH {', '.join(ctes)} SELECT {final}", params + counts
 
 
 def _json(rows: list[dict[str, Any]]) -> str:

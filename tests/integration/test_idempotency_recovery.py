@@ -128,8 +128,9 @@ def test_50_concurrent_identical_payments_over_two_processes(settings: Settings,
         assert count(settings, "SELECT count(*) FROM payments WHERE order_id = %s",
                      order["id"]) == 1
         pid = next(r.json()["id"] for r in responses if r.status_code == 201)
-        jobs = "SELECT count(*) FROM outbox WHERE payload->>'payment_id' = %s"
-        assert count(settings, jobs, pid) == 1  # one settle job, enqueued once
+        created = ("SELECT count(*) FROM outbox WHERE payload->>'event' = 'payment.created'"
+                   " AND payload->'data'->'payment'->>'id' = %s")
+        assert count(settings, created, pid) == 1  # one payment, so one payment.created
         print(f"\n50 concurrent, two processes: {dict(outcomes)} in {elapsed * 1000:.0f} ms")
         # Tornado's access log writes every 5xx at ERROR: a /health polled while the worker's
         # first heartbeat is still to come answers 503 on purpose. Any other ERROR is a fault.
@@ -166,9 +167,8 @@ def test_retry_after_a_crash_past_creation_returns_that_object(gateway: ThreadGa
     gateway.call(engine.create_payment(order_obj, NewPayment("upi", vpa="crash@okbank"),
                                      Keyed(chosen)))
     client.wait_payment(chosen)
-    # What a payment of this order writes: its events and its settle job. (The gateway's
-    # sweeper may meanwhile settle other tests' leftover payments, and webhook deliveries add
-    # jobs: neither is the retry's.)
+    # What a payment of this order writes to the outbox: its events. (The gateway's sweeper
+    # may meanwhile settle other tests' leftover payments: not the retry's.)
     written = ("SELECT count(*) FROM outbox WHERE payload->>'order_id' = %s"
                " OR payload->'data'->'payment'->>'order_id' = %s")
     outbox_before = count(settings, written, order["id"], order["id"])

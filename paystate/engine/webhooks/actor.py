@@ -54,7 +54,7 @@ from ..ids import new_id, new_uuid, uuid_text
 from ..metrics import Metrics
 from ..outbox import OutboxRow, publish
 from ..unit_of_work import UnitOfWork
-from .deliveries import Deliveries
+from .deliveries import Deliveries, EventMark
 from .messages import (
     AttemptDone,
     AttemptDue,
@@ -101,8 +101,8 @@ class DispatcherActor(pykka.ThreadingActor):
         self._publisher = publisher
         self._db = ActorConnection(config.database_url)
         self._rows = Deliveries(self._db.get, config.owner, config.lease)
-        # The outbox seq up to which events were checked for lost deliveries.
-        self._reconciled_seq: int | None = None
+        # The place in the event log up to which events were checked for lost deliveries.
+        self._reconciled: EventMark | None = None
         self._uow: UnitOfWork | None = None
         self._machine = build_machine(WEBHOOK_DELIVERY, self._before_state_change)
         self._slots = Slots(config.per_lane)
@@ -166,7 +166,7 @@ class DispatcherActor(pykka.ThreadingActor):
                 if self._publisher is not None:
                     self._publisher(uow.outbox)
                 else:
-                    publish(self._redis, self._db.get(), uow.outbox, self._clock)
+                    publish(self._redis, uow.outbox)
             return result
         raise Conflict(f"gave up after {MAX_CONFLICT_RETRIES} conflicting attempts")
 
@@ -203,7 +203,7 @@ class DispatcherActor(pykka.ThreadingActor):
 
     def _emit_job(self, uow: UnitOfWork, d: WebhookDelivery) -> None:
         assert d.next_retry_at is not None
-        uow.emit(self._config.streams.webhook_jobs, {
+        uow.signal(self._config.streams.webhook_jobs, {
             "kind": "deliver_webhook", "delivery_id": d.id, "merchant_id": d.merchant_id,
             "endpoint_id": d.endpoint_id, "livemode": d.livemode, "attempt": d.attempts + 1, "due_at": d.next_retry_at.isoformat(),
             # For the dashboard's live feed, which names what a delivery is about.
@@ -306,16 +306,17 @@ class DispatcherActor(pykka.ThreadingActor):
                 render(str(p["event"]), obj, related, str(p["merchant_id"]), timestamp)]
 
     def _on_ReconcileEvents(self, msg: ReconcileEvents) -> int:
-        """Event rows past the watermark go through ``CreateFromEvents``, whose per-merchant
-        ``event_key`` makes a delivery at most once however many copies of an event arrive."""
+        """Event rows past the high-water mark go through ``CreateFromEvents``, whose
+        per-endpoint ``event_key`` makes a delivery at most once however many copies of an
+        event arrive."""
         stream = self._config.streams.events
-        if self._reconciled_seq is None:
-            self._reconciled_seq = self._rows.event_seq_before(stream, msg.until - msg.lookback)
-        rows = self._rows.events_after(stream, self._reconciled_seq, msg.until, msg.limit)
+        if self._reconciled is None:
+            self._reconciled = self._rows.event_mark_before(stream, msg.until - msg.lookback)
+        rows, mark = self._rows.events_after(stream, self._reconciled, msg.until, msg.limit)
         if not rows:
             return 0
         made = self._on_CreateFromEvents(CreateFromEvents(tuple(r["payload"] for r in rows)))
-        self._reconciled_seq = int(rows[-1]["seq"])
+        self._reconciled = mark
         return made
 
     def _on_CreateDelivery(self, msg: CreateDelivery) -> WebhookDelivery:

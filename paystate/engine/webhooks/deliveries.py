@@ -24,6 +24,9 @@ from ..ids import uuid_text
 from ..records import BY_ID, TABLES
 from .records import delivery_from_row
 
+#: A place in the event log: (transaction id as text, seq); see ``events_after``.
+EventMark = tuple[str, int]
+
 # The claim returns each delivery with its endpoint's URL, secrets and format as they are now
 # (NULL for a deleted endpoint, or none: that attempt fails and the schedule runs out).
 _CLAIM = (
@@ -201,14 +204,31 @@ class Deliveries:
             self.conn.execute("UPDATE webhook_logs SET lease_until = NULL WHERE"
                               " lease_token = ANY(%s::uuid[])", (tokens,))
 
-    def event_seq_before(self, stream: str, before: datetime) -> int:
-        row = self.conn.execute("SELECT coalesce(max(seq), 0) AS seq FROM outbox"
-                                " WHERE stream = %s AND created_at < %s",
+    def event_mark_before(self, stream: str, before: datetime) -> EventMark:
+        """The (xid, seq) of the newest event created before ``before``: where a process's
+        first reconcile starts."""
+        row = self.conn.execute("SELECT xid::text AS xid, seq FROM outbox WHERE stream = %s"
+                                " AND created_at < %s ORDER BY xid DESC, seq DESC LIMIT 1",
                                 (stream, before)).fetchone()
-        return int(row["seq"]) if row else 0
+        return (str(row["xid"]), int(row["seq"])) if row else ("0", 0)
 
-    def events_after(self, stream: str, seq: int, until: datetime,
-                     limit: int) -> list[dict[str, Any]]:
-        return self.conn.execute(
-            "SELECT seq, payload FROM outbox WHERE stream = %s AND seq > %s AND created_at <= %s"
-            " ORDER BY seq LIMIT %s", (stream, seq, until, limit)).fetchall()
+    def events_after(self, stream: str, mark: EventMark, until: datetime,
+                     limit: int) -> tuple[list[dict[str, Any]], EventMark]:
+        """Event rows past ``mark`` in (xid, seq) order, up to the first created after
+        ``until``, and the mark after them.
+
+        Only rows whose transaction is older than every transaction still running are read: a
+        transaction that began before a later one may commit after it, and its rows would sort
+        behind a mark already past them. Below the oldest running xid nothing can still appear.
+        """
+        rows = self.conn.execute(
+            "SELECT xid::text AS xid, seq, payload, created_at FROM outbox"
+            " WHERE (xid, seq) > (%s::xid8, %s) AND xid < pg_snapshot_xmin(pg_current_snapshot())"
+            " AND stream = %s ORDER BY xid, seq LIMIT %s",
+            (mark[0], mark[1], stream, limit)).fetchall()
+        taken = []
+        for r in rows:
+            if r["created_at"] > until:
+                break
+            taken.append(r)
+        return taken, ((str(taken[-1]["xid"]), int(taken[-1]["seq"])) if taken else mark)
