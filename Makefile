@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 
 
-.PHONY: help venv node-client run test test-fast bench bench-http bench-create bench-e2e bench-floor bench-reference wrk chaos clean-data lint
+.PHONY: help venv node-client run test test-fast bench bench-http bench-create bench-e2e bench-floor bench-reference bench-interleaved wrk chaos clean-data lint
 
 help:
 	@echo "make venv        create $(VENV) and install the package with its test extras"
@@ -25,6 +25,8 @@ help:
 	@echo "make bench-floor wrk against the bare HTTP front: what a request costs before the gateway"
 	@echo "make bench-reference REF=checkout  side by side with the reference gateway, ratios;"
 	@echo "                 ARGS=\"--rounds 2 --seconds 20 --payments 1000\" (docs/benchmarks.md)"
+	@echo "make bench-interleaved BEFORE=checkout  bench-e2e on BEFORE and this checkout in turn,"
+	@echo "                 PostgreSQL's work per payment and statements on each; ARGS=\"--rounds 3\""
 	@echo "make chaos       kill -9, Redis and PostgreSQL restarts under load, then invariants; ARGS=\"MINUTES\""
 	@echo "make lint        ruff and mypy"
 	@echo "make clean-data  stop the local services and delete their data"
@@ -72,6 +74,11 @@ bench-e2e: venv
 
 bench-floor: venv wrk
 	.venv/bin/python bench/http_floor.py $(ARGS)
+
+# BEFORE: another checkout (its own `make venv`), e.g. `git worktree add --detach /tmp/before C`.
+bench-interleaved: venv
+	@[ -n "$(BEFORE)" ] || { echo "BEFORE=path to the checkout to compare with" >&2; exit 2; }
+	.venv/bin/python bench/interleaved.py --before "$(BEFORE)" --after . $(ARGS)
 
 # REF: a checkout of github.com/NagaSaiTejo/payment-gateway-async at 0d58a25 (never vendored).
 bench-reference: venv wrk

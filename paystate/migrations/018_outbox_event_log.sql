@@ -42,3 +42,9 @@ DROP INDEX webhook_logs_merchant_idx;
 -- - A payments list filtered by status reads the merchant-and-mode index and filters: the
 --   state views count from state_counts (migration 016), not from this index.
 DROP INDEX payments_merchant_status_idx;
+-- - The transitions by type and time serve one query, the operator console's rates over the
+--   last minutes. The log is append-only in time order, so a BRIN index on `at` (a summary per
+--   128 pages, no entry per row) finds the recent rows; the B-tree took one entry per
+--   transition, six per payment.
+DROP INDEX transitions_type_at_idx;
+CREATE INDEX transitions_at_brin ON transitions USING brin (at);
