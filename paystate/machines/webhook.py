@@ -2,8 +2,10 @@
 
 One delivery carries one event to one merchant. Every attempt ends in one transition:
 ``succeed`` (any 2xx), ``fail_attempt`` (a retry remains: the next attempt is due at
-``next_attempt_at``), or ``give_up`` (that was the last attempt of the schedule). ``retry`` is the
-merchant's manual retry: attempts start again from zero and the first one is due at once.
+``next_attempt_at``), or ``give_up`` (that was the last attempt of the schedule); an attempt whose
+delivery moved on while its POST was out is ``late_attempt``, which changes nothing else.
+``retry`` is the merchant's manual retry: attempts start again from zero and the first one is due
+at once. A delivery's attempt log is the data of its attempt transitions (``ATTEMPT_TRIGGERS``).
 
 The retry schedule is data passed in with each trigger (``schedule``: seconds before attempt n,
 counted from the previous failure), so the same machine serves production, the test intervals and
@@ -123,10 +125,15 @@ def _reset_effect(d: Any, kw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 ACTIVE = ("pending", "retrying")
+STATES = ("pending", "retrying", "succeeded", "failed")
+#: The triggers an attempt fires, one transition per attempt: their ``data`` holds the attempt
+#: (``attempt``, ``attempted_at``, ``response_code``, ``duration_ms``, ``response_body``,
+#: ``error``, ``worker``), and is the only record of it. ``create`` and ``retry`` attempt nothing.
+ATTEMPT_TRIGGERS = ("succeed", "fail_attempt", "give_up", "late_attempt")
 
 WEBHOOK_DELIVERY = MachineSpec(
     name="webhook_delivery",
-    states=("pending", "retrying", "succeeded", "failed"),
+    states=STATES,
     initial="pending",
     final=("succeeded", "failed"),
     transitions=(
@@ -137,6 +144,11 @@ WEBHOOK_DELIVERY = MachineSpec(
                        refusal="Retries remain", effect=_final_effect),
         TransitionSpec("retry", ("retrying", "succeeded", "failed"), "pending",
                        effect=_reset_effect),
+        # The result of an attempt whose delivery moved on while the POST was out (a manual
+        # retry, or its lease ran out and another process took it over): the attempt was made,
+        # so it is recorded, but the delivery is no longer that attempt's to decide. The lease
+        # is left to whoever holds it now.
+        *(TransitionSpec("late_attempt", state, state) for state in STATES),
     ),
 )
 
