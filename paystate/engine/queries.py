@@ -82,9 +82,11 @@ class Queries:
 
     async def transitions(self, entity_id: str) -> list[dict[str, Any]]:
         """The entity's transition rows, oldest first: from_state, to_state, trigger, data,
-        at."""
-        return await self._all("SELECT from_state, to_state, trigger, data, at FROM transitions"
-                               " WHERE entity_id = %s ORDER BY seq", (entity_id,))
+        at. Without a webhook attempt's ``worker`` (the gateway's host and pid), which is the
+        operators' to know, not the merchant's."""
+        return await self._all("SELECT from_state, to_state, trigger, data - 'worker' AS data,"
+                               " at FROM transitions WHERE entity_id = %s ORDER BY seq",
+                               (entity_id,))
 
     async def steps(self, entity_id: str) -> list[Step]:
         """The entity's transitions as the time-travel rebuild reads them, oldest first."""
