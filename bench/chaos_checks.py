@@ -35,6 +35,8 @@ EVENTS_OF = {  # (entity_type, trigger) -> the events that transition emits
 SETTLING = ("succeed", "fail", "decline_paid_order")
 TABLES = {"order": "orders", "payment": "payments", "refund": "refunds",
           "webhook_delivery": "webhook_logs"}
+#: The delivery triggers an attempt fires (one transition per attempt, made or late).
+ATTEMPT_TRIGGERS = ("succeed", "fail_attempt", "give_up", "late_attempt")
 
 
 @dataclass
@@ -125,11 +127,25 @@ def _load(conn: psycopg.Connection[Any]) -> dict[str, Any]:
     for r in conn.execute("SELECT * FROM transitions ORDER BY entity_id, seq"):
         history[r["entity_id"]].append(r)
     data["history"] = history
+    # Each attempt is the transition it caused (its facts in the data), a late result's too.
     attempts: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in conn.execute("SELECT * FROM webhook_attempts ORDER BY delivery_id, at, id"):
-        attempts[str(r["delivery_id"])].append(r)
+    for did, steps in history.items():
+        for t in steps:
+            if t["entity_type"] == "webhook_delivery" and t["trigger"] in ATTEMPT_TRIGGERS:
+                attempts[did].append(_attempt(t))
+    for rows in attempts.values():
+        rows.sort(key=lambda a: (a["at"], a["seq"]))
     data["attempts"] = attempts
     return data
+
+
+def _attempt(t: dict[str, Any]) -> dict[str, Any]:
+    """An attempt as its transition records it: number, start, response code."""
+    d = t["data"]
+    code = d.get("response_code")
+    return {"attempt": int(d.get("attempt", 0)), "seq": t["seq"],
+            "at": datetime.fromisoformat(d["attempted_at"]) if "attempted_at" in d else t["at"],
+            "response_code": int(code) if code is not None else None}
 
 
 def _read_receiver(path: str) -> dict[str, list[dict[str, Any]]]:

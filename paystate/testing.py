@@ -38,7 +38,7 @@ from .engine.db import connect
 from .engine.merchants import create_merchant
 from .engine.migrations import migrate
 from .engine.streams import StreamNames
-from .engine.webhooks.deliveries import DELIVERY
+from .engine.webhooks.deliveries import ATTEMPTS, DELIVERY
 from .engine.webhooks.dispatcher import WebhookDispatcher
 from .engine.webhooks.messages import DispatcherConfig
 from .engine.webhooks.sender import AiohttpTransport, OutgoingWebhook, Transport
@@ -48,6 +48,8 @@ from .machines.webhook_signing import verify_hex_signature
 #: Where ``paystate_frozen_time`` starts: far from any real clock, so rows a simulation leaves
 #: behind are never due for a real dispatcher sharing the database.
 SIMULATION_START = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
+#: What ``WebhookSimulation.attempts`` tells of each attempt: the API's ``attempt_log`` fields.
+ATTEMPT_FIELDS = ("attempt", "at", "response_code", "duration_ms", "response_body", "error")
 
 Answer = int | tuple[int, str]
 
@@ -254,9 +256,8 @@ class WebhookSimulation:
         return self._row(DELIVERY, delivery_id)
 
     def attempts(self, delivery_id: str) -> list[dict[str, Any]]:
-        return self._rows("SELECT attempt, at, response_code, duration_ms, response_body, error"
-                          " FROM webhook_attempts WHERE delivery_id = %s ORDER BY id",
-                          delivery_id)
+        return [{name: a[name] for name in ATTEMPT_FIELDS}
+                for a in self._rows(ATTEMPTS, delivery_id)]
 
     def transitions(self, delivery_id: str) -> list[dict[str, Any]]:
         return self._rows("SELECT from_state, to_state, trigger, data, at FROM transitions"
@@ -269,9 +270,6 @@ class WebhookSimulation:
             if not keep_rows:
                 with connect(self.settings.database_url, autocommit=True) as conn, \
                         conn.transaction():
-                    conn.execute("DELETE FROM webhook_attempts WHERE delivery_id IN"
-                                 " (SELECT id FROM webhook_logs WHERE merchant_id = %s)",
-                                 (self.merchant_id,))
                     conn.execute("DELETE FROM transitions WHERE entity_id IN"
                                  " (SELECT id::text FROM webhook_logs WHERE merchant_id = %s)",
                                  (self.merchant_id,))

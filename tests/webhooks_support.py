@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 from paystate.config import Settings
 from paystate.engine.clock import SystemClock
 from paystate.engine.merchants import create_merchant
+from paystate.engine.webhooks.deliveries import ATTEMPTS
 from tests.support import Client
 
 
@@ -38,8 +39,8 @@ def deliveries_of(settings: Settings, merchant_id: str) -> list[dict[str, Any]]:
 
 
 def attempts_of(settings: Settings, delivery_id: str) -> list[dict[str, Any]]:
-    return rows(settings, "SELECT * FROM webhook_attempts WHERE delivery_id = %s ORDER BY id",
-                delivery_id)
+    """The delivery's attempts, oldest first, read from their transitions as the API reads them."""
+    return rows(settings, ATTEMPTS, str(delivery_id))
 
 
 def retire_deliveries(settings: Settings, merchant_id: str) -> None:

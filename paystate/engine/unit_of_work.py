@@ -14,8 +14,7 @@ from .errors import Conflict, KeyTaken
 from .ids import new_uuid
 
 TABLES = {"order": "orders", "payment": "payments", "refund": "refunds",
-          "webhook_delivery": "webhook_logs", "webhook_attempt": "webhook_attempts",
-          "idempotency_key": "idempotency_keys"}
+          "webhook_delivery": "webhook_logs", "idempotency_key": "idempotency_keys"}
 
 
 def _column(name: str) -> str:

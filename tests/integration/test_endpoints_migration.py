@@ -108,6 +108,7 @@ def test_urls_and_deliveries_mid_retry_move_to_default_endpoints(
         assert (after[retrying]["status"], after[retrying]["attempts"]) == ("succeeded", 3)
         assert after[live]["status"] == "succeeded"
         assert (after[orphan]["status"], after[orphan]["attempts"]) == ("retrying", 2)
-        error = conn.execute("SELECT error FROM webhook_attempts WHERE delivery_id = %s",
+        error = conn.execute("SELECT data->>'error' AS error FROM transitions"
+                             " WHERE entity_id = %s AND trigger = 'fail_attempt'",
                              (orphan,)).fetchone()
         assert error == {"error": "webhook_url is not configured"}

@@ -191,10 +191,8 @@ def test_two_dispatchers_racing_make_each_due_attempt_once(
         for request in paystate_webhook_receiver.requests:
             hits.setdefault(request.webhook_id, []).append(request)
         assert sorted(hits) == sorted(ids) and all(len(v) == 1 for v in hits.values())
-        workers = rows(settings, "SELECT worker, count(*) AS n FROM webhook_attempts a JOIN"
-                       " webhook_logs w ON w.id = a.delivery_id WHERE w.merchant_id = %s"
-                       " GROUP BY worker", merchant_id)
-        assert sum(w["n"] for w in workers) == len(ids)
+        attempts = [a for did in ids for a in attempts_of(settings, did)]
+        assert len(attempts) == len(ids)
     finally:
         one.stop()
         two.stop()
@@ -271,3 +269,57 @@ def test_a_first_attempt_due_at_once_goes_out_without_a_job(
     attempts = [a for delivery_id in ids for a in attempts_of(gateway.settings, delivery_id)]
     assert len(attempts) == 3 and all(a["attempt"] == 1 for a in attempts)
     assert len({a["worker"] for a in attempts}) == 1
+
+
+def test_an_attempt_that_comes_back_after_a_manual_retry_is_logged_and_decides_nothing(
+        base_settings: Settings, paystate_webhook_receiver: WebhookReceiver) -> None:
+    """Attempt 2 is out when the merchant retries: its answer, when it comes, is one more
+    attempt in the log (a late_attempt transition, from pending to pending), not a decision;
+    the retried delivery's own first attempt decides."""
+    settings = make_settings()
+    merchant_id, _ = new_merchant(settings, "", webhook_url=paystate_webhook_receiver.url)
+    receiver = paystate_webhook_receiver
+    answers = iter([(500, "down"), None, (200, "fresh")])
+
+    def answer(request: ReceivedWebhook) -> tuple[int, str]:
+        scripted = next(answers)
+        if scripted is None:
+            receiver.released.wait(30)
+            return 200, "late"
+        return scripted
+
+    receiver.respond(answer)
+    clock = ManualClock(SystemClock().now() - timedelta(hours=1))
+    hooks = dispatcher(settings, settings.stream_prefix, clock, "one")
+    try:
+        did = hooks.create_delivery(merchant_id, "webhook.test", {}).result(10).id
+        assert hooks.run_due() == 1
+        clock.advance(timedelta(minutes=1))
+        second = threading.Thread(target=hooks.run_due)
+        second.start()
+        wait_until(lambda: len(receiver.requests) == 2, 10, 0.02, "attempt 2 to be out")
+        retried = hooks.retry(did, merchant_id).result(10)
+        assert (retried.state, retried.attempts) == ("pending", 0)
+        receiver.released.set()
+        second.join(30)
+        after_late = deliveries_of(settings, merchant_id)[0]
+        assert (after_late["status"], after_late["attempts"]) == ("pending", 0)
+        assert hooks.run_due() == 1
+        done = deliveries_of(settings, merchant_id)[0]
+        assert (done["status"], done["attempts"], done["response_code"]) == ("succeeded", 1, 200)
+        history = rows(settings, "SELECT seq, from_state, to_state, trigger FROM transitions"
+                       " WHERE entity_id = %s ORDER BY seq", did)
+        assert [(t["from_state"], t["to_state"], t["trigger"]) for t in history] == [
+            (None, "pending", "create"), ("pending", "retrying", "fail_attempt"),
+            ("retrying", "pending", "retry"), ("pending", "pending", "late_attempt"),
+            ("pending", "succeeded", "succeed")]
+        assert done["version"] == history[-1]["seq"]
+        log = attempts_of(settings, did)
+        assert [(a["attempt"], a["response_code"], a["response_body"], a["worker"])
+                for a in log] == [(1, 500, "down", "one"), (2, 200, "late", "one"),
+                                  (1, 200, "fresh", "one")]
+        assert [a["seq"] for a in log] == [2, 4, 5]
+        assert all(a["duration_ms"] >= 0 and a["error"] is None for a in log)
+    finally:
+        receiver.released.set()
+        hooks.stop()

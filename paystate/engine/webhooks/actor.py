@@ -2,10 +2,10 @@
 
 It creates deliveries, claims due ones (``deliveries``), hands their POSTs to the sender and
 records each attempt, each decision through the delivery machine and one ``UnitOfWork``
-transaction (the row with a compare-and-set on ``version``, a ``transitions`` row, a
-``webhook_attempts`` row, and the next attempt's job in the outbox). It never waits on HTTP: the
-sender queues each finished POST and wakes the actor, which records every result queued by then
-in one transaction, then refills the slots they freed (``slots``).
+transaction (the row with a compare-and-set on ``version``, a ``transitions`` row whose ``data``
+is also the attempt's only record, and the next attempt's job in the outbox). It never waits on
+HTTP: the sender queues each finished POST and wakes the actor, which records every result
+queued by then in one transaction, then refills the slots they freed (``slots``).
 
 A process killed mid-attempt leaves its lease to expire, after which any process makes that
 attempt again: the only attempt that can be sent twice.
@@ -78,7 +78,6 @@ from .slots import InFlight, Slots
 
 log = logging.getLogger(__name__)
 KIND = "webhook_delivery"
-ATTEMPT_KIND = "webhook_attempt"
 MAX_CONFLICT_RETRIES = 8
 # Finished attempts recorded in one transaction at most.
 RECORD_BATCH = 256
@@ -526,23 +525,21 @@ class DispatcherActor(pykka.ThreadingActor):
 
     def _record(self, uow: UnitOfWork, d: WebhookDelivery, flight: InFlight,
                 result: AttemptResult) -> None:
-        uow.insert(ATTEMPT_KIND, {
-            "delivery_id": d.id, "attempt": flight.attempt, "at": flight.started_at,
+        # The attempt is written once, as the transition it causes: its facts are that
+        # transition's data (a None is left out), which the attempt log reads back
+        # (``deliveries.ATTEMPTS``) - no row of its own to insert and index.
+        facts: dict[str, Any] = {
+            "attempt": flight.attempt, "attempted_at": flight.started_at,
             "response_code": result.status_code, "duration_ms": result.duration_ms,
             "response_body": result.response_body, "error": result.error,
-            "worker": self._config.owner})
+            "worker": self._config.owner}
         if d.lease_token != flight.token or d.state not in ACTIVE:
             # The delivery moved on while the POST was out (a manual retry, or this process
-            # stalled past its lease): the attempt is history, not a transition.
+            # stalled past its lease): the attempt is recorded, and decides nothing.
+            self._fire(d, "late_attempt", at=uow.at, **facts)
             return
         trigger = trigger_after_attempt(d, result.status_code, self._config.schedule)
-        kwargs: dict[str, Any] = {"attempt": flight.attempt}
-        if result.status_code is not None:
-            kwargs["response_code"] = result.status_code
-        if result.error is not None:
-            kwargs["error"] = result.error
-        self._fire(d, trigger, at=uow.at, schedule=self._config.schedule,
-                   attempted_at=flight.started_at, **kwargs)
+        self._fire(d, trigger, at=uow.at, schedule=self._config.schedule, **facts)
         if d.state == "retrying":
             self._emit_job(uow, d)
 

@@ -81,15 +81,14 @@ class WebhookBridge:
     async def delivery_as_of(self, merchant: Merchant, delivery_id: str, at: datetime
                              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The delivery as it stood at ``at``, rebuilt from its transitions, with the attempts
-        recorded by then (those made up to its ``last_attempt_at`` then); ``NotFound`` if it
-        is not the merchant's or did not exist yet."""
+        recorded by then (each is a transition: those up to its ``version`` then);
+        ``NotFound`` if it is not the merchant's or did not exist yet."""
         row, attempts = await self.delivery(merchant, delivery_id)
         then = delivery_as_of(row, await self._queries.steps(str(row["id"])), at,
                               self._dispatcher.config.schedule)
         if then is None:
             raise NotFound("Webhook")
-        last = then["last_attempt_at"]
-        return then, [a for a in attempts if last is not None and a["at"] <= last]
+        return then, [a for a in attempts if a["seq"] <= then["version"]]
 
     async def transitions(self, merchant: Merchant, delivery_id: str) -> list[dict[str, Any]]:
         row, _ = await self.delivery(merchant, delivery_id)

@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from ...machines.webhook import WebhookDelivery
+from ...machines.webhook import ATTEMPT_TRIGGERS, WebhookDelivery
 from ..ids import uuid_text
 from ..records import BY_ID, TABLES
 from .records import delivery_from_row
@@ -58,9 +58,9 @@ _ENDPOINTS_OF = ("SELECT id, merchant_id, livemode, enabled_events, format, url,
                  " AND deleted_at IS NULL ORDER BY created_at")
 
 
-# The reads of the delivery tables, for the actor here and for the fronts (webhooks/bridge.py,
-# dashboard_queries.py): every statement on webhook_logs and webhook_attempts has this home, but
-# the writes, which go through unit_of_work.commit_all.
+# The reads of the deliveries and their attempts, for the actor here and for the fronts
+# (webhooks/bridge.py, dashboard_queries.py): every statement on webhook_logs and on the attempt
+# transitions has this home, but the writes, which go through unit_of_work.commit_all.
 DELIVERY = "SELECT * FROM webhook_logs WHERE id = %s"
 MERCHANTS_DELIVERY = ("SELECT * FROM webhook_logs WHERE id = %s AND merchant_id = %s"
                       " AND livemode = %s")
@@ -70,9 +70,23 @@ DELIVERY_PROGRESS = "SELECT attempts, status FROM webhook_logs WHERE id = %s"
 LIST_COLUMNS = ("id, event, status, attempts, created_at, last_attempt_at, next_retry_at,"
                 " response_code, livemode, endpoint_id, event_id")
 LIST_ORDER = "created_at DESC, seq DESC"
-ATTEMPTS = "SELECT * FROM webhook_attempts WHERE delivery_id = %s ORDER BY id"
-ATTEMPTS_OF_MANY = ("SELECT * FROM webhook_attempts WHERE delivery_id = ANY(%s::uuid[])"
-                    " ORDER BY delivery_id, id")
+# An attempt is the transition it caused (``machines/webhook.ATTEMPT_TRIGGERS``); its facts
+# are that row's data, read back as the columns the fronts render (migration 019 moved the
+# attempt rows written before into their transitions). Oldest first: seq is the order they were
+# recorded in. Served by the (entity_id, seq) index; a transition with no attempt (create, a
+# retry) is not one. ``at`` is when the POST started, which a row's own ``at`` (when it was
+# recorded) stands in for only where data lacks it.
+_ATTEMPT = (
+    "SELECT entity_id AS delivery_id, seq, (data->>'attempt')::int AS attempt,"
+    " coalesce((data->>'attempted_at')::timestamptz, at) AS at,"
+    " (data->>'response_code')::int AS response_code,"
+    " coalesce((data->>'duration_ms')::int, 0) AS duration_ms,"
+    " data->>'response_body' AS response_body, data->>'error' AS error,"
+    " data->>'worker' AS worker FROM transitions"
+    " WHERE entity_type = 'webhook_delivery' AND trigger IN ("
+    + ", ".join(f"'{t}'" for t in ATTEMPT_TRIGGERS) + ")")
+ATTEMPTS = _ATTEMPT + " AND entity_id = %s ORDER BY seq"
+ATTEMPTS_OF_MANY = _ATTEMPT + " AND entity_id = ANY(%s::text[]) ORDER BY entity_id, seq"
 
 class Deliveries:
     """Reads and claims of ``webhook_logs``; writes go through the actor's unit of work."""

@@ -22,7 +22,7 @@ class DispatcherConfig:
     database_url: str
     streams: StreamNames
     schedule: tuple[int, ...]
-    #: This process's name: lease owner, consumer name, ``webhook_attempts.worker``.
+    #: This process's name: lease owner, consumer name, an attempt's ``worker``.
     owner: str
     timeout_s: float = 5.0
     #: Longer than a POST can take (timeout + recording), so a live process never loses one.
