@@ -86,6 +86,16 @@ def test_test_webhook_is_delivered_signed_twice_and_returned(
     assert body["payload"]["data"]["merchant_id"] == merchant_id
     [log] = body["attempt_log"]
     assert log["response_code"] == 200 and log["response_body"] == "ok" and log["error"] is None
+    assert list(log) == ["attempt", "at", "response_code", "duration_ms", "response_body",
+                         "error"]
+    # The attempt is the succeed transition's data, which shows it but for the worker.
+    [_create, succeed] = client.get(f"/api/v1/webhooks/{body['id']}/transitions").json()
+    assert succeed["trigger"] == "succeed" and "worker" not in succeed["data"]
+    assert {k: succeed["data"][k] for k in ("attempt", "response_code", "duration_ms",
+                                            "response_body")} == {
+        k: log[k] for k in ("attempt", "response_code", "duration_ms", "response_body")}
+    assert rows(front.settings, "SELECT data->>'worker' AS w FROM transitions"
+                " WHERE entity_id = %s AND seq = 2", body["id"])[0]["w"]
 
     [request] = paystate_webhook_receiver.requests
     stored = rows(front.settings, "SELECT payload FROM webhook_logs WHERE id = %s",
