@@ -23,7 +23,7 @@ from paystate.engine.streams import StreamNames
 from paystate.engine.webhooks.dispatcher import GROUP, WebhookDispatcher
 from paystate.engine.webhooks.messages import DispatcherConfig
 from paystate.machines.webhook import PRODUCTION_SCHEDULE
-from paystate.testing import ReceivedWebhook, WebhookReceiver
+from paystate.testing import FunctionTransport, ReceivedWebhook, WebhookReceiver
 from tests.support import ThreadGateway, make_settings, wait_until
 from tests.webhooks_support import (
     attempts_of,
@@ -322,4 +322,25 @@ def test_an_attempt_that_comes_back_after_a_manual_retry_is_logged_and_decides_n
         assert all(a["duration_ms"] >= 0 and a["error"] is None for a in log)
     finally:
         receiver.released.set()
+        hooks.stop()
+
+
+def test_an_answer_with_a_nul_character_is_recorded(base_settings: Settings) -> None:
+    """PostgreSQL's text (and so jsonb) holds no NUL: a body or error with one would fail the
+    whole batch of attempts it is recorded in, again at every retry. It is kept as U+FFFD."""
+    settings = make_settings()
+    merchant_id, _ = new_merchant(settings, "", webhook_url="http://127.0.0.1:9/hook")
+    config = DispatcherConfig(database_url=settings.database_url,
+                              streams=StreamNames(settings.stream_prefix),
+                              schedule=PRODUCTION_SCHEDULE, owner="nul")
+    hooks = WebhookDispatcher(config, redis.Redis.from_url(settings.redis_url), SystemClock(),
+                              transport_factory=lambda: FunctionTransport(
+                                  lambda request: (200, "ok\x00then"))).start_actor()
+    try:
+        did = hooks.create_delivery(merchant_id, "webhook.test", {}).result(10).id
+        assert hooks.run_due() == 1
+        assert deliveries_of(settings, merchant_id)[0]["status"] == "succeeded"
+        [attempt] = attempts_of(settings, did)
+        assert attempt["response_body"] == "ok\ufffdthen"
+    finally:
         hooks.stop()

@@ -182,5 +182,13 @@ class WebhookSender:
             error = f"{type(exc).__name__}: {exc}"[:RESPONSE_BODY_LIMIT]
         duration_ms = max(0, int((time.perf_counter() - started) * 1000))
         if body is not None:
-            body = body[:RESPONSE_BODY_LIMIT]
+            body = _storable(body[:RESPONSE_BODY_LIMIT])
+        if error is not None:
+            error = _storable(error)
         return AttemptResult(status, duration_ms, body, error)
+
+
+def _storable(text: str) -> str:
+    """PostgreSQL's text and jsonb hold no NUL: one in an answer would fail the whole batch of
+    attempts it is recorded with, at every retry. It becomes U+FFFD, as undecodable bytes do."""
+    return text.replace("\x00", "\ufffd")
