@@ -3,9 +3,9 @@
 It creates deliveries, claims due ones (``deliveries``), hands their POSTs to the sender and
 records each attempt, each decision through the delivery machine and one ``UnitOfWork``
 transaction (the row with a compare-and-set on ``version``, a ``transitions`` row whose ``data``
-is also the attempt's only record, and the next attempt's job in the outbox). It never waits on
-HTTP: the sender queues each finished POST and wakes the actor, which records every result
-queued by then in one transaction, then refills the slots they freed (``slots``).
+is also the attempt's only record; the next attempt's job is published after the commit). It
+never waits on HTTP: the sender queues each finished POST and wakes the actor, which records
+every result queued by then in one transaction, then refills the slots they freed (``slots``).
 
 A process killed mid-attempt leaves its lease to expire, after which any process makes that
 attempt again: the only attempt that can be sent twice.

@@ -73,7 +73,7 @@ LIST_ORDER = "created_at DESC, seq DESC"
 # An attempt is the transition it caused (``machines/webhook.ATTEMPT_TRIGGERS``); its facts
 # are that row's data, read back as the columns the fronts render (migration 019 moved the
 # attempt rows written before into their transitions). Oldest first: seq is the order they were
-# recorded in. Served by the (entity_id, seq) index; a transition with no attempt (create, a
+# recorded in. Served by the (entity_id, seq) primary key; a transition with no attempt (create, a
 # retry) is not one. ``at`` is when the POST started, which a row's own ``at`` (when it was
 # recorded) stands in for only where data lacks it.
 _ATTEMPT = (
