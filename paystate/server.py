@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 
@@ -32,6 +33,12 @@ async def run(settings: Settings, *, http: bool, worker: bool, reuse_port: bool 
         server = make_server(app, settings)
         server.listen(settings.port, address=settings.host, reuse_port=reuse_port)
         log.info("paystate listening on http://%s:%d", settings.host, settings.port)
+    # What start-up built (modules, the app, the engine) lives as long as the process: frozen,
+    # out of the collector's sight, a full collection under load walks only what traffic made.
+    # Before, each process's full collections under make bench-create at c=64 stopped it for
+    # 85-315 ms, with 32 requests waiting in each.
+    gc.collect()
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
