@@ -11,7 +11,8 @@ creates than N full ``serve`` processes. ``serve``'s HTTP children still deliver
 (``api --webhooks``): with the worker's one webhook actor alone, a payment's webhook waited
 behind the writes of its earlier events (payment-to-webhook p50 40-56 ms instead of 20-27).
 
-The parent only migrates once, starts the children, restarts one that dies (a crash must not
+The parent only migrates once (``paystate migrate`` as a child process of its own: the parent
+itself never imports psycopg or the app, so it stays a small process), starts the children, restarts one that dies (a crash must not
 leave the port half-served), and passes SIGINT/SIGTERM on. Children get SIGTERM if the parent
 itself dies (Linux ``PR_SET_PDEATHSIG``), so no orphan keeps the port.
 
@@ -34,7 +35,7 @@ import sys
 import time
 from types import FrameType
 
-from .engine import metrics
+from .engine import metrics_dir as metrics
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
@@ -61,6 +62,12 @@ def child_commands(command: str, processes: int) -> list[list[str]]:
 def supervise(command: str, processes: int, log_level: str, banner: list[str]) -> int:
     """Run the children of ``paystate COMMAND --processes N`` until SIGINT/SIGTERM; return the
     exit status. ``banner``: lines printed once the children are started (the addresses)."""
+    # Once, before the children race for it.
+    migrated = subprocess.run([sys.executable, "-m", "paystate", "migrate", "--log-level",
+                               log_level], stdout=subprocess.DEVNULL, check=False)
+    if migrated.returncode != 0:
+        log.error("the migrations failed (%s); not starting", migrated.returncode)
+        return migrated.returncode
     with metrics.run_directory() as metrics_dir:
         return _supervise(command, processes, log_level, banner, metrics_dir)
 
