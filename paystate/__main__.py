@@ -71,13 +71,14 @@ def main(argv: list[str] | None = None) -> int:
         print("paystate: --processes must be at least 1", file=sys.stderr)
         return 2
     if http and processes > 1:
-        # Neither the app nor asyncio here: the supervisor imports only what supervising takes
-        # (supervisor.py).
+        # Not the app yet: the supervisor imports it for its forked children once the metrics
+        # directory is in the environment (supervisor.py); each child runs ``main`` again with
+        # its own command line.
         from .addresses import startup_lines
         from .supervisor import supervise
 
         return supervise(args.command, processes, args.log_level,
-                         startup_lines(settings))
+                         startup_lines(settings), main)
 
     import asyncio
 
