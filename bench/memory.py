@@ -131,9 +131,11 @@ def summary(samples: list[Sample], labels: list[str]) -> None:
           f" {peak.total('Pss'):.0f} MB (at {peak.at_s:.0f} s, {peak.phase})")
     idle = [s for s in samples if s.phase == "idle"]
     if idle:
-        print(f"idle drift (last idle sample - first): RSS"
-              f" {idle[-1].total('Rss') - idle[0].total('Rss'):+.1f} MB, PSS"
-              f" {idle[-1].total('Pss') - idle[0].total('Pss'):+.1f} MB")
+        # Anonymous memory is the tree's own; PSS also moves with processes outside the tree
+        # that map the same files (every pyenv Python maps the same libpython).
+        print("idle drift (last idle sample - first): "
+              + ", ".join(f"{f} {idle[-1].total(f) - idle[0].total(f):+.1f} MB"
+                          for f in ("Rss", "Anonymous", "Pss")))
 
 
 def main() -> None:
