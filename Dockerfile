@@ -4,6 +4,10 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# Two glibc malloc arenas per process, not 8 per core: the gateway's threads (shard actors,
+# publisher, pools) each got one under load, and each arena keeps free memory the others cannot
+# reuse (paystate/supervisor.py sets the same for its children when this is unset).
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 
 # The version is read from paystate/__init__.py, so the package sources come before the install.

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 
 
-.PHONY: help venv node-client run test test-fast bench bench-http bench-create bench-e2e bench-floor bench-reference bench-interleaved wrk chaos clean-data lint
+.PHONY: help venv node-client run test test-fast bench bench-http bench-create bench-e2e bench-memory bench-floor bench-reference bench-interleaved wrk chaos clean-data lint
 
 help:
 	@echo "make venv        create $(VENV) and install the package with its test extras"
@@ -22,6 +22,8 @@ help:
 	@echo "make bench-e2e   10,000 payments through HTTP to the last webhook; ARGS=\"--payments N --events E1,E2|'*'\""
 	@echo "                 (default events payment.success,payment.failed; '*' all, as before)"
 	@echo "                 and PostgreSQL's top statements per payment (--pg-top N, default 15)"
+	@echo "make bench-memory  RSS and PSS of each process of serve --processes 2 over 200,000 creates"
+	@echo "                 and 10 idle minutes; ARGS=\"--creates N --idle-minutes M\""
 	@echo "make bench-floor wrk against the bare HTTP front: what a request costs before the gateway"
 	@echo "make bench-reference REF=checkout  side by side with the reference gateway, ratios;"
 	@echo "                 ARGS=\"--rounds 2 --seconds 20 --payments 1000\" (docs/benchmarks.md)"
@@ -71,6 +73,9 @@ bench-create: venv wrk
 
 bench-e2e: venv
 	scripts/bench.sh bench/e2e.py $(ARGS)
+
+bench-memory: venv wrk
+	scripts/bench.sh bench/memory.py $(ARGS)
 
 bench-floor: venv wrk
 	.venv/bin/python bench/http_floor.py $(ARGS)

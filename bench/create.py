@@ -4,7 +4,8 @@ Idempotency-Key, on one order, at several concurrencies.
 wrk (a C load generator) does the load, so the figures measure the gateway and not a Python
 client sharing its cores. The gateway runs in TEST_MODE with TEST_PAYMENT_SUCCESS=false: the
 payments settle (fail) during the run, as real traffic would, and the order is never paid, so
-every create is a 201. Prints req/s, p50, p99, non-2xx and the gateway's RSS per run, then the
+every create is a 201. Prints req/s, p50, p99, non-2xx and the gateway's peak RSS and PSS per
+run (RSS counts a page shared by several processes once in each, PSS divides it), then the
 CPU time each process spent per create (the gateway's API and worker processes, PostgreSQL,
 Redis, and wrk itself): on a machine whose cores the benchmark fills, that sum bounds req/s,
 and it moves far less from run to run than req/s does.
@@ -26,7 +27,7 @@ import threading
 import time
 import urllib.request
 
-from gateways import cpu_seconds, free_port, gateway, service_pids, tree_rss_mb
+from gateways import cpu_seconds, free_port, gateway, service_pids, tree_pss_mb, tree_rss_mb
 
 AUTH = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789",
         "Content-Type": "application/json"}
@@ -47,12 +48,13 @@ def make_order(base: str) -> str:
 def run_wrk(base: str, order_id: str, seconds: int, connections: int, pids: list[int],
             tag: str, roots: list[tuple[str, int]]) -> dict[str, float]:
     threads = max(1, min(2, connections))
-    peak = [0.0]
+    peak = [0.0, 0.0]  # RSS, PSS of the gateway's process trees
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.wait(0.5):
             peak[0] = max(peak[0], sum(tree_rss_mb(p) for p in pids))
+            peak[1] = max(peak[1], sum(tree_pss_mb(p) for p in pids))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -77,7 +79,7 @@ def run_wrk(base: str, order_id: str, seconds: int, connections: int, pids: list
             "non2xx": fields["non2xx"],
             "errors": fields["connect_errors"] + fields["read_errors"]
             + fields["write_errors"] + fields["timeouts"],
-            "requests": fields["requests"], "rss_mb": peak[0],
+            "requests": fields["requests"], "rss_mb": peak[0], "pss_mb": peak[1],
             **{f"cpu {k}": (cpu_after[k] - cpu_before.get(k, 0.0)) * 1000 / fields["requests"]
                for k in cpu_after if fields["requests"]}}
 
@@ -101,7 +103,7 @@ def main() -> None:
     print(f"POST /api/v1/payments, unique Idempotency-Key, wrk {args.seconds}s per run; "
           f"gateway: {args.mode}, {args.processes} HTTP process(es)")
     print(f"{'c':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'errors':>7}"
-          f" {'RSS MB':>7}")
+          f" {'RSS MB':>7} {'PSS MB':>7}")
     with gateway(args.mode, port, env, args.processes) as pids:
         order_id = make_order(base)
         # A short warm-up: connections, caches and JIT-free Python paths all settle first.
@@ -112,7 +114,8 @@ def main() -> None:
         for c in (int(x) for x in args.concurrency.split(",")):
             r = run_wrk(base, order_id, args.seconds, c, pids, f"c{c}-{time.time_ns()}", roots)
             print(f"{c:>4} {r['rps']:>8.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f}"
-                  f" {r['non2xx']:>8.0f} {r['errors']:>7.0f} {r['rss_mb']:>7.0f}", flush=True)
+                  f" {r['non2xx']:>8.0f} {r['errors']:>7.0f} {r['rss_mb']:>7.0f}"
+                  f" {r['pss_mb']:>7.0f}", flush=True)
             cpu[c] = {k[4:]: v for k, v in r.items() if k.startswith("cpu ")}
     groups = sorted({g for per in cpu.values() for g in per if not g.endswith("gone")})
     print("CPU ms per create (the supervisor's own time is under gateway serve/api):")

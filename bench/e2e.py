@@ -34,7 +34,7 @@ from typing import Any
 
 import aiohttp
 import pg_statements
-from gateways import cpu_seconds, free_port, gateway, service_pids, tree_rss_mb
+from gateways import cpu_seconds, free_port, gateway, service_pids, tree_pss_mb, tree_rss_mb
 
 AUTH = {"X-Api-Key": "key_test_abc123", "X-Api-Secret": "secret_test_xyz789"}
 # The events that end a payment: the bench waits for one of them per payment.
@@ -136,8 +136,10 @@ def run_e2e(base: str, pids: list[int], subscribe: Callable[[str], tuple[str, li
         started = time.time()
         created, latencies, failures = asyncio.run(create_all(base, payments, concurrency))
         created_s = time.time() - started
+        # Peaks: RSS counts a page shared by several processes once in each, PSS divides it.
         rss = {"gateway": sum(tree_rss_mb(p) for p in pids),
-               "receiver": tree_rss_mb(receiver.pid)}
+               "receiver": tree_rss_mb(receiver.pid),
+               "gateway_pss": sum(tree_pss_mb(p) for p in pids)}
         deadline = time.time() + timeout
         while True:
             got = stats(receiver_url)
@@ -145,6 +147,7 @@ def run_e2e(base: str, pids: list[int], subscribe: Callable[[str], tuple[str, li
             if len(arrived) >= len(created) or time.time() > deadline:
                 break
             rss["gateway"] = max(rss["gateway"], sum(tree_rss_mb(p) for p in pids))
+            rss["gateway_pss"] = max(rss["gateway_pss"], sum(tree_pss_mb(p) for p in pids))
             time.sleep(0.2)
         cpu_after = cpu_seconds(roots)
         pg = None if pg_top is None else (
@@ -169,7 +172,8 @@ def run_e2e(base: str, pids: list[int], subscribe: Callable[[str], tuple[str, li
         "events_subscribed": events,
         "deliveries_per_event": dict(sorted(got["per_event"].items())),
         "duplicates": got["duplicates"], "bad_signatures": got["bad_signatures"],
-        "rss_gateway_mb": round(rss["gateway"]), "rss_receiver_mb": round(rss["receiver"]),
+        "rss_gateway_mb": round(rss["gateway"]), "pss_gateway_mb": round(rss["gateway_pss"]),
+        "rss_receiver_mb": round(rss["receiver"]),
         "rss_load_generator_mb": round(own_rss),
         "concurrency": concurrency,
         # From the first create to the last webhook (within 0.2 s), per payment created.

@@ -62,11 +62,37 @@ def tree_rss_mb(pid: int) -> float:
     return total
 
 
+def smaps_rollup_kb(pid: int) -> dict[str, int]:
+    """``/proc/PID/smaps_rollup``'s fields in kB (Rss, Pss, Pss_Anon, Pss_File, Anonymous,
+    Shared_Clean, Private_Dirty, ...); empty when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            lines = f.read().splitlines()[1:]  # the first line is the [rollup] range
+    except OSError:
+        return {}
+    return {name.rstrip(":"): int(kb) for name, kb, *_ in (ln.split() for ln in lines)}
+
+
+def tree_pss_mb(pid: int) -> float:
+    """Proportional memory of ``pid`` and all its descendants, in MB: a page shared by k
+    processes counts 1/k in each, so the sum over a tree is what the tree costs the machine,
+    where ``tree_rss_mb`` counts a page once per process that maps it (a forked child's pages
+    shared with its parent, the same libraries mapped by several processes)."""
+    return sum(smaps_rollup_kb(p).get("Pss", 0) for p in _tree(pid)) / 1024
+
+
+def tree_processes(pid: int) -> list[tuple[int, str]]:
+    """(pid, role) of ``pid`` and its descendants, as ``_role`` names them."""
+    return [(p, _role(p)) for p in _tree(pid)]
+
+
 def _role(pid: int) -> str:
-    """A gateway process's command (api, worker, serve), else its program name."""
+    """A gateway process's command (api, worker, serve), else its program name. A forked child
+    has a title instead of its command line ("paystate api --reuse-port --webhooks": one
+    string, not NUL-separated words), so the words are split at spaces too."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+            argv = [a.decode(errors="replace") for a in f.read().replace(b"\0", b" ").split()]
     except OSError:
         return "gone"
     if "paystate" in argv and argv.index("paystate") + 1 < len(argv):

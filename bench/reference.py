@@ -117,12 +117,15 @@ METRICS: list[tuple[str, Callable[[dict[str, Any]], float], str]] = [
     ("create p99 ms", lambda r: r["create"]["p99_ms"], "{:.0f}"),
     ("CPU ms per create, all processes", lambda r: sum(
         v for k, v in r["create"].items() if k.startswith("cpu ")), "{:.2f}"),
+    # RSS counts a page shared by several processes once in each; PSS divides it among them.
     ("RSS MB under create load", lambda r: r["create"]["rss_mb"], "{:.0f}"),
+    ("PSS MB under create load", lambda r: r["create"]["pss_mb"], "{:.0f}"),
     ("payments/s end to end", lambda r: r["e2e"]["payments_per_s_end_to_end"], "{:.0f}"),
     ("payment to webhook p99 ms", lambda r: r["e2e"]["payment_to_webhook_p99_ms"], "{:.0f}"),
     ("CPU ms per payment, all processes", lambda r: sum(
         r["e2e"]["cpu_ms_per_payment"].values()), "{:.2f}"),
     ("RSS MB end to end", lambda r: r["e2e"]["rss_gateway_mb"], "{:.0f}"),
+    ("PSS MB end to end", lambda r: r["e2e"]["pss_gateway_mb"], "{:.0f}"),
 ]
 
 

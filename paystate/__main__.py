@@ -4,15 +4,18 @@ operators create | listen``."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .cli_settings import settings_or_none
 from .config import Settings
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     if settings is None:
         return 2
 
-    from .engine.migrations import migrate
-
     if args.command == "migrate":
+        from .engine.migrations import migrate
+
         applied = migrate(settings.database_url)
         print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
         return 0
@@ -68,12 +71,16 @@ def main(argv: list[str] | None = None) -> int:
         print("paystate: --processes must be at least 1", file=sys.stderr)
         return 2
     if http and processes > 1:
+        # Not the app yet: the supervisor imports it for its forked children once the metrics
+        # directory is in the environment (supervisor.py); each child runs ``main`` again with
+        # its own command line.
         from .addresses import startup_lines
         from .supervisor import supervise
 
-        migrate(settings.database_url)  # once, before the children race for it
         return supervise(args.command, processes, args.log_level,
-                         startup_lines(settings))
+                         startup_lines(settings), main)
+
+    import asyncio
 
     from .server import run
 

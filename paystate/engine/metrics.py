@@ -4,19 +4,15 @@ Counters are incremented where things happen (the HTTP front, shards after commi
 dispatcher after recording an attempt); queue depths are read from Redis when scraped.
 
 Under ``paystate serve|api --processes N`` the supervisor gives every child one directory in
-``PROMETHEUS_MULTIPROC_DIR`` (``run_directory``), which must be in the environment before the
-child first imports prometheus_client: the library then keeps each value in a per-process file
-there, and a scrape of any process adds up the files of all of them (``MultiProcessCollector``).
-The supervisor forgets a dead child's live gauges (``process_exited``); its counters stay in the
-sums, so they never go backwards.
+``PROMETHEUS_MULTIPROC_DIR`` (``metrics_dir.run_directory``), which must be in the environment
+before the child first imports prometheus_client: the library then keeps each value in a
+per-process file there, and a scrape of any process adds up the files of all of them
+(``MultiProcessCollector``). The supervisor forgets a dead child's live gauges
+(``metrics_dir.process_exited``); its counters stay in the sums, so they never go backwards.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from prometheus_client import (
@@ -30,8 +26,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-#: Where prometheus_client looks for the directory of a deployment's processes.
-MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from .metrics_dir import MULTIPROC_DIR_ENV
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -119,21 +114,3 @@ class Metrics:
         """The exposition: this process's metrics, or with a multiprocess directory the sums
         over every process of the deployment."""
         return generate_latest(self._scraped)
-
-
-@contextmanager
-def run_directory() -> Iterator[str]:
-    """A fresh, empty directory for one run of a deployment (``$TMPDIR/paystate-metrics-*``),
-    for the supervisor to hand its children in ``MULTIPROC_DIR_ENV``: a run never adds up the
-    files of an earlier one. Removed on leaving (a supervisor killed with SIGKILL leaves it:
-    a few small files, never read again)."""
-    directory = tempfile.mkdtemp(prefix="paystate-metrics-")
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def process_exited(directory: str, pid: int) -> None:
-    """Forget the live gauges of process ``pid``, which exited (its counters stay counted)."""
-    multiprocess.mark_process_dead(pid, directory)

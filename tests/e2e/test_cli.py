@@ -40,14 +40,16 @@ def test_unknown_command_and_bad_setting(base_settings: Settings) -> None:
 
 def children(pid: int, flag: str = "") -> dict[int, str]:
     """The supervisor's running children: pid -> paystate command, + ``flag`` when the child
-    was given it (a killed child not yet reaped has no command line, and is left out)."""
+    was given it (a killed child not yet reaped has no command line, and is left out). A
+    forked child's command line is its title, "paystate api --reuse-port --webhooks" in one
+    string, so words are split at spaces as well as NULs."""
     with open(f"/proc/{pid}/task/{pid}/children") as f:
         pids = [int(p) for p in f.read().split()]
     commands = {}
     for child in pids:
         try:
             with open(f"/proc/{child}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
+                argv = f.read().replace(b"\0", b" ").split()
         except FileNotFoundError:
             continue
         if b"paystate" in argv:
