@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 def connect(url: str, autocommit: bool = False) -> psycopg.Connection[dict[str, Any]]:
     """A dedicated connection for one thread (psycopg connections are not shared across threads
-    here: each shard actor, the processor and the relay own theirs)."""
+    here: each shard actor, the processor and the pruner own theirs)."""
     return psycopg.connect(url, autocommit=autocommit, row_factory=dict_row, connect_timeout=5)
 
 

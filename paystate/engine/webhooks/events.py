@@ -2,8 +2,8 @@
 
 The events are the outbox's rows of the events stream, written once, in the transaction of the
 change that emitted them. Migration 014 reads each one's ``evt_`` id, merchant and mode out of
-its payload into generated columns, indexed for this list; the relay's prune keeps them 30
-days (``outbox.EVENTS_KEPT``). Newest first, by the outbox's ``seq``.
+its payload into generated columns, indexed for this list; the event log pruner keeps them
+30 days (``outbox.EVENTS_KEPT``). Newest first, by the outbox's ``seq``.
 """
 
 from __future__ import annotations

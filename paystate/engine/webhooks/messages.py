@@ -132,8 +132,8 @@ class Envelope:
 
 
 def event_key(payload: Mapping[str, Any]) -> str:
-    """A domain event's identity, the same for every copy of it (the relay republishes rows
-    from JSONB, which reorders keys, so the digest is over canonical JSON)."""
+    """A domain event's identity, the same for every copy of it (the reconcile reads events
+    back from JSONB, which reorders keys, so the digest is over canonical JSON)."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:24]
     return f"{payload.get('event')}:{payload.get('entity_id')}:{digest}"
