@@ -1,6 +1,6 @@
 """What a gateway prints when it starts: where its API, checkout, dashboard, operator console
-and admin API answer, and, where the deployment asked for the demo merchant, the demo logins (public by
-design: their defaults are in the README). Pure: the caller prints it."""
+and admin API answer, and, where the deployment asked for the demo merchant, the demo logins
+(public by design: their defaults are in the README). Pure: the caller prints it."""
 
 from __future__ import annotations
 

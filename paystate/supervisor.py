@@ -5,8 +5,8 @@ One Python process has one GIL for its event loop and every actor thread, so on 
 several cores the gateway runs several processes. Each HTTP child binds the port with
 ``SO_REUSEPORT`` (the kernel spreads connections over them) and owns its shards and publisher;
 PostgreSQL's compare-and-set already decides between processes. ``serve`` adds one ``worker``
-child (settlement, sweepers, webhooks, the event log pruner): measured, those threads took the GIL from the
-HTTP thread when every process ran them, and an ``api`` x N + ``worker`` layout served more
+child (settlement, sweepers, webhooks, the event log pruner): measured, those threads took the
+GIL from the HTTP thread when every process ran them, and an ``api`` x N + ``worker`` layout served more
 creates than N full ``serve`` processes. ``serve``'s HTTP children still deliver webhooks
 (``api --webhooks``): with the worker's one webhook actor alone, a payment's webhook waited
 behind the writes of its earlier events (payment-to-webhook p50 40-56 ms instead of 20-27).

@@ -135,10 +135,3 @@ class DashboardQueries(Queries):
                 return None
             object_id = oid
         return await self._one(f"SELECT * FROM {table} WHERE id = %s", (object_id,))
-
-    async def transitions(self, entity_id: str) -> list[dict[str, Any]]:
-        """Oldest first; a webhook attempt's ``worker`` left out, as in the API's."""
-        return await self._all("SELECT seq, from_state, to_state, trigger,"
-                               " data - 'worker' AS data, at"
-                               " FROM transitions WHERE entity_id = %s ORDER BY seq",
-                               (entity_id,))

@@ -81,12 +81,12 @@ class Queries:
         return [payment_from_row(r) for r in rows], total
 
     async def transitions(self, entity_id: str) -> list[dict[str, Any]]:
-        """The entity's transition rows, oldest first: from_state, to_state, trigger, data,
-        at. Without a webhook attempt's ``worker`` (the gateway's host and pid), which is the
-        operators' to know, not the merchant's."""
-        return await self._all("SELECT from_state, to_state, trigger, data - 'worker' AS data,"
-                               " at FROM transitions WHERE entity_id = %s ORDER BY seq",
-                               (entity_id,))
+        """The entity's transition rows, oldest first: seq, from_state, to_state, trigger,
+        data, at. Without a webhook attempt's ``worker`` (the gateway's host and pid), which is
+        the operators' to know, not the merchant's (the API and the dashboard read these)."""
+        return await self._all("SELECT seq, from_state, to_state, trigger,"
+                               " data - 'worker' AS data, at FROM transitions"
+                               " WHERE entity_id = %s ORDER BY seq", (entity_id,))
 
     async def steps(self, entity_id: str) -> list[Step]:
         """The entity's transitions as the time-travel rebuild reads them, oldest first."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from itertools import takewhile
 from typing import Any
 
 import psycopg
@@ -240,9 +241,5 @@ class Deliveries:
             " WHERE (xid, seq) > (%s::xid8, %s) AND xid < pg_snapshot_xmin(pg_current_snapshot())"
             " AND stream = %s ORDER BY xid, seq LIMIT %s",
             (mark[0], mark[1], stream, limit)).fetchall()
-        taken = []
-        for r in rows:
-            if r["created_at"] > until:
-                break
-            taken.append(r)
+        taken = list(takewhile(lambda r: r["created_at"] <= until, rows))
         return taken, ((str(taken[-1]["xid"]), int(taken[-1]["seq"])) if taken else mark)
