@@ -49,19 +49,6 @@ def _tree(pid: int) -> Iterator[int]:
             continue
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and all its descendants, in MB."""
-    total = 0.0
-    for p in _tree(pid):
-        try:
-            with open(f"/proc/{p}/status") as f:
-                total += next(int(line.split()[1]) for line in f
-                              if line.startswith("VmRSS:")) / 1024
-        except (OSError, StopIteration):
-            continue
-    return total
-
-
 def smaps_rollup_kb(pid: int) -> dict[str, int]:
     """``/proc/PID/smaps_rollup``'s fields in kB (Rss, Pss, Pss_Anon, Pss_File, Anonymous,
     Shared_Clean, Private_Dirty, ...); empty when the process is gone."""
@@ -71,6 +58,11 @@ def smaps_rollup_kb(pid: int) -> dict[str, int]:
     except OSError:
         return {}
     return {name.rstrip(":"): int(kb) for name, kb, *_ in (ln.split() for ln in lines)}
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and all its descendants, in MB (``VmRSS``'s figure)."""
+    return sum(smaps_rollup_kb(p).get("Rss", 0) for p in _tree(pid)) / 1024
 
 
 def tree_pss_mb(pid: int) -> float:
