@@ -45,9 +45,22 @@ def make_order(base: str) -> str:
         return str(json.load(r)["id"])
 
 
+def wrk_creates(base: str, order_id: str, seconds: int, connections: int,
+                tag: str) -> dict[str, float]:
+    """``bench/create_payment.lua`` under wrk against ``order_id`` for ``seconds``: the fields
+    of the script's RESULT line (requests, non2xx, duration_us, p50_us, p99_us, ...)."""
+    threads = max(1, min(2, connections))
+    out = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency",
+         "-s", os.path.join(HERE, "create_payment.lua"), base, "--", tag],
+        env={**os.environ, "ORDER_ID": order_id}, capture_output=True, text=True,
+        timeout=seconds + 60, check=True).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("RESULT "))
+    return {k: float(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+
+
 def run_wrk(base: str, order_id: str, seconds: int, connections: int, pids: list[int],
             tag: str, roots: list[tuple[str, int]]) -> dict[str, float]:
-    threads = max(1, min(2, connections))
     peak = [0.0, 0.0]  # RSS, PSS of the gateway's process trees
     stop = threading.Event()
 
@@ -60,11 +73,7 @@ def run_wrk(base: str, order_id: str, seconds: int, connections: int, pids: list
     sampler.start()
     cpu_before = cpu_seconds(roots)
     wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency",
-         "-s", os.path.join(HERE, "create_payment.lua"), base, "--", tag],
-        env={**os.environ, "ORDER_ID": order_id}, capture_output=True, text=True,
-        timeout=seconds + 60, check=True).stdout
+    fields = wrk_creates(base, order_id, seconds, connections, tag)
     cpu_after = cpu_seconds(roots)
     # wrk is the only child to exit in between: its time is the load generator's cost.
     wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -72,8 +81,6 @@ def run_wrk(base: str, order_id: str, seconds: int, connections: int, pids: list
                         - wrk_before.ru_utime - wrk_before.ru_stime)
     stop.set()
     sampler.join()
-    line = next(ln for ln in out.splitlines() if ln.startswith("RESULT "))
-    fields = {k: float(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
     return {"rps": fields["requests"] / (fields["duration_us"] / 1e6),
             "p50_ms": fields["p50_us"] / 1000, "p99_ms": fields["p99_us"] / 1000,
             "non2xx": fields["non2xx"],

@@ -24,15 +24,12 @@ Usage: DATABASE_URL=... REDIS_URL=... python bench/memory.py [--creates 200000]
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import shutil
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 
-from create import HERE, make_order, paystate_env
+from create import make_order, paystate_env, wrk_creates
 from gateways import free_port, gateway, smaps_rollup_kb, tree_processes
 
 # What one sample keeps of a process, in MB: smaps_rollup's Rss, Pss, Anonymous.
@@ -97,16 +94,10 @@ def print_sample(s: Sample, labels: list[str]) -> None:
 
 def run_wrk(base: str, order_id: str, seconds: int, connections: int, tag: str) -> int:
     """One piece of the load; returns the creates it made (non-2xx answers fail the bench)."""
-    out = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s",
-         "-s", os.path.join(HERE, "create_payment.lua"), base, "--", tag],
-        env={**os.environ, "ORDER_ID": order_id}, capture_output=True, text=True,
-        timeout=seconds + 60, check=True).stdout
-    line = next(ln for ln in out.splitlines() if ln.startswith("RESULT "))
-    fields = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+    fields = wrk_creates(base, order_id, seconds, connections, tag)
     if fields["non2xx"]:
-        raise SystemExit(f"{fields['non2xx']} creates were refused: {line}")
-    return fields["requests"]
+        raise SystemExit(f"{int(fields['non2xx'])} creates were refused: {fields}")
+    return int(fields["requests"])
 
 
 def summary(samples: list[Sample], labels: list[str]) -> None:
